@@ -1,0 +1,12 @@
+import { createHealthActivities, type HealthDeps } from './health';
+
+export type ActivityDeps = HealthDeps;
+
+/** Every activity the flowguard worker registers, built from its dependencies (no globals). */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createHealthActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

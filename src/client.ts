@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerHealthCommand } from './cli/health';
+import { ExitCode } from './cli/io';
+
+/** The `flowguard` command line; each business area registers its own commands. */
+export function buildProgram(): Command {
+  const program = new Command('flowguard')
+    .description('flowguard: order-flow position protection and durable order management on Temporal')
+    .showHelpAfterError()
+    .exitOverride();
+  registerHealthCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are successes; everything commander rejects is invalid input.
+      process.exitCode = err.exitCode === 0 ? ExitCode.Ok : ExitCode.InvalidInput;
+      return;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv);
+}

@@ -1,0 +1,146 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_FLAGS } from '../shared/contracts';
+
+const execFileAsync = promisify(execFile);
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Resolves (and on first use builds) the Temporal CLI through the one script that knows how. */
+export async function resolveTemporalCli(): Promise<string> {
+  if (process.env.TEMPORAL_CLI) return process.env.TEMPORAL_CLI;
+  const { stdout } = await execFileAsync('bash', [path.join(ROOT, 'scripts', 'temporal-cli.sh')], {
+    maxBuffer: 1 << 20,
+  });
+  return stdout.trim();
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+export interface DevServerOptions {
+  readonly cli: string;
+  readonly port: number;
+  readonly uiPort?: number;
+  /** SQLite file; in-memory when omitted. */
+  readonly dbFile?: string;
+  readonly headless?: boolean;
+  readonly dynamicConfig?: Readonly<Record<string, unknown>>;
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Inherit stdio (an operator's terminal) instead of discarding server logs. */
+  readonly foreground?: boolean;
+  /** Kill the server if this process dies without cleaning up (SIGKILL, crash). */
+  readonly watchdog?: boolean;
+  readonly startTimeoutMs?: number;
+}
+
+export interface DevServer {
+  readonly address: string;
+  readonly uiUrl: string | undefined;
+  readonly process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export function devServerArgs(options: DevServerOptions): string[] {
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port)];
+  if (options.headless) args.push('--headless');
+  else if (options.uiPort) args.push('--ui-port', String(options.uiPort));
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  args.push('--log-level', options.logLevel ?? 'warn');
+  for (const flag of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', flag);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) {
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  }
+  return args;
+}
+
+/** Starts `temporal server start-dev` in its own process group and waits until it answers gRPC. */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const child = spawn(options.cli, devServerArgs(options), {
+    detached: !options.foreground,
+    stdio: options.foreground ? 'inherit' : ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  if (options.watchdog && child.pid) startWatchdog(process.pid, child.pid);
+
+  const address = `127.0.0.1:${options.port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    killGroup(child, 'SIGTERM');
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`temporal dev server exited with ${child.exitCode}: ${stderr.trim()}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      await connection.workflowService.getSystemInfo({});
+      await connection.close();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`temporal dev server did not answer on ${address} in time: ${stderr.trim()}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const uiUrl = options.headless || !options.uiPort ? undefined : `http://127.0.0.1:${options.uiPort}`;
+  return { address, uiUrl, process: child, stop };
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (!child.pid) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/**
+ * A tiny detached process that kills the server's process group once its owner is gone, so an
+ * interrupted or crashed test run never leaves a dev server behind.
+ */
+function startWatchdog(ownerPid: number, serverPid: number): void {
+  const script = `
+    const [owner, server] = process.argv.slice(1).map(Number);
+    const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    const timer = setInterval(() => {
+      if (!alive(server)) process.exit(0);
+      if (!alive(owner)) {
+        try { process.kill(-server, 'SIGTERM'); } catch {}
+        setTimeout(() => { try { process.kill(-server, 'SIGKILL'); } catch {} process.exit(0); }, 3000);
+        clearInterval(timer);
+      }
+    }, 300);`;
+  const dog = spawn(process.execPath, ['-e', script, String(ownerPid), String(serverPid)], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  dog.unref();
+}

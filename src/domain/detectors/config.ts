@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+/** Quote sizes arrive in shares since Nov 2025; older recordings use round lots of 100. */
+export const QuoteSizeUnit = { Shares: 'shares', RoundLots: 'round_lots' } as const;
+export type QuoteSizeUnit = (typeof QuoteSizeUnit)[keyof typeof QuoteSizeUnit];
+
+/** Detector settings with SPEC §2 defaults and ranges. */
+export const DetectorConfigSchema = z
+  .object({
+    largeOrderSize: z
+      .number()
+      .int('must be an integer')
+      .min(1000, 'must be ≥ 1000')
+      .max(1_000_000, 'must be ≤ 1000000')
+      .default(10_000),
+    volumeSpikeThreshold: z.number().min(1.5, 'must be ≥ 1.5').max(10, 'must be ≤ 10').default(3.0),
+    redBurstThreshold: z.number().max(100, 'must be ≤ 100').default(4.0),
+    redBurstSellShare: z.number().min(0.5, 'must be ≥ 0.5').max(1, 'must be ≤ 1').default(0.6),
+    alertWindowSeconds: z
+      .number()
+      .int('must be an integer')
+      .min(30, 'must be ≥ 30')
+      .max(300, 'must be ≤ 300')
+      .default(120),
+    exitAlertCount: z.number().int('must be an integer').min(2, 'must be ≥ 2').max(10, 'must be ≤ 10').default(3),
+    baselineMinutes: z.number().int('must be an integer').min(1, 'must be ≥ 1').max(60, 'must be ≤ 60').default(5),
+    staleWarnSeconds: z.number().positive('must be > 0').default(10),
+    staleRejectSeconds: z.number().positive('must be > 0').default(30),
+    quoteSizeUnit: z.enum([QuoteSizeUnit.Shares, QuoteSizeUnit.RoundLots]).default(QuoteSizeUnit.Shares),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.redBurstThreshold < c.volumeSpikeThreshold) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redBurstThreshold'],
+        message: `must be ≥ volumeSpikeThreshold (${c.volumeSpikeThreshold})`,
+      });
+    }
+    if (c.staleRejectSeconds < c.staleWarnSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['staleRejectSeconds'],
+        message: `must be ≥ staleWarnSeconds (${c.staleWarnSeconds})`,
+      });
+    }
+  });
+
+export type DetectorConfig = z.output<typeof DetectorConfigSchema>;
+export type DetectorConfigInput = z.input<typeof DetectorConfigSchema>;
+
+export const DEFAULT_DETECTOR_CONFIG: DetectorConfig = DetectorConfigSchema.parse({});

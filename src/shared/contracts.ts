@@ -1,0 +1,51 @@
+/**
+ * The Temporal contract shared by worker, client and workflows: task queue, workflow ids and
+ * search attributes are stated once here. Workflows may import this file, so it stays pure.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const TASK_QUEUE = 'flowguard';
+
+export const WorkflowIds = {
+  health: (probeId: string) => `health:${probeId}`,
+  order: (clientOrderId: string) => `order:${clientOrderId}`,
+  position: (positionId: string) => `position:${positionId}`,
+  desk: (account: string) => `desk:${account}`,
+} as const;
+
+export const SearchAttributes = {
+  Symbol: defineSearchAttributeKey('Symbol', SearchAttributeType.KEYWORD),
+  PositionId: defineSearchAttributeKey('PositionId', SearchAttributeType.KEYWORD),
+  MonitorState: defineSearchAttributeKey('MonitorState', SearchAttributeType.KEYWORD),
+  AlertCount: defineSearchAttributeKey('AlertCount', SearchAttributeType.INT),
+  LastAlertSeverity: defineSearchAttributeKey('LastAlertSeverity', SearchAttributeType.KEYWORD),
+  ExitSignal: defineSearchAttributeKey('ExitSignal', SearchAttributeType.BOOL),
+  OrderSide: defineSearchAttributeKey('OrderSide', SearchAttributeType.KEYWORD),
+  OrderState: defineSearchAttributeKey('OrderState', SearchAttributeType.KEYWORD),
+  ClientOrderId: defineSearchAttributeKey('ClientOrderId', SearchAttributeType.KEYWORD),
+  BrokerOrderId: defineSearchAttributeKey('BrokerOrderId', SearchAttributeType.KEYWORD),
+} as const;
+
+/** `Name=Type` pairs in the form `temporal server start-dev --search-attribute` takes. */
+export const SEARCH_ATTRIBUTE_FLAGS: readonly string[] = Object.values(SearchAttributes).map(
+  (key) => `${key.name}=${cliTypeName(key.type)}`,
+);
+
+function cliTypeName(type: SearchAttributeType): string {
+  switch (type) {
+    case SearchAttributeType.KEYWORD:
+      return 'Keyword';
+    case SearchAttributeType.INT:
+      return 'Int';
+    case SearchAttributeType.BOOL:
+      return 'Bool';
+    case SearchAttributeType.DOUBLE:
+      return 'Double';
+    case SearchAttributeType.TEXT:
+      return 'Text';
+    case SearchAttributeType.DATETIME:
+      return 'Datetime';
+    case SearchAttributeType.KEYWORD_LIST:
+      return 'KeywordList';
+  }
+}
