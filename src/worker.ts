@@ -39,6 +39,9 @@ async function main(): Promise<void> {
       connection,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
+      ...(process.env.FLOWGUARD_WORKFLOW_BUNDLE
+        ? { workflowBundle: { codePath: process.env.FLOWGUARD_WORKFLOW_BUNDLE } }
+        : {}),
     });
     console.log(
       `flowguard worker polling task queue '${env.TEMPORAL_TASK_QUEUE}' on ${env.TEMPORAL_ADDRESS} (namespace '${env.TEMPORAL_NAMESPACE}')`,

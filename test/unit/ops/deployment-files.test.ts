@@ -1,0 +1,37 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
+
+function envExampleVariables(): string[] {
+  return read('.env.example')
+    .split('\n')
+    .map((line) => /^([A-Z][A-Z0-9_]*)=/.exec(line)?.[1])
+    .filter((name): name is string => name !== undefined);
+}
+
+describe('deployment files', () => {
+  it('passes every .env.example variable to the worker container', () => {
+    const compose = read('docker-compose.yml');
+    const workerSection = compose.slice(compose.indexOf('\n  worker:'));
+    const missing = envExampleVariables().filter((name) => !new RegExp(`\\n\\s+${name}:`).test(workerSection));
+    expect(missing).toEqual([]);
+  });
+
+  it('registers the same search attributes in docker compose as the dev server', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { SEARCH_ATTRIBUTE_FLAGS } = require('../../../src/shared/contracts') as { SEARCH_ATTRIBUTE_FLAGS: string[] };
+    const script = read('deploy/temporal/setup-namespace.sh');
+    for (const flag of SEARCH_ATTRIBUTE_FLAGS) expect(script).toContain(flag);
+  });
+
+  const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+  (hasCompose ? it : it.skip)('docker-compose.yml is valid (docker-compose config)', () => {
+    execFileSync('docker-compose', ['-f', path.join(ROOT, 'docker-compose.yml'), 'config', '-q'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
+  });
+});
