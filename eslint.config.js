@@ -6,8 +6,35 @@ const prettier = require('eslint-config-prettier');
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
+/** no-restricted-imports options for a file `depth` folders below src/domain. */
+function domainImportRestrictions(depth) {
+  const up = '../'.repeat(depth + 1);
+  return {
+    paths: nodeBuiltins.map((name) => ({ name, message: 'src/domain is pure: no Node built-ins.' })),
+    patterns: [
+      { group: ['@temporalio/*'], message: 'src/domain must not depend on Temporal.' },
+      { group: [`${up}*`, `!${up}domain`, `!${up}domain/**`], message: 'src/domain imports nothing outside itself.' },
+      {
+        group: ['@polygon.io/*', 'pino', 'ws', 'commander', 'lossless-json'],
+        message: 'src/domain is pure: no I/O libraries.',
+      },
+    ],
+  };
+}
+
 module.exports = tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'tools/**', 'eslint.config.js', 'bin/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      '.data/**',
+      'tools/**',
+      'eslint.config.js',
+      'jest.config.js',
+      'bin/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   prettier,
@@ -25,20 +52,9 @@ module.exports = tseslint.config(
     },
   },
   {
-    // The pure core: no I/O, no Temporal, nothing outside src/domain.
+    // The pure core: no I/O, no Temporal, no clock, nothing outside src/domain.
     files: ['src/domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'src/domain is pure: no Node built-ins.' })),
-          patterns: [
-            { group: ['@temporalio/*'], message: 'src/domain must not depend on Temporal.' },
-            { group: ['../*', '!../domain', '!../domain/*'], message: 'src/domain imports nothing outside itself.' },
-            { group: ['@polygon.io/*', 'pino', 'ws', 'commander'], message: 'src/domain is pure: no I/O libraries.' },
-          ],
-        },
-      ],
       'no-restricted-globals': [
         'error',
         { name: 'process', message: 'src/domain reads no environment.' },
@@ -52,6 +68,11 @@ module.exports = tseslint.config(
       ],
     },
   },
+  // A relative import leaves src/domain when it climbs more levels than the file is deep inside it.
+  ...[0, 1, 2].map((depth) => ({
+    files: [`src/domain/${'*/'.repeat(depth)}*.ts`],
+    rules: { 'no-restricted-imports': ['error', domainImportRestrictions(depth)] },
+  })),
   {
     // Workflow code runs in Temporal's deterministic sandbox.
     files: ['src/workflows/**/*.ts'],
