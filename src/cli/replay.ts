@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { type Command } from 'commander';
+import { type FlowAlert } from '../domain/detectors/alerts';
+import { DetectorConfigSchema, type DetectorConfig } from '../domain/detectors/config';
+import { parseRecordFile } from '../domain/market-data/record-file';
+import { replaySession, type ReplayResult } from '../domain/replay';
+import { parseOrThrow, ValidationError } from '../domain/validation';
+import { action, printJson } from './io';
+
+export interface ReplayOptions {
+  symbol?: string;
+  trades?: string;
+  quotes?: string;
+  config?: string;
+  json?: boolean;
+}
+
+const SYMBOL = /^[A-Z]{1,6}(\.[A-Z]{1,2})?$/;
+
+function readText(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const rule = code === 'ENOENT' ? `file not found: ${path}` : `cannot read ${path} (${code ?? String(err)})`;
+    throw new ValidationError([{ field: flag, rule }]);
+  }
+}
+
+/** A JSON file of detector settings; a top-level "detectors" key (the app config layout) is used when present. */
+export function loadDetectorConfigFile(path: string): DetectorConfig {
+  const text = readText(path, '--config');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError([{ field: '--config', rule: `must be valid JSON (${(err as Error).message})` }]);
+  }
+  const section = typeof json === 'object' && json !== null && 'detectors' in json ? json.detectors : json;
+  return parseOrThrow(DetectorConfigSchema, section, 'config');
+}
+
+/** Validates the flags, reads the files and replays them; throws ValidationError on bad input. */
+export function runReplay(opts: ReplayOptions): ReplayResult {
+  const issues: { field: string; rule: string }[] = [];
+  if (opts.symbol === undefined) issues.push({ field: '--symbol', rule: 'is required' });
+  else if (!SYMBOL.test(opts.symbol))
+    issues.push({ field: '--symbol', rule: 'must be an equity ticker like TSLA or BRK.B' });
+  if (opts.trades === undefined) issues.push({ field: '--trades', rule: 'is required' });
+  if (opts.quotes === undefined) issues.push({ field: '--quotes', rule: 'is required' });
+  if (issues.length > 0) throw new ValidationError(issues);
+  const config = opts.config === undefined ? undefined : loadDetectorConfigFile(opts.config);
+  const trades = parseRecordFile(readText(opts.trades!, '--trades'));
+  const quotes = parseRecordFile(readText(opts.quotes!, '--quotes'));
+  return replaySession({ symbol: opts.symbol!, config, trades, quotes });
+}
+
+/** The `--json` document: exactly the fields promised to scripts. */
+export function replayJson(result: ReplayResult): unknown {
+  return {
+    symbol: result.symbol,
+    alerts: result.alerts,
+    exitSignal:
+      result.exitSignal === null
+        ? null
+        : {
+            timestampNs: result.exitSignal.timestampNs,
+            reason: result.exitSignal.reason,
+            rule: result.exitSignal.rule,
+          },
+    stats: result.stats,
+  };
+}
+
+/** "2025-11-03T14:35:01.123456789Z" from exact nanoseconds. */
+export function isoFromNs(ns: string): string {
+  const padded = ns.padStart(10, '0');
+  const ms = Number(padded.slice(0, -6));
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, -1)}${padded.slice(-6)}Z`;
+}
+
+function describe(a: FlowAlert): string {
+  const what = a.kind === 'large_seller' ? `large_seller/${a.source}` : 'red_burst';
+  return `${isoFromNs(a.timestampNs)}  ${a.severity.toUpperCase().padEnd(8)} ${what.padEnd(18)} ${a.symbol} @ ${a.price}  ${a.rule}`;
+}
+
+export function formatTimeline(result: ReplayResult): string {
+  const lines: string[] = [];
+  lines.push(`replay ${result.symbol}: ${result.alerts.length} alert(s)`);
+  for (const a of result.alerts) {
+    lines.push(describe(a));
+    if (result.exitSignal !== null && a.timestampNs === result.exitSignal.timestampNs) {
+      lines.push(
+        `${isoFromNs(result.exitSignal.timestampNs)}  EXIT     ${result.exitSignal.reason}: ${result.exitSignal.rule}`,
+      );
+    }
+  }
+  if (result.exitSignal === null) lines.push('exit signal: none');
+  const s = result.stats;
+  const rejected = Object.entries(s.rejected)
+    .filter(([, n]) => n > 0)
+    .map(([c, n]) => `${c} ${n}`);
+  const dropped = Object.entries(s.dropped.conditions).map(([c, n]) => `condition ${c}: ${n}`);
+  if (s.dropped.correction > 0) dropped.unshift(`correction: ${s.dropped.correction}`);
+  lines.push(
+    `trades ${s.trades} (eligible ${s.eligibleTrades}: buy ${s.sides.buy}, sell ${s.sides.sell}, unknown ${s.sides.unknown}), quotes ${s.quotes}`,
+  );
+  lines.push(`rejected: ${rejected.length > 0 ? rejected.join(', ') : 'none'}`);
+  lines.push(`dropped (ineligible): ${dropped.length > 0 ? dropped.join(', ') : 'none'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description('replay recorded Polygon trades and NBBO quotes through the order-flow detectors (offline)')
+    .option('--symbol <SYM>', 'ticker the recording belongs to')
+    .option('--trades <FILE>', 'Polygon /v3/trades response JSON, or JSON Lines of trade results')
+    .option('--quotes <FILE>', 'Polygon /v3/quotes response JSON, or JSON Lines of quote results')
+    .option('--config <FILE>', 'JSON detector settings (or an app config with a "detectors" section)')
+    .option('--json', 'print one JSON object')
+    .action(
+      action((opts: ReplayOptions) => {
+        const result = runReplay(opts);
+        if (opts.json) printJson(replayJson(result));
+        else process.stdout.write(formatTimeline(result));
+      }),
+    );
+}

@@ -1,0 +1,849 @@
+import { z } from 'zod';
+import { parseOrThrow, ValidationError } from '../validation';
+import { formatPriceE8 } from '../market-data/price';
+import {
+  isRejected,
+  quoteFromRest,
+  quoteFromWs,
+  tradeFromRest,
+  tradeFromWs,
+  type QuoteEvent,
+  type TradeEvent,
+} from '../market-data/records';
+import { REJECT_CODES, RejectCode } from '../market-data/reject-codes';
+import { formatNs, parseNs } from '../market-data/timestamp';
+import {
+  AlertKind,
+  AlertSource,
+  ExitReason,
+  Severity,
+  type ExitSignal,
+  type FlowAlert,
+  type FlowStats,
+} from './alerts';
+import { firstExcludedCondition } from './conditions';
+import { DetectorConfigSchema, QuoteSizeUnit, type DetectorConfig, type DetectorConfigInput } from './config';
+
+/** Seller prints at one price within this many microseconds of the first form one sweep (SPEC §2.3). */
+export const SWEEP_WINDOW_US = 50_000;
+/** The trailing volume window of red_burst, in seconds. */
+export const TRAILING_SECONDS = 60;
+/** At most this many baseline buckets, so the serialized state stays small for any baselineMinutes. */
+const MAX_BASELINE_BUCKETS = 300;
+const RECENT_SEQ = 32;
+const RECENT_IDS = 8;
+const US_PER_SEC = 1_000_000;
+const US_PER_DAY = 86_400 * US_PER_SEC;
+const STATE_VERSION = 1;
+
+/**
+ * Baseline buckets are `width` seconds wide; width is the smallest divisor of 60 that keeps the count at
+ * or below MAX_BASELINE_BUCKETS (1 s up to baselineMinutes = 5, 12 s at 60). The baseline then spans
+ * exactly baselineMinutes × 60 s of complete buckets.
+ */
+export function baselineGeometry(baselineMinutes: number): { width: number; buckets: number } {
+  const seconds = baselineMinutes * 60;
+  for (const width of [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60]) {
+    if (seconds / width <= MAX_BASELINE_BUCKETS) return { width, buckets: seconds / width };
+  }
+  return { width: 60, buckets: baselineMinutes };
+}
+
+const alertSchema = z.looseObject({ kind: z.enum([AlertKind.LargeSeller, AlertKind.RedBurst]) });
+const counts = z.record(z.string(), z.number().int().min(0));
+const num = () => z.number();
+const ring = (n: number) => z.array(z.number()).length(n, `must have ${n} entries`);
+
+/** The serialized detector state (JSON-safe, compact). Carried across activity calls and continue-as-new. */
+export function flowDetectorStateSchema(config: DetectorConfig) {
+  const geo = baselineGeometry(config.baselineMinutes);
+  return z
+    .object({
+      v: z.literal(STATE_VERSION),
+      symbol: z.string().min(1),
+      warm: z.boolean(),
+      /** Trade stream: last sequence, time (µs, ns remainder), UTC day, recent sequences and ids. */
+      ts: z.tuple([num(), num(), num(), num()]),
+      tSeqs: z.array(num()).max(RECENT_SEQ),
+      tIds: z.array(z.tuple([z.string(), num(), num()])).max(RECENT_IDS),
+      qs: z.tuple([num(), num(), num(), num()]),
+      qSeqs: z.array(num()).max(RECENT_SEQ),
+      /** NBBO: bid, bid size, ask, ask size (prices 1e-8 USD, sizes as received). */
+      nbbo: z.tuple([num(), num(), num(), num()]),
+      /** Tick test: last eligible price, direction of its last change (1 up, -1 down, 0 none). */
+      tick: z.tuple([num(), num()]),
+      /** Quote episode: armed (1/0), ask price of the last alerted episode. */
+      qe: z.tuple([num(), num()]),
+      /** Sweep cluster: price, first print µs, summed size, prints, alerted (1/0). */
+      sw: z.tuple([num(), num(), num(), num(), num()]),
+      /** Clock: first second seen, current second. */
+      clk: z.tuple([num(), num()]),
+      vol: ring(TRAILING_SECONDS),
+      sell: ring(TRAILING_SECONDS),
+      buy: ring(TRAILING_SECONDS),
+      /** Trailing sums: volume, sell, buy. */
+      sums: z.tuple([num(), num(), num()]),
+      base: ring(geo.buckets),
+      /** Baseline: filling bucket index, its volume, complete buckets seen (capped), sum of the ring. */
+      bf: z.tuple([num(), num(), num(), num()]),
+      /** Red burst episode: active (1/0), highest severity alerted (0 none, 1 warning, 2 critical). */
+      rb: z.tuple([num(), num()]),
+      /** Market times (µs) of the latest large_seller alerts, oldest first. */
+      ls: z.array(num()).max(config.exitAlertCount),
+      exit: z
+        .object({
+          timestampNs: z.string(),
+          reason: z.enum([ExitReason.LargeSellerCluster, ExitReason.RedBurst]),
+          rule: z.string(),
+        })
+        .nullable(),
+      stats: z.object({
+        trades: num(),
+        quotes: num(),
+        eligibleTrades: num(),
+        rejected: counts,
+        dropped: z.object({ correction: num(), conditions: counts }),
+        staleWarnings: num(),
+        sides: counts,
+        ignored: num(),
+      }),
+      pending: z.array(alertSchema),
+    })
+    .strict();
+}
+export type FlowDetectorState = z.output<ReturnType<typeof flowDetectorStateSchema>>;
+
+export interface CreateFlowDetectorOptions {
+  readonly symbol: string;
+  /** Detector settings; validated with DetectorConfigSchema (defaults applied). */
+  readonly config?: DetectorConfigInput | DetectorConfig;
+  /** A snapshot() from an earlier detector of the same symbol and config. */
+  readonly state?: unknown;
+  /** Start in warm-up mode (builds baseline and episode state, emits no alerts). Ignored when state is given. */
+  readonly warmUp?: boolean;
+}
+
+/** What happened to one record. */
+export type RecordOutcome = 'accepted' | RejectCode | 'ignored';
+
+export interface FlowDetector {
+  readonly symbol: string;
+  readonly config: DetectorConfig;
+  /** A validated trade (see market-data/records.ts). */
+  onTrade(trade: TradeEvent): RecordOutcome;
+  /** A validated NBBO quote. */
+  onQuote(quote: QuoteEvent): RecordOutcome;
+  /** One `/v3/trades` result object as received (validated here; bad records are counted, never thrown). */
+  onTradeRecord(raw: unknown): RecordOutcome;
+  /** One `/v3/quotes` result object as received. */
+  onQuoteRecord(raw: unknown): RecordOutcome;
+  /** One WebSocket message element (`T` or `Q`; status messages and other symbols are ignored). */
+  onWsMessage(raw: unknown): RecordOutcome;
+  /**
+   * Any of the above, dispatched by shape: an `ev` field means WebSocket; any of bid_price/ask_price/
+   * bid_size/ask_size means a REST quote; anything else is treated as a REST trade.
+   */
+  onRecord(raw: unknown): RecordOutcome;
+  /**
+   * Wall-clock "now" in nanoseconds for the stale-data rules (the domain has no clock). Until set, or after
+   * setNow(undefined), no staleness is checked (replay, backfill).
+   */
+  setNow(nowNs: bigint | string | number | undefined): void;
+  /** Warm-up: process history for baseline and episodes without emitting alerts or an exit. */
+  setWarmUp(on: boolean): void;
+  readonly warmUp: boolean;
+  /** Alerts raised since the last drain, oldest first. */
+  drainAlerts(): FlowAlert[];
+  /** Set once, the first time the exit rule fires; never cleared. */
+  readonly exitSignal: ExitSignal | null;
+  readonly stats: FlowStats;
+  /** JSON-safe state (including undrained alerts); restore with createFlowDetector({ state }). */
+  snapshot(): FlowDetectorState;
+}
+
+export function createFlowDetector(options: CreateFlowDetectorOptions): FlowDetector {
+  const config = parseOrThrow(DetectorConfigSchema, options.config ?? {}, 'config');
+  if (typeof options.symbol !== 'string' || options.symbol.length === 0) {
+    throw new ValidationError([{ field: 'symbol', rule: 'must be a non-empty string' }]);
+  }
+  const d = new Detector(options.symbol, config);
+  if (options.state !== undefined) d.restore(parseOrThrow(flowDetectorStateSchema(config), options.state, 'state'));
+  else if (options.warmUp) d.warm = true;
+  return d;
+}
+
+function emptyStats(): FlowStats {
+  const rejected = {} as Record<RejectCode, number>;
+  for (const c of REJECT_CODES) rejected[c] = 0;
+  return {
+    trades: 0,
+    quotes: 0,
+    eligibleTrades: 0,
+    rejected,
+    dropped: { correction: 0, conditions: {} },
+    staleWarnings: 0,
+    sides: { buy: 0, sell: 0, unknown: 0 },
+    ignored: 0,
+  };
+}
+
+function round4(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
+}
+
+const SIDE_BUY = 1;
+const SIDE_SELL = -1;
+const SIDE_UNKNOWN = 0;
+
+class Detector implements FlowDetector {
+  readonly large: number;
+  readonly spike: number;
+  readonly red: number;
+  readonly sellShareMin: number;
+  readonly windowUs: number;
+  readonly exitCount: number;
+  readonly baselineMinutes: number;
+  readonly quoteUnit: number;
+  readonly warnUs: number;
+  readonly rejectUs: number;
+  readonly width: number;
+  readonly nBase: number;
+  /** Catch-up longer than this zeroes everything anyway, so longer gaps are cut short. */
+  readonly maxGapSec: number;
+
+  warm = false;
+  nowUs = -1;
+
+  // Trade stream validation.
+  tSeq = -1;
+  tUs = -1;
+  tRem = 0;
+  tDay = -1;
+  tSeqs = new Ring<number>(RECENT_SEQ, -1);
+  tIds = new Ring<string>(RECENT_IDS, '');
+  tIdEx = new Ring<number>(RECENT_IDS, -1);
+  tIdTrf = new Ring<number>(RECENT_IDS, -1);
+  // Quote stream validation.
+  qSeq = -1;
+  qUs = -1;
+  qRem = 0;
+  qDay = -1;
+  qSeqs = new Ring<number>(RECENT_SEQ, -1);
+  // NBBO in force.
+  bid = 0;
+  bidSize = 0;
+  ask = 0;
+  askSize = 0;
+  // Tick test.
+  lastPx = 0;
+  tickDir = 0;
+  // Quote-source episode.
+  qArmed = 1;
+  qEpisodeAsk = 0;
+  // Sweep cluster.
+  swPx = 0;
+  swStart = 0;
+  swSum = 0;
+  swCount = 0;
+  swAlerted = 0;
+  // Time buckets.
+  firstSec = -1;
+  curSec = -1;
+  vol: number[];
+  sell: number[];
+  buy: number[];
+  volSum = 0;
+  sellSum = 0;
+  buySum = 0;
+  base: number[];
+  fillK = -1;
+  fill = 0;
+  complete = 0;
+  baseSum = 0;
+  // Red burst episode.
+  rbActive = 0;
+  rbLevel = 0;
+  // Exit.
+  lsTimes: number[] = [];
+  exit: ExitSignal | null = null;
+  st: FlowStats = emptyStats();
+  pending: FlowAlert[] = [];
+
+  constructor(
+    readonly symbol: string,
+    readonly config: DetectorConfig,
+  ) {
+    this.large = config.largeOrderSize;
+    this.spike = config.volumeSpikeThreshold;
+    this.red = config.redBurstThreshold;
+    this.sellShareMin = config.redBurstSellShare;
+    this.windowUs = config.alertWindowSeconds * US_PER_SEC;
+    this.exitCount = config.exitAlertCount;
+    this.baselineMinutes = config.baselineMinutes;
+    this.quoteUnit = config.quoteSizeUnit === QuoteSizeUnit.RoundLots ? 100 : 1;
+    this.warnUs = config.staleWarnSeconds * US_PER_SEC;
+    this.rejectUs = config.staleRejectSeconds * US_PER_SEC;
+    const geo = baselineGeometry(config.baselineMinutes);
+    this.width = geo.width;
+    this.nBase = geo.buckets;
+    this.maxGapSec = TRAILING_SECONDS + (geo.buckets + 1) * geo.width;
+    this.vol = new Array<number>(TRAILING_SECONDS).fill(0);
+    this.sell = new Array<number>(TRAILING_SECONDS).fill(0);
+    this.buy = new Array<number>(TRAILING_SECONDS).fill(0);
+    this.base = new Array<number>(geo.buckets).fill(0);
+  }
+
+  get warmUp(): boolean {
+    return this.warm;
+  }
+  get exitSignal(): ExitSignal | null {
+    return this.exit;
+  }
+  get stats(): FlowStats {
+    return structuredCloneStats(this.st);
+  }
+
+  setWarmUp(on: boolean): void {
+    this.warm = on;
+  }
+
+  setNow(nowNs: bigint | string | number | undefined): void {
+    if (nowNs === undefined) {
+      this.nowUs = -1;
+      return;
+    }
+    const t = parseNs(nowNs);
+    if (t === undefined)
+      throw new ValidationError([{ field: 'nowNs', rule: 'must be a non-negative integer of nanoseconds' }]);
+    this.nowUs = t.us;
+  }
+
+  drainAlerts(): FlowAlert[] {
+    const out = this.pending;
+    this.pending = [];
+    return out;
+  }
+
+  // ---- records
+
+  onTradeRecord(raw: unknown): RecordOutcome {
+    const t = tradeFromRest(raw);
+    if (isRejected(t)) {
+      this.st.trades++;
+      return this.reject(t);
+    }
+    return this.onTrade(t);
+  }
+
+  onQuoteRecord(raw: unknown): RecordOutcome {
+    const q = quoteFromRest(raw);
+    if (isRejected(q)) {
+      this.st.quotes++;
+      return this.reject(q);
+    }
+    return this.onQuote(q);
+  }
+
+  onWsMessage(raw: unknown): RecordOutcome {
+    const ev = typeof raw === 'object' && raw !== null ? (raw as { ev?: unknown; sym?: unknown }) : undefined;
+    if (ev === undefined || (ev.ev !== 'T' && ev.ev !== 'Q') || ev.sym !== this.symbol) {
+      if (ev !== undefined && (ev.ev === 'T' || ev.ev === 'Q') && typeof ev.sym !== 'string') {
+        if (ev.ev === 'T') this.st.trades++;
+        else this.st.quotes++;
+        return this.reject(RejectCode.Schema);
+      }
+      this.st.ignored++;
+      return 'ignored';
+    }
+    if (ev.ev === 'T') {
+      const t = tradeFromWs(raw);
+      if (isRejected(t)) {
+        this.st.trades++;
+        return this.reject(t);
+      }
+      return this.onTrade(t);
+    }
+    const q = quoteFromWs(raw);
+    if (isRejected(q)) {
+      this.st.quotes++;
+      return this.reject(q);
+    }
+    return this.onQuote(q);
+  }
+
+  onRecord(raw: unknown): RecordOutcome {
+    if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+      const o = raw as Record<string, unknown>;
+      if (o.ev !== undefined) return this.onWsMessage(raw);
+      if (
+        o.bid_price !== undefined ||
+        o.ask_price !== undefined ||
+        o.bid_size !== undefined ||
+        o.ask_size !== undefined
+      ) {
+        return this.onQuoteRecord(raw);
+      }
+    }
+    return this.onTradeRecord(raw);
+  }
+
+  private reject(code: RejectCode): RejectCode {
+    this.st.rejected[code]++;
+    return code;
+  }
+
+  /** Stale check shared by both streams; returns a reject code or undefined. */
+  private stale(tsUs: number): RejectCode | undefined {
+    if (this.nowUs < 0) return undefined;
+    const age = this.nowUs - tsUs;
+    if (age > this.rejectUs) return RejectCode.Stale;
+    if (age > this.warnUs) this.st.staleWarnings++;
+    return undefined;
+  }
+
+  // ---- trades
+
+  onTrade(t: TradeEvent): RecordOutcome {
+    this.st.trades++;
+    const staleCode = this.stale(t.tsUs);
+    if (staleCode !== undefined) return this.reject(staleCode);
+    const day = Math.floor(t.tsUs / US_PER_DAY);
+    if (this.tDay >= 0 && day > this.tDay) {
+      // Sequence numbers restart every session.
+      this.tSeq = -1;
+      this.tSeqs.clear();
+    }
+    if (t.sequence <= this.tSeq) {
+      return this.reject(
+        t.sequence === this.tSeq || this.tSeqs.includes(t.sequence) ? RejectCode.Duplicate : RejectCode.OutOfOrder,
+      );
+    }
+    if (t.tsUs < this.tUs || (t.tsUs === this.tUs && t.tsRem < this.tRem)) return this.reject(RejectCode.OutOfOrder);
+    if (t.correction === 0) {
+      const ids = this.tIds.items;
+      for (let i = 0; i < RECENT_IDS; i++) {
+        if (ids[i] === t.id && this.tIdEx.items[i] === t.exchange && this.tIdTrf.items[i] === t.trfId) {
+          return this.reject(RejectCode.Duplicate);
+        }
+      }
+      this.tIds.push(t.id);
+      this.tIdEx.push(t.exchange);
+      this.tIdTrf.push(t.trfId);
+    }
+    this.tSeq = t.sequence;
+    this.tSeqs.push(t.sequence);
+    this.tUs = t.tsUs;
+    this.tRem = t.tsRem;
+    this.tDay = day;
+
+    const sec = Math.floor(t.tsUs / US_PER_SEC);
+    this.advance(sec);
+
+    if (t.correction !== 0) {
+      this.st.dropped.correction++;
+      return 'accepted';
+    }
+    const excluded = firstExcludedCondition(t.conditions);
+    if (excluded >= 0) {
+      const key = String(excluded);
+      this.st.dropped.conditions[key] = (this.st.dropped.conditions[key] ?? 0) + 1;
+      return 'accepted';
+    }
+    this.st.eligibleTrades++;
+
+    const px = t.priceE8;
+    const side = this.classify(px);
+    if (this.lastPx !== 0 && px !== this.lastPx) this.tickDir = px > this.lastPx ? 1 : -1;
+    this.lastPx = px;
+
+    const slot = Math.max(sec, this.curSec) % TRAILING_SECONDS;
+    this.vol[slot]! += t.size;
+    this.volSum += t.size;
+    if (side === SIDE_SELL) {
+      this.st.sides.sell++;
+      this.sell[slot]! += t.size;
+      this.sellSum += t.size;
+      this.tapeSeller(t);
+    } else if (side === SIDE_BUY) {
+      this.st.sides.buy++;
+      this.buy[slot]! += t.size;
+      this.buySum += t.size;
+    } else {
+      this.st.sides.unknown++;
+    }
+    this.redBurst(t);
+    return 'accepted';
+  }
+
+  /**
+   * Lee–Ready against the NBBO in force before the print: at/below bid sell, at/above ask buy, inside the
+   * spread the nearer side, exactly at the midpoint (or a locked market) the tick test. One-sided or absent
+   * quotes classify nothing.
+   */
+  private classify(px: number): number {
+    const bid = this.bid;
+    const ask = this.ask;
+    if (bid <= 0 || ask <= 0) return SIDE_UNKNOWN;
+    if (bid < ask) {
+      if (px <= bid) return SIDE_SELL;
+      if (px >= ask) return SIDE_BUY;
+      const twice = px * 2;
+      const mid2 = bid + ask;
+      if (twice < mid2) return SIDE_SELL;
+      if (twice > mid2) return SIDE_BUY;
+    }
+    // Midpoint (or locked): tick test against the previous different price.
+    if (this.lastPx === 0) return SIDE_UNKNOWN;
+    if (px > this.lastPx) return SIDE_BUY;
+    if (px < this.lastPx) return SIDE_SELL;
+    return this.tickDir > 0 ? SIDE_BUY : this.tickDir < 0 ? SIDE_SELL : SIDE_UNKNOWN;
+  }
+
+  private tapeSeller(t: TradeEvent): void {
+    const L = this.large;
+    if (t.size >= L) {
+      this.swPx = t.priceE8;
+      this.swStart = t.tsUs;
+      this.swSum = t.size;
+      this.swCount = 1;
+      this.swAlerted = 1;
+      const price = formatPriceE8(t.priceE8);
+      this.largeSeller(
+        AlertSource.Tape,
+        t.tsUs,
+        t.tsRem,
+        price,
+        t.size,
+        `seller-initiated print ${t.size} ≥ ${L} shares at ${price}`,
+      );
+      return;
+    }
+    if (this.swCount > 0 && this.swPx === t.priceE8 && t.tsUs - this.swStart <= SWEEP_WINDOW_US) {
+      this.swSum += t.size;
+      this.swCount++;
+      if (this.swAlerted === 0 && this.swSum >= L) {
+        this.swAlerted = 1;
+        const price = formatPriceE8(t.priceE8);
+        this.largeSeller(
+          AlertSource.Tape,
+          t.tsUs,
+          t.tsRem,
+          price,
+          this.swSum,
+          `seller-initiated sweep ${this.swSum} ≥ ${L} shares at ${price} within 50 ms (${this.swCount} prints)`,
+        );
+      }
+      return;
+    }
+    this.swPx = t.priceE8;
+    this.swStart = t.tsUs;
+    this.swSum = t.size;
+    this.swCount = 1;
+    this.swAlerted = 0;
+  }
+
+  private largeSeller(source: AlertSource, us: number, rem: number, price: string, size: number, rule: string): void {
+    if (this.warm) return;
+    this.pending.push({
+      kind: AlertKind.LargeSeller,
+      source,
+      severity: size >= 2 * this.large ? Severity.Critical : Severity.Warning,
+      symbol: this.symbol,
+      timestampNs: formatNs(us, rem),
+      price,
+      size,
+      rule,
+    });
+    const times = this.lsTimes;
+    times.push(us);
+    if (times.length > this.exitCount) times.shift();
+    if (this.exit === null && times.length >= this.exitCount && us - times[0]! <= this.windowUs) {
+      this.exit = {
+        timestampNs: formatNs(us, rem),
+        reason: ExitReason.LargeSellerCluster,
+        rule: `${this.exitCount} large_seller alerts within ${Math.round((us - times[0]!) / 1000) / 1000} s (≤ ${this.config.alertWindowSeconds} s)`,
+      };
+    }
+  }
+
+  private redBurst(t: TradeEvent): void {
+    if (this.complete < this.nBase) return;
+    const mean = this.baseSum / this.baselineMinutes;
+    // An empty baseline has no meaningful ratio; never divide by a made-up one.
+    if (mean <= 0) return;
+    const ratio = this.volSum / mean;
+    if (ratio <= this.spike) {
+      this.rbActive = 0;
+      this.rbLevel = 0;
+      return;
+    }
+    this.rbActive = 1;
+    const classified = this.sellSum + this.buySum;
+    const sellShare = classified > 0 ? this.sellSum / classified : 0;
+    if (sellShare < this.sellShareMin) return;
+    let severity: Severity;
+    if (ratio > this.red) {
+      if (this.rbLevel >= 2) return;
+      this.rbLevel = 2;
+      severity = Severity.Critical;
+    } else {
+      if (this.rbLevel >= 1) return;
+      this.rbLevel = 1;
+      severity = Severity.Warning;
+    }
+    if (this.warm) return;
+    const price = formatPriceE8(t.priceE8);
+    const bound = severity === Severity.Critical ? `> ${this.red}` : `> ${this.spike}`;
+    const rule =
+      `60 s volume ${this.volSum} is ${round4(ratio)}× the ${this.baselineMinutes}-min mean ${round4(mean)} per 60 s (${bound})` +
+      ` with sell share ${round4(sellShare)} ≥ ${this.sellShareMin}`;
+    const timestampNs = formatNs(t.tsUs, t.tsRem);
+    this.pending.push({
+      kind: AlertKind.RedBurst,
+      severity,
+      symbol: this.symbol,
+      timestampNs,
+      price,
+      ratio: round4(ratio),
+      sellShare: round4(sellShare),
+      volume: this.volSum,
+      baselineVolume: round4(mean),
+      rule,
+    });
+    if (severity === Severity.Critical && this.exit === null) {
+      this.exit = { timestampNs, reason: ExitReason.RedBurst, rule: `critical red_burst: ${rule}` };
+    }
+  }
+
+  // ---- quotes
+
+  onQuote(q: QuoteEvent): RecordOutcome {
+    this.st.quotes++;
+    const staleCode = this.stale(q.tsUs);
+    if (staleCode !== undefined) return this.reject(staleCode);
+    const day = Math.floor(q.tsUs / US_PER_DAY);
+    if (this.qDay >= 0 && day > this.qDay) {
+      this.qSeq = -1;
+      this.qSeqs.clear();
+    }
+    if (q.sequence <= this.qSeq) {
+      return this.reject(
+        q.sequence === this.qSeq || this.qSeqs.includes(q.sequence) ? RejectCode.Duplicate : RejectCode.OutOfOrder,
+      );
+    }
+    if (q.tsUs < this.qUs || (q.tsUs === this.qUs && q.tsRem < this.qRem)) return this.reject(RejectCode.OutOfOrder);
+    this.qSeq = q.sequence;
+    this.qSeqs.push(q.sequence);
+    this.qUs = q.tsUs;
+    this.qRem = q.tsRem;
+    this.qDay = day;
+    this.advance(Math.floor(q.tsUs / US_PER_SEC));
+
+    this.bid = q.bidE8;
+    this.bidSize = q.bidSize;
+    this.ask = q.askE8;
+    this.askSize = q.askSize;
+
+    // Large offer at the inside: one alert per episode; a new episode needs the size to drop below the
+    // threshold or the ask price to change. Large bids are buyers and never alert.
+    const askShares = q.askSize * this.quoteUnit;
+    if (q.askE8 <= 0 || askShares < this.large) {
+      this.qArmed = 1;
+      return 'accepted';
+    }
+    if (q.askE8 !== this.qEpisodeAsk) this.qArmed = 1;
+    if (this.qArmed === 1) {
+      this.qArmed = 0;
+      this.qEpisodeAsk = q.askE8;
+      const price = formatPriceE8(q.askE8);
+      this.largeSeller(
+        AlertSource.Quote,
+        q.tsUs,
+        q.tsRem,
+        price,
+        askShares,
+        `NBBO ask size ${askShares} ≥ ${this.large} shares at ${price}`,
+      );
+    }
+    return 'accepted';
+  }
+
+  // ---- time buckets
+
+  /** Moves market time to `sec`, retiring seconds that leave the trailing window into the baseline. */
+  private advance(sec: number): void {
+    if (this.curSec < 0) {
+      this.firstSec = sec;
+      this.curSec = sec;
+      return;
+    }
+    if (sec <= this.curSec) return;
+    let from = this.curSec + 1;
+    if (sec - this.curSec > this.maxGapSec) {
+      // Nothing traded in a gap this long: every bucket ends up zero; replay only the last stretch of it.
+      this.vol.fill(0);
+      this.sell.fill(0);
+      this.buy.fill(0);
+      from = sec - this.maxGapSec + 1;
+    }
+    for (let s = from; s <= sec; s++) {
+      const slot = s % TRAILING_SECONDS;
+      const leaving = s - TRAILING_SECONDS;
+      if (leaving >= this.firstSec) this.retire(leaving, this.vol[slot]!);
+      this.vol[slot] = 0;
+      this.sell[slot] = 0;
+      this.buy[slot] = 0;
+    }
+    this.curSec = sec;
+    // Recomputed rather than decremented so fractional sizes never accumulate rounding drift.
+    let v = 0;
+    let sl = 0;
+    let b = 0;
+    for (let i = 0; i < TRAILING_SECONDS; i++) {
+      v += this.vol[i]!;
+      sl += this.sell[i]!;
+      b += this.buy[i]!;
+    }
+    this.volSum = v;
+    this.sellSum = sl;
+    this.buySum = b;
+  }
+
+  /** Adds one whole second of volume to the baseline (seconds arrive strictly in order). */
+  private retire(second: number, volume: number): void {
+    const k = Math.floor(second / this.width);
+    if (k !== this.fillK) {
+      this.fillK = k;
+      this.fill = 0;
+    }
+    this.fill += volume;
+    if (second % this.width !== this.width - 1) return;
+    this.base[k % this.nBase] = this.fill;
+    // A bucket that began before the first observed second is partial: it does not count toward a full baseline.
+    if (k * this.width >= this.firstSec && this.complete < this.nBase) this.complete++;
+    let sum = 0;
+    for (let i = 0; i < this.nBase; i++) sum += this.base[i]!;
+    this.baseSum = sum;
+  }
+
+  // ---- state
+
+  snapshot(): FlowDetectorState {
+    const idEx = this.tIdEx.toArray();
+    const idTrf = this.tIdTrf.toArray();
+    return {
+      v: STATE_VERSION,
+      symbol: this.symbol,
+      warm: this.warm,
+      ts: [this.tSeq, this.tUs, this.tRem, this.tDay],
+      tSeqs: this.tSeqs.toArray(),
+      tIds: this.tIds.toArray().map((id, i) => [id, idEx[i]!, idTrf[i]!]),
+      qs: [this.qSeq, this.qUs, this.qRem, this.qDay],
+      qSeqs: this.qSeqs.toArray(),
+      nbbo: [this.bid, this.bidSize, this.ask, this.askSize],
+      tick: [this.lastPx, this.tickDir],
+      qe: [this.qArmed, this.qEpisodeAsk],
+      sw: [this.swPx, this.swStart, this.swSum, this.swCount, this.swAlerted],
+      clk: [this.firstSec, this.curSec],
+      vol: [...this.vol],
+      sell: [...this.sell],
+      buy: [...this.buy],
+      sums: [this.volSum, this.sellSum, this.buySum],
+      base: [...this.base],
+      bf: [this.fillK, this.fill, this.complete, this.baseSum],
+      rb: [this.rbActive, this.rbLevel],
+      ls: [...this.lsTimes],
+      exit: this.exit === null ? null : { ...this.exit },
+      stats: structuredCloneStats(this.st),
+      pending: this.pending.map((a) => ({ ...a })),
+    };
+  }
+
+  restore(s: FlowDetectorState): void {
+    if (s.symbol !== this.symbol) {
+      throw new ValidationError([{ field: 'state.symbol', rule: `must be ${this.symbol} (got ${s.symbol})` }]);
+    }
+    this.warm = s.warm;
+    [this.tSeq, this.tUs, this.tRem, this.tDay] = s.ts;
+    this.tSeqs.load(s.tSeqs);
+    this.tIds.load(s.tIds.map((k) => k[0]));
+    this.tIdEx.load(s.tIds.map((k) => k[1]));
+    this.tIdTrf.load(s.tIds.map((k) => k[2]));
+    [this.qSeq, this.qUs, this.qRem, this.qDay] = s.qs;
+    this.qSeqs.load(s.qSeqs);
+    [this.bid, this.bidSize, this.ask, this.askSize] = s.nbbo;
+    [this.lastPx, this.tickDir] = s.tick;
+    [this.qArmed, this.qEpisodeAsk] = s.qe;
+    [this.swPx, this.swStart, this.swSum, this.swCount, this.swAlerted] = s.sw;
+    [this.firstSec, this.curSec] = s.clk;
+    this.vol = [...s.vol];
+    this.sell = [...s.sell];
+    this.buy = [...s.buy];
+    [this.volSum, this.sellSum, this.buySum] = s.sums;
+    this.base = [...s.base];
+    [this.fillK, this.fill, this.complete, this.baseSum] = s.bf;
+    [this.rbActive, this.rbLevel] = s.rb;
+    this.lsTimes = [...s.ls];
+    this.exit = s.exit === null ? null : { ...s.exit };
+    const st = emptyStats();
+    st.trades = s.stats.trades;
+    st.quotes = s.stats.quotes;
+    st.eligibleTrades = s.stats.eligibleTrades;
+    for (const c of REJECT_CODES) st.rejected[c] = s.stats.rejected[c] ?? 0;
+    st.dropped = { correction: s.stats.dropped.correction, conditions: { ...s.stats.dropped.conditions } };
+    st.staleWarnings = s.stats.staleWarnings;
+    st.sides = { buy: s.stats.sides.buy ?? 0, sell: s.stats.sides.sell ?? 0, unknown: s.stats.sides.unknown ?? 0 };
+    st.ignored = s.stats.ignored;
+    this.st = st;
+    this.pending = s.pending.map((a) => ({ ...a }) as unknown as FlowAlert);
+  }
+}
+
+function structuredCloneStats(s: FlowStats): FlowStats {
+  return {
+    trades: s.trades,
+    quotes: s.quotes,
+    eligibleTrades: s.eligibleTrades,
+    rejected: { ...s.rejected },
+    dropped: { correction: s.dropped.correction, conditions: { ...s.dropped.conditions } },
+    staleWarnings: s.staleWarnings,
+    sides: { ...s.sides },
+    ignored: s.ignored,
+  };
+}
+
+/** Fixed-size ring of the most recent values; serialized oldest first, only the filled part. */
+class Ring<T> {
+  readonly items: T[];
+  private pos = 0;
+  private filled = 0;
+  constructor(
+    private readonly size: number,
+    private readonly empty: T,
+  ) {
+    this.items = new Array<T>(size).fill(empty);
+  }
+  push(v: T): void {
+    this.items[this.pos] = v;
+    this.pos = (this.pos + 1) % this.size;
+    if (this.filled < this.size) this.filled++;
+  }
+  includes(v: T): boolean {
+    for (let i = 0; i < this.filled; i++) if (this.items[(this.pos - 1 - i + this.size) % this.size] === v) return true;
+    return false;
+  }
+  clear(): void {
+    this.items.fill(this.empty);
+    this.pos = 0;
+    this.filled = 0;
+  }
+  toArray(): T[] {
+    const out: T[] = [];
+    for (let i = this.filled; i > 0; i--) out.push(this.items[(this.pos - i + this.size) % this.size]!);
+    return out;
+  }
+  load(values: readonly T[]): void {
+    this.clear();
+    for (const v of values.slice(-this.size)) this.push(v);
+  }
+}

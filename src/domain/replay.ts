@@ -1,0 +1,80 @@
+import { type ExitSignal, type FlowAlert, type FlowStats } from './detectors/alerts';
+import { type DetectorConfig, type DetectorConfigInput } from './detectors/config';
+import { createFlowDetector, type FlowDetector } from './detectors/flow-detector';
+import { nsFromMillis, parseNs, type NsTime } from './market-data/timestamp';
+
+export interface ReplayInput {
+  readonly symbol: string;
+  readonly config?: DetectorConfigInput | DetectorConfig;
+  /** `/v3/trades` result objects (or WebSocket `T` messages), in ascending time order as recorded. */
+  readonly trades: readonly unknown[];
+  /** `/v3/quotes` result objects (or WebSocket `Q` messages), in ascending time order as recorded. */
+  readonly quotes: readonly unknown[];
+  /**
+   * Records strictly before this SIP time (ns) only warm the detector up (baseline, episodes), without
+   * alerts — what a monitor does with its backfill. Omit to alert from the first record.
+   */
+  readonly liveFromNs?: bigint | string;
+}
+
+export interface ReplayResult {
+  readonly symbol: string;
+  readonly alerts: FlowAlert[];
+  readonly exitSignal: ExitSignal | null;
+  readonly stats: FlowStats;
+}
+
+/** SIP time of a raw record (REST `sip_timestamp`, WebSocket `t` in ms); undefined when unreadable. */
+export function recordTime(raw: unknown): NsTime | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as { sip_timestamp?: unknown; ev?: unknown; t?: unknown };
+  if (r.ev !== undefined)
+    return typeof r.t === 'number' && Number.isSafeInteger(r.t) && r.t >= 0 ? nsFromMillis(r.t) : undefined;
+  return parseNs(r.sip_timestamp);
+}
+
+function isWs(raw: unknown): boolean {
+  return typeof raw === 'object' && raw !== null && (raw as { ev?: unknown }).ev !== undefined;
+}
+
+/**
+ * Feeds both streams through one detector in SIP-time order: a two-way merge that keeps each file's own
+ * order (so out-of-order and duplicate records still reach the validator), quotes before trades at the
+ * same instant (the NBBO in force at a print's time applies to it). A record whose time cannot be read is
+ * fed where it stands in its file and rejected there.
+ */
+export function replaySession(input: ReplayInput): ReplayResult {
+  const detector = createFlowDetector({ symbol: input.symbol, config: input.config });
+  const live = input.liveFromNs === undefined ? undefined : parseNs(input.liveFromNs);
+  if (live !== undefined) detector.setWarmUp(true);
+  const alerts: FlowAlert[] = [];
+  const { trades, quotes } = input;
+  let i = 0;
+  let j = 0;
+  while (i < trades.length || j < quotes.length) {
+    let takeQuote: boolean;
+    if (i >= trades.length) takeQuote = true;
+    else if (j >= quotes.length) takeQuote = false;
+    else {
+      const tq = recordTime(quotes[j]);
+      const tt = recordTime(trades[i]);
+      if (tq === undefined) takeQuote = true;
+      else if (tt === undefined) takeQuote = false;
+      else takeQuote = tq.us < tt.us || (tq.us === tt.us && tq.rem <= tt.rem);
+    }
+    const raw = takeQuote ? quotes[j++] : trades[i++];
+    if (live !== undefined && detector.warmUp) {
+      const t = recordTime(raw);
+      if (t !== undefined && (t.us > live.us || (t.us === live.us && t.rem >= live.rem))) detector.setWarmUp(false);
+    }
+    feed(detector, raw, takeQuote);
+    for (const a of detector.drainAlerts()) alerts.push(a);
+  }
+  return { symbol: input.symbol, alerts, exitSignal: detector.exitSignal, stats: detector.stats };
+}
+
+function feed(detector: FlowDetector, raw: unknown, quote: boolean): void {
+  if (isWs(raw)) detector.onWsMessage(raw);
+  else if (quote) detector.onQuoteRecord(raw);
+  else detector.onTradeRecord(raw);
+}
