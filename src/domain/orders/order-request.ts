@@ -1,0 +1,179 @@
+import { z } from 'zod';
+import { parseOrThrow, ValidationError } from '../validation';
+import {
+  MaxSlippagePctSchema,
+  OffsetModeSchema,
+  OffsetSchema,
+  strategyPricing,
+  type OffsetMode,
+  type OrdersConfig,
+  type PricingDefaults,
+} from './config';
+import { canonicalDecimal, PriceStringSchema } from './money';
+import { computeLimitPrice, OrderSide } from './pricing';
+
+/** 1–5 uppercase letters, optionally one class suffix (BRK.B). Options, lowercase and digits are refused. */
+export const EQUITY_SYMBOL = /^[A-Z]{1,5}(\.[A-Z])?$/;
+/** OCC option symbol shape (root, yymmdd, C/P, strike × 1000), recognised only to explain the refusal. */
+const OPTION_SYMBOL = /^[A-Za-z]{1,6}\d{6}[CPcp]\d{8}$/;
+
+export const SymbolSchema = z.string({ message: 'must be a string' }).superRefine((s, ctx) => {
+  if (EQUITY_SYMBOL.test(s)) return;
+  let message = 'must be an equity ticker: 1–5 uppercase letters, optionally a class suffix like BRK.B';
+  if (OPTION_SYMBOL.test(s)) message = 'options are not supported: must be an equity ticker such as TSLA or BRK.B';
+  else if (EQUITY_SYMBOL.test(s.toUpperCase())) message = `must be uppercase (${s.toUpperCase()})`;
+  ctx.addIssue({ code: 'custom', message });
+});
+
+export const OrderSideSchema = z.enum([OrderSide.Buy, OrderSide.Sell], { message: 'must be buy or sell' });
+
+/** Whole shares only; the CLI hands us text, JSON callers a number. */
+export const QuantitySchema = z
+  .union([z.number(), z.string()], { message: 'must be a positive integer' })
+  .transform((v, ctx) => {
+    const n = typeof v === 'number' ? v : /^\d+$/.test(v.trim()) ? Number(v.trim()) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n <= 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be a positive integer' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/** Alpaca allows 128 characters; Robinhood's ref_id is a UUID, which fits the same alphabet. */
+export const ClientOrderIdSchema = z
+  .string({ message: 'must be a string' })
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .regex(/^[A-Za-z0-9_\-:.]+$/, 'must contain only letters, digits, _ - : .');
+
+export const TimeInForce = { Day: 'day', Gtc: 'gtc' } as const;
+export type TimeInForce = (typeof TimeInForce)[keyof typeof TimeInForce];
+
+export const BrokerName = { Paper: 'paper', Alpaca: 'alpaca', Robinhood: 'robinhood' } as const;
+export type BrokerName = (typeof BrokerName)[keyof typeof BrokerName];
+
+/** flowguard places limit orders only (SPEC §3.3); the others are named so the refusal can be specific. */
+export const LIMIT_ORDER_TYPE = 'limit';
+const UNSUPPORTED_ORDER_TYPES = ['market', 'stop', 'stop_limit', 'trailing_stop'] as const;
+
+export const OrderTypeSchema = z.string({ message: 'must be a string' }).superRefine((t, ctx) => {
+  if (t === LIMIT_ORDER_TYPE) return;
+  ctx.addIssue({
+    code: 'custom',
+    message: (UNSUPPORTED_ORDER_TYPES as readonly string[]).includes(t)
+      ? `${t} orders are not supported: use a limit order`
+      : 'must be limit (market and stop orders are not supported: use a limit order)',
+  });
+});
+
+export const OrderRequestSchema = z
+  .object({
+    symbol: SymbolSchema,
+    side: OrderSideSchema,
+    quantity: QuantitySchema,
+    referencePrice: PriceStringSchema,
+    type: OrderTypeSchema.default(LIMIT_ORDER_TYPE),
+    offsetMode: OffsetModeSchema.optional(),
+    offset: OffsetSchema.optional(),
+    maxSlippagePct: MaxSlippagePctSchema.optional(),
+    strategy: z.string({ message: 'must be a string' }).min(1, 'must not be empty').optional(),
+    clientOrderId: ClientOrderIdSchema.optional(),
+    timeInForce: z.enum([TimeInForce.Day, TimeInForce.Gtc], { message: 'must be day or gtc' }).default(TimeInForce.Day),
+    broker: z
+      .enum([BrokerName.Paper, BrokerName.Alpaca, BrokerName.Robinhood], {
+        message: 'must be paper, alpaca or robinhood',
+      })
+      .default(BrokerName.Paper),
+  })
+  .strict();
+export type OrderRequestInput = z.input<typeof OrderRequestSchema>;
+export type OrderRequest = z.output<typeof OrderRequestSchema>;
+
+/** A validated limit order with its price derived; every price is a decimal string. */
+export interface PreparedLimitOrder {
+  readonly symbol: string;
+  readonly side: OrderSide;
+  readonly quantity: number;
+  readonly type: typeof LIMIT_ORDER_TYPE;
+  readonly referencePrice: string;
+  readonly limitPrice: string;
+  readonly offsetMode: OffsetMode;
+  /** In the unit of offsetMode: bps, or dollars for absolute. */
+  readonly offset: string;
+  readonly maxSlippagePct: string;
+  readonly strategy?: string;
+  readonly clientOrderId?: string;
+  readonly timeInForce: TimeInForce;
+  readonly broker: BrokerName;
+  /** normalizedIntentKey(symbol, side, limitPrice), for the duplicate-intent guard. */
+  readonly intentKey: string;
+}
+
+/** The part of the orders configuration that pricing reads. */
+export type OrderPricingConfig = PricingDefaults & { readonly strategies: OrdersConfig['strategies'] };
+
+/**
+ * Validates an order request and derives its limit price. Precedence per field: the request, then the
+ * named strategy, then the defaults. Throws ValidationError naming the field and rule.
+ */
+export function prepareLimitOrder(request: unknown, orders: OrderPricingConfig): PreparedLimitOrder {
+  const req = parseOrThrow(OrderRequestSchema, request);
+  if (req.strategy !== undefined && !Object.hasOwn(orders.strategies, req.strategy)) {
+    const names = Object.keys(orders.strategies);
+    throw new ValidationError([
+      {
+        field: 'strategy',
+        rule: `unknown strategy "${req.strategy}" (${names.length === 0 ? 'no strategies are configured' : `configured: ${names.join(', ')}`})`,
+      },
+    ]);
+  }
+  const base = strategyPricing(orders, req.strategy);
+  const offsetMode = req.offsetMode ?? base.offsetMode;
+  const configuredOffset = req.side === OrderSide.Buy ? base.buyOffset : base.sellOffset;
+  if (req.offset === undefined && offsetMode !== base.offsetMode) {
+    // The configured offset is a number in the other unit: 15 bps must never become $15.
+    throw new ValidationError([
+      {
+        field: 'offset',
+        rule: `is required when offsetMode (${offsetMode}) differs from the configured mode (${base.offsetMode})`,
+      },
+    ]);
+  }
+  const offset = req.offset ?? configuredOffset;
+  const maxSlippagePct = req.maxSlippagePct ?? base.maxSlippagePct;
+  const limitPrice = computeLimitPrice({
+    side: req.side,
+    referencePrice: req.referencePrice,
+    offsetMode,
+    offset,
+    maxSlippagePct,
+  });
+  return {
+    symbol: req.symbol,
+    side: req.side,
+    quantity: req.quantity,
+    type: LIMIT_ORDER_TYPE,
+    referencePrice: req.referencePrice,
+    limitPrice,
+    offsetMode,
+    offset,
+    maxSlippagePct,
+    ...(req.strategy !== undefined ? { strategy: req.strategy } : {}),
+    ...(req.clientOrderId !== undefined ? { clientOrderId: req.clientOrderId } : {}),
+    timeInForce: req.timeInForce,
+    broker: req.broker,
+    intentKey: normalizedIntentKey(req.symbol, req.side, limitPrice),
+  };
+}
+
+const IntentSchema = z.object({ symbol: SymbolSchema, side: OrderSideSchema, limitPrice: PriceStringSchema });
+
+/**
+ * Identity of an order intent for the duplicate guard: same symbol, side and limit price (compared as a
+ * decimal, so "250.1" and "250.10" match) is the same intent. Quantity is deliberately not part of it.
+ * Throws ValidationError on a malformed symbol, side or price.
+ */
+export function normalizedIntentKey(symbol: string, side: string, limitPrice: string): string {
+  const v = parseOrThrow(IntentSchema, { symbol, side, limitPrice });
+  return `${v.symbol}:${v.side}:${canonicalDecimal(v.limitPrice)}`;
+}
