@@ -1,0 +1,156 @@
+/**
+ * The neutral broker contract. Activities talk to this interface only; each adapter maps its vendor's
+ * vocabulary onto it. Adapters never retry (Temporal owns retries): failures are BrokerError subclasses.
+ */
+import Decimal from 'decimal.js';
+import { z } from 'zod';
+import { type OrderState } from '../domain/orders/order-state';
+import { parseOrThrow } from '../domain/validation';
+
+export * from './errors';
+
+export const BrokerName = {
+  Paper: 'paper',
+  Alpaca: 'alpaca',
+  Robinhood: 'robinhood',
+} as const;
+export type BrokerName = (typeof BrokerName)[keyof typeof BrokerName];
+
+export const OrderSide = { Buy: 'buy', Sell: 'sell' } as const;
+export type OrderSide = (typeof OrderSide)[keyof typeof OrderSide];
+
+export const TimeInForce = { Day: 'day', Gtc: 'gtc' } as const;
+export type TimeInForce = (typeof TimeInForce)[keyof typeof TimeInForce];
+
+const DECIMAL = /^\d+(\.\d+)?$/;
+
+export const LimitOrderRequestSchema = z.object({
+  // Alpaca allows up to 128 characters; printable ASCII keeps it safe in URLs, headers and file keys.
+  clientOrderId: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(128, 'must be at most 128 characters')
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+  symbol: z.string().regex(/^[A-Z]{1,6}(\.[A-Z]{1,2})?$/, 'must be an equity ticker like TSLA or BRK.B'),
+  side: z.enum(['buy', 'sell'], { message: 'must be buy or sell' }),
+  quantity: z
+    .number({ message: 'must be a positive integer' })
+    .int('must be a positive integer')
+    .positive('must be a positive integer'),
+  limitPrice: z
+    .string({ message: 'must be a decimal string' })
+    .regex(DECIMAL, 'must be a decimal string like 249.93')
+    .refine((s) => new Decimal(s).gt(0), 'must be greater than 0'),
+  timeInForce: z.enum(['day', 'gtc'], { message: 'must be day or gtc' }),
+});
+export type LimitOrderRequest = z.output<typeof LimitOrderRequestSchema>;
+
+export function parseLimitOrderRequest(input: unknown): LimitOrderRequest {
+  return parseOrThrow(LimitOrderRequestSchema, input, 'order');
+}
+
+export interface BrokerExecution {
+  /** Broker execution id: the key for ignoring duplicate fills. */
+  readonly id: string;
+  readonly quantity: number;
+  /** Decimal string. */
+  readonly price: string;
+  /** ISO-8601. */
+  readonly timestamp: string;
+}
+
+export interface BrokerOrderSnapshot {
+  readonly broker: BrokerName;
+  readonly brokerOrderId: string;
+  /**
+   * flowguard's client order id. Alpaca and paper echo it; Robinhood only stores a ref_id derived from it,
+   * so it is known only when this process placed or looked the order up. Null for foreign orders.
+   */
+  readonly clientOrderId: string | null;
+  readonly symbol: string;
+  readonly side: OrderSide;
+  /** Whole shares for flowguard's orders; foreign orders listed by listOpenOrders may be fractional. */
+  readonly quantity: number;
+  /** Decimal string; null for foreign non-limit orders. */
+  readonly limitPrice: string | null;
+  readonly state: OrderState;
+  /** The vendor's own word ('partially_filled', 'done_for_day', 'confirmed', ...). */
+  readonly brokerStatus: string;
+  /** Cumulative, as reported by the broker: the source of truth for fills. */
+  readonly filledQuantity: number;
+  readonly averageFillPrice: string | null;
+  readonly executions: readonly BrokerExecution[];
+  /**
+   * False when the broker's order object carries only cumulative figures (Alpaca REST): executions then come
+   * from the trade_updates stream, and filledQuantity/averageFillPrice stay authoritative.
+   */
+  readonly executionsComplete: boolean;
+  readonly rejectReason: string | null;
+  /** ISO-8601. */
+  readonly updatedAt: string;
+  /** The vendor payload with secrets and account numbers masked (for audit). */
+  readonly raw: unknown;
+}
+
+export const CancelOutcome = {
+  CancelRequested: 'cancel_requested',
+  NotCancellable: 'not_cancellable',
+} as const;
+
+export type NotCancellableReason = 'already_filled' | 'already_cancelled' | 'already_closed';
+
+export type CancelResult =
+  /** The broker accepted the request; `order` is the state read back afterwards (it may already show a fill). */
+  | { readonly outcome: typeof CancelOutcome.CancelRequested; readonly order: BrokerOrderSnapshot }
+  /** The order was already terminal (a fill may have beaten the cancel); `order` shows how it ended. */
+  | {
+      readonly outcome: typeof CancelOutcome.NotCancellable;
+      readonly reason: NotCancellableReason;
+      readonly order: BrokerOrderSnapshot;
+    };
+
+export interface Broker {
+  readonly name: BrokerName;
+  /** Places a limit order. Never retries; on an unknown outcome use submitIdempotently. */
+  submitLimitOrder(req: LimitOrderRequest): Promise<BrokerOrderSnapshot>;
+  /** Null when the broker holds no order with this client order id. */
+  getOrderByClientOrderId(clientOrderId: string): Promise<BrokerOrderSnapshot | null>;
+  /** Throws OrderNotFound when the id is unknown. */
+  getOrder(brokerOrderId: string): Promise<BrokerOrderSnapshot>;
+  /** Every open order on the account, including orders flowguard did not place (kill switch). */
+  listOpenOrders(): Promise<BrokerOrderSnapshot[]>;
+  cancelOrder(brokerOrderId: string): Promise<CancelResult>;
+  /** Cheap authenticated call for the health check. */
+  ping(): Promise<void>;
+}
+
+/** Why a terminal order cannot be cancelled, from its neutral state. */
+export function notCancellableReason(state: OrderState): NotCancellableReason {
+  if (state === 'filled') return 'already_filled';
+  if (state === 'cancelled') return 'already_cancelled';
+  return 'already_closed';
+}
+
+/** `"249.9300"` → `"249.93"`; keeps every significant digit and never uses exponent notation. */
+export function normaliseDecimal(value: string): string {
+  return new Decimal(value).toFixed();
+}
+
+/** Quantity-weighted average of execution prices, as a decimal string (null without executions). */
+export function averagePrice(executions: readonly Pick<BrokerExecution, 'quantity' | 'price'>[]): string | null {
+  let qty = new Decimal(0);
+  let notional = new Decimal(0);
+  for (const e of executions) {
+    qty = qty.plus(e.quantity);
+    notional = notional.plus(new Decimal(e.price).times(e.quantity));
+  }
+  if (qty.isZero()) return null;
+  return notional.div(qty).toDecimalPlaces(6, Decimal.ROUND_HALF_EVEN).toFixed();
+}
+
+/** Reg NMS Rule 612 minimum increment: $0.01 at or above $1.00, $0.0001 below. */
+export function isValidTick(price: string): boolean {
+  const p = new Decimal(price);
+  const places = p.gte(1) ? 2 : 4;
+  return p.decimalPlaces() <= places;
+}

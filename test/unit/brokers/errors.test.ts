@@ -1,0 +1,141 @@
+import {
+  BrokerRateLimited,
+  BrokerTimeout,
+  BrokerUnavailable,
+  InsufficientFunds,
+  NON_RETRYABLE_BROKER_ERROR_TYPES,
+  RETRYABLE_BROKER_ERROR_TYPES,
+  BrokerErrorType,
+  isRetryable,
+  DuplicateClientOrderId,
+  InvalidPrice,
+  BrokerUnauthorized,
+  OrderRejected,
+  OrderNotFound,
+  BrokerBadResponse,
+} from '../../../src/brokers/errors';
+import { ValidationError } from '../../../src/domain/validation';
+import { parseRetryAfter, parseThrottleSeconds } from '../../../src/brokers/http';
+import { refIdForClientOrderId, uuidV5 } from '../../../src/brokers/robinhood/ref-id';
+import { averagePrice, isValidTick, normaliseDecimal, parseLimitOrderRequest } from '../../../src/brokers/broker';
+
+describe('BrokerError hierarchy', () => {
+  const init = { broker: 'test', message: 'm' };
+  const all = [
+    new BrokerTimeout(init),
+    new BrokerUnavailable(init),
+    new BrokerRateLimited({ ...init, retryAfterMs: 5 }),
+    new InsufficientFunds(init),
+    new InvalidPrice(init),
+    new BrokerUnauthorized(init),
+    new OrderRejected(init),
+    new OrderNotFound(init),
+    new DuplicateClientOrderId(init),
+    new BrokerBadResponse(init),
+  ];
+
+  it('gives every class a distinct stable type, listed as retryable or non-retryable exactly once', () => {
+    const types = all.map((e) => e.type);
+    expect(new Set(types).size).toBe(all.length);
+    expect([...RETRYABLE_BROKER_ERROR_TYPES, ...NON_RETRYABLE_BROKER_ERROR_TYPES].sort()).toEqual(
+      [...Object.values(BrokerErrorType)].sort(),
+    );
+    for (const e of all) {
+      expect(e.retryable).toBe((RETRYABLE_BROKER_ERROR_TYPES as readonly string[]).includes(e.type));
+      expect(isRetryable(e)).toBe(e.retryable);
+      expect(e.name).toBe(e.type);
+      expect(e).toBeInstanceOf(Error);
+    }
+  });
+
+  it('classifies foreign errors: validation is permanent, the unexpected is left to retry', () => {
+    expect(isRetryable(new ValidationError([{ field: 'x', rule: 'y' }]))).toBe(false);
+    expect(isRetryable(new Error('boom'))).toBe(true);
+  });
+
+  it('exposes compact details including the rate-limit delay', () => {
+    expect(new BrokerRateLimited({ ...init, retryAfterMs: 27_000, httpStatus: 429 }).toDetails()).toEqual({
+      type: 'BrokerRateLimited',
+      retryable: true,
+      broker: 'test',
+      message: 'm',
+      httpStatus: 429,
+      vendorCode: null,
+      outcomeUnknown: false,
+      retryAfterMs: 27_000,
+    });
+  });
+});
+
+describe('http helpers', () => {
+  it('parses Retry-After seconds and HTTP dates', () => {
+    expect(parseRetryAfter('7')).toBe(7000);
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(10_000);
+    expect(parseRetryAfter('soon')).toBeNull();
+    expect(parseRetryAfter(null)).toBeNull();
+  });
+
+  it("parses Robinhood's throttle sentence", () => {
+    expect(parseThrottleSeconds('Request was throttled. Expected available in 27 seconds.')).toBe(27_000);
+    expect(parseThrottleSeconds('Request was throttled. Expected available in 1 second.')).toBe(1000);
+    expect(parseThrottleSeconds('Request was throttled.')).toBeNull();
+  });
+});
+
+describe('ref_id derivation', () => {
+  it('is RFC 4122 UUIDv5 (known vector)', () => {
+    expect(uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8')).toBe(
+      '2ed6657d-e927-568b-95e1-2665a8aea6a2',
+    );
+  });
+
+  it('is stable per client order id and differs between ids', () => {
+    const a = refIdForClientOrderId('fg-TSLA-1');
+    expect(refIdForClientOrderId('fg-TSLA-1')).toBe(a);
+    expect(refIdForClientOrderId('fg-TSLA-2')).not.toBe(a);
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});
+
+describe('order request and money helpers', () => {
+  it('validates the neutral limit order request with named rules', () => {
+    const ok = {
+      clientOrderId: 'c1',
+      symbol: 'BRK.B',
+      side: 'buy',
+      quantity: 5,
+      limitPrice: '249.93',
+      timeInForce: 'day',
+    };
+    expect(parseLimitOrderRequest(ok)).toEqual(ok);
+    expect(() => parseLimitOrderRequest({ ...ok, quantity: 1.5 })).toThrow(
+      'order.quantity: must be a positive integer',
+    );
+    expect(() => parseLimitOrderRequest({ ...ok, limitPrice: 249.93 })).toThrow('order.limitPrice');
+    expect(() => parseLimitOrderRequest({ ...ok, limitPrice: '0' })).toThrow(
+      'order.limitPrice: must be greater than 0',
+    );
+    expect(() => parseLimitOrderRequest({ ...ok, symbol: 'tsla' })).toThrow('order.symbol');
+  });
+
+  it('checks Rule 612 ticks, normalises decimals and averages without floats', () => {
+    expect(isValidTick('249.93')).toBe(true);
+    expect(isValidTick('249.931')).toBe(false);
+    expect(isValidTick('0.9999')).toBe(true);
+    expect(isValidTick('0.99999')).toBe(false);
+    expect(normaliseDecimal('249.93000000')).toBe('249.93');
+    expect(
+      averagePrice([
+        { quantity: 1, price: '0.1' },
+        { quantity: 2, price: '0.2' },
+      ]),
+    ).toBe('0.166667');
+    expect(
+      averagePrice([
+        { quantity: 3, price: '0.1' },
+        { quantity: 3, price: '0.2' },
+      ]),
+    ).toBe('0.15');
+    expect(averagePrice([])).toBeNull();
+  });
+});
