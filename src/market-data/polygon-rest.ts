@@ -1,0 +1,465 @@
+/**
+ * Polygon REST on @polygon.io/client-js: trades and NBBO quotes since a cursor, last trade/quote, key check.
+ *
+ * Records are returned as Polygon sent them (loosely typed; src/domain validates them), except that
+ * nanosecond timestamps are exact decimal-digit strings (see polygon-json.ts). Every HTTP request, including
+ * each next_url page, first takes a permit from the shared rate limiter.
+ */
+import { z } from 'zod';
+import { parseOrThrow } from '../domain/validation';
+import {
+  maskApiKey,
+  PolygonError,
+  PolygonRateLimited,
+  PolygonRequestRejected,
+  PolygonUnauthorized,
+  PolygonUnavailable,
+} from './polygon-errors';
+import { losslessTransformResponse } from './polygon-json';
+import { loadPolygonSdk, type PolygonSdk } from './polygon-sdk';
+import { sharedRateLimiter, type TokenBucketRateLimiter } from './rate-limiter';
+
+/** A v3 trade as sent by Polygon; every field unchecked (timestamps are digit strings). */
+export interface PolygonWireTrade {
+  readonly conditions?: unknown;
+  readonly correction?: unknown;
+  readonly exchange?: unknown;
+  readonly id?: unknown;
+  readonly participant_timestamp?: unknown;
+  readonly price?: unknown;
+  readonly sequence_number?: unknown;
+  readonly sip_timestamp?: unknown;
+  readonly size?: unknown;
+  readonly tape?: unknown;
+  readonly trf_id?: unknown;
+  readonly trf_timestamp?: unknown;
+  readonly [field: string]: unknown;
+}
+
+/** A v3 NBBO quote as sent by Polygon; every field unchecked. */
+export interface PolygonWireQuote {
+  readonly ask_exchange?: unknown;
+  readonly ask_price?: unknown;
+  readonly ask_size?: unknown;
+  readonly bid_exchange?: unknown;
+  readonly bid_price?: unknown;
+  readonly bid_size?: unknown;
+  readonly conditions?: unknown;
+  readonly indicators?: unknown;
+  readonly participant_timestamp?: unknown;
+  readonly sequence_number?: unknown;
+  readonly sip_timestamp?: unknown;
+  readonly tape?: unknown;
+  readonly [field: string]: unknown;
+}
+
+/** `results` of /v2/last/trade (T,c,e,f,i,p,q,r,s,t,x,y,z; t/y/f in ns as digit strings). */
+export type PolygonWireLastTrade = Readonly<Record<string, unknown>>;
+/** `results` of /v2/last/nbbo (P,S,X ask; p,s,x bid; T,c,i,q,t,y,z). */
+export type PolygonWireLastQuote = Readonly<Record<string, unknown>>;
+
+/**
+ * Where the next fetch starts. Exact at equal timestamps: the next request asks for `timestamp.gte =
+ * sipTimestamp` and drops the records listed in `seenAtTimestamp` (the sequence numbers already returned at
+ * exactly that nanosecond), so a burst of prints sharing one timestamp is neither lost (as with `gt`) nor
+ * duplicated (as with plain `gte`). `resumePath` continues an interrupted next_url chain (no key in it).
+ * Plain JSON, so it can travel through Temporal payloads.
+ */
+export interface PolygonCursor {
+  readonly sipTimestamp: string;
+  readonly seenAtTimestamp: readonly string[];
+  readonly resumePath?: string;
+}
+
+export const PolygonCursorSchema = z.object({
+  sipTimestamp: z.string().regex(/^\d{1,20}$/, 'must be a non-negative integer nanosecond timestamp'),
+  seenAtTimestamp: z.array(z.string()).max(1_000_000, 'must list at most 1000000 keys'),
+  resumePath: z
+    .string()
+    .regex(/^\/v3\/(trades|quotes)\/[^?#]+\?[^#]*$/, 'must be a /v3 path with a query')
+    .optional(),
+});
+
+export interface PolygonPage<T> {
+  /** Ascending by sip_timestamp, each record once; malformed rows are included as received. */
+  readonly records: T[];
+  readonly cursor: PolygonCursor;
+  /** HTTP requests made for this call. */
+  readonly pages: number;
+  /** True when maxPages stopped the call with more data waiting: call again with `cursor`. */
+  readonly truncated: boolean;
+}
+
+export interface FetchOptions {
+  /** Only records with sip_timestamp below this (exclusive upper bound, ns). */
+  readonly untilNs?: string;
+  readonly maxPages?: number;
+}
+
+export interface PolygonRestOptions {
+  readonly apiKey: string;
+  /** Default https://api.polygon.io; a stand-in's http://127.0.0.1:PORT in tests and the demo. */
+  readonly baseUrl?: string;
+  /** Records per page, 1–50000; default 10000. */
+  readonly pageLimit?: number;
+  /** Pages per fetch call; default 5. */
+  readonly maxPages?: number;
+  /** Per request; default 10000 ms. */
+  readonly timeoutMs?: number;
+  /** Wait advised on a 429 without Retry-After; default 1000 ms. */
+  readonly defaultRetryAfterMs?: number;
+  /** Default: the process-wide limiter named 'polygon' (5 requests/s). */
+  readonly rateLimiter?: TokenBucketRateLimiter;
+  readonly sdk?: PolygonSdk;
+}
+
+export interface PolygonRest {
+  fetchTradesSince(
+    symbol: string,
+    cursor: PolygonCursor,
+    options?: FetchOptions,
+  ): Promise<PolygonPage<PolygonWireTrade>>;
+  fetchQuotesSince(
+    symbol: string,
+    cursor: PolygonCursor,
+    options?: FetchOptions,
+  ): Promise<PolygonPage<PolygonWireQuote>>;
+  /** undefined when Polygon has no last trade for the symbol (404). */
+  lastTrade(symbol: string): Promise<PolygonWireLastTrade | undefined>;
+  lastQuote(symbol: string): Promise<PolygonWireLastQuote | undefined>;
+  /** Resolves when the key may read trades and quotes; PolygonUnauthorized otherwise. */
+  validateKey(probeSymbol?: string): Promise<void>;
+}
+
+/** A cursor that includes every record at or after `ns`. */
+export function cursorFrom(ns: string | bigint): PolygonCursor {
+  const text = typeof ns === 'bigint' ? ns.toString() : ns;
+  return parseOrThrow(PolygonCursorSchema, { sipTimestamp: text, seenAtTimestamp: [] }, 'cursor');
+}
+
+type Kind = 'trades' | 'quotes';
+type RestClient = ReturnType<PolygonSdk['restClient']>;
+
+interface AxiosLikeError {
+  readonly isAxiosError: true;
+  readonly code?: string;
+  readonly message: string;
+  readonly config?: { readonly url?: unknown };
+  readonly response?: { readonly status: number; readonly headers?: Record<string, unknown>; readonly data?: unknown };
+}
+
+export async function createPolygonRest(options: PolygonRestOptions): Promise<PolygonRest> {
+  const sdk = options.sdk ?? (await loadPolygonSdk());
+  return new PolygonRestAdapter(sdk, options);
+}
+
+class PolygonRestAdapter implements PolygonRest {
+  private readonly client: RestClient;
+  private readonly apiKey: string;
+  private readonly pageLimit: number;
+  private readonly maxPages: number;
+  private readonly timeoutMs: number;
+  private readonly defaultRetryAfterMs: number;
+  private readonly limiter: TokenBucketRateLimiter;
+
+  constructor(
+    private readonly sdk: PolygonSdk,
+    options: PolygonRestOptions,
+  ) {
+    if (!options.apiKey) throw new PolygonUnauthorized('no Polygon API key configured');
+    this.apiKey = options.apiKey;
+    this.pageLimit = options.pageLimit ?? 10_000;
+    this.maxPages = options.maxPages ?? 5;
+    if (!Number.isInteger(this.pageLimit) || this.pageLimit < 1 || this.pageLimit > 50_000) {
+      throw new RangeError('pageLimit must be an integer from 1 to 50000');
+    }
+    if (!Number.isInteger(this.maxPages) || this.maxPages < 1)
+      throw new RangeError('maxPages must be a positive integer');
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.defaultRetryAfterMs = options.defaultRetryAfterMs ?? 1000;
+    this.limiter = options.rateLimiter ?? sharedRateLimiter('polygon');
+    this.client = sdk.restClient(options.apiKey, options.baseUrl?.replace(/\/+$/, ''));
+  }
+
+  fetchTradesSince(symbol: string, cursor: PolygonCursor, options?: FetchOptions) {
+    return this.fetchSince<PolygonWireTrade>('trades', symbol, cursor, options);
+  }
+
+  fetchQuotesSince(symbol: string, cursor: PolygonCursor, options?: FetchOptions) {
+    return this.fetchSince<PolygonWireQuote>('quotes', symbol, cursor, options);
+  }
+
+  async lastTrade(symbol: string): Promise<PolygonWireLastTrade | undefined> {
+    return this.last(`/v2/last/trade/${symbol}`, () => this.client.getLastStocksTrade(symbol, this.axiosOptions()));
+  }
+
+  async lastQuote(symbol: string): Promise<PolygonWireLastQuote | undefined> {
+    return this.last(`/v2/last/nbbo/${symbol}`, () => this.client.getLastStocksQuote(symbol, this.axiosOptions()));
+  }
+
+  async validateKey(probeSymbol = 'SPY'): Promise<void> {
+    for (const kind of ['trades', 'quotes'] as const) {
+      try {
+        await this.request(`/v3/${kind}/${probeSymbol}`, () => this.query(kind, probeSymbol, '0', undefined, 1));
+      } catch (err) {
+        if (err instanceof PolygonUnauthorized && err.status === 403) {
+          throw new PolygonUnauthorized(`Polygon API key is not entitled to ${kind}: ${err.message}`, 403, err.url);
+        }
+        throw err;
+      }
+    }
+  }
+
+  private async last(path: string, call: () => Promise<unknown>): Promise<Record<string, unknown> | undefined> {
+    try {
+      const body = await this.request(path, call);
+      const results = isObject(body) ? body.results : undefined;
+      if (!isObject(results)) throw new PolygonUnavailable(`Polygon ${path} answered without results`, 200, path);
+      return results;
+    } catch (err) {
+      if (err instanceof PolygonRequestRejected && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private async fetchSince<T extends Record<string, unknown>>(
+    kind: Kind,
+    symbol: string,
+    cursorInput: PolygonCursor,
+    options: FetchOptions = {},
+  ): Promise<PolygonPage<T>> {
+    const cursor = parseOrThrow(PolygonCursorSchema, cursorInput, 'cursor');
+    const maxPages = options.maxPages ?? this.maxPages;
+    const untilNs = options.untilNs;
+    if (untilNs !== undefined && !/^\d+$/.test(untilNs)) throw new RangeError('untilNs must be integer nanoseconds');
+    const since = BigInt(cursor.sipTimestamp);
+    const seenAtSince = new Set(cursor.seenAtTimestamp);
+
+    let maxTs = since;
+    let seenAtMax = new Set(seenAtSince);
+    const records: T[] = [];
+    let pages = 0;
+    let nextPath: string | undefined = cursor.resumePath;
+    let first = true;
+
+    while (pages < maxPages) {
+      let body: unknown;
+      if (first && nextPath === undefined) {
+        body = await this.request(`/v3/${kind}/${symbol}`, () =>
+          this.query(kind, symbol, cursor.sipTimestamp, untilNs, this.pageLimit),
+        );
+      } else {
+        try {
+          body = await this.request(nextPath!, () => this.follow(kind, symbol, nextPath!));
+        } catch (err) {
+          // A stored resume cursor can expire; the gte query reaches the same records (the seen set dedupes).
+          if (!(first && err instanceof PolygonRequestRejected)) throw err;
+          nextPath = undefined;
+          continue;
+        }
+      }
+      first = false;
+      pages += 1;
+      const page = pageOf(body, `/v3/${kind}/${symbol}`);
+      for (const record of page.results) {
+        const ts = isObject(record) ? nsOf(record.sip_timestamp) : undefined;
+        if (ts === undefined) {
+          records.push(record as T); // malformed: the domain rejects and counts it
+          continue;
+        }
+        const key = recordKey(record as Record<string, unknown>);
+        if (ts === since && seenAtSince.has(key)) continue; // returned by the previous call
+        records.push(record as T);
+        if (ts > maxTs) {
+          maxTs = ts;
+          seenAtMax = new Set([key]);
+        } else if (ts === maxTs) seenAtMax.add(key);
+      }
+      nextPath = page.nextUrl === undefined ? undefined : this.pathOf(page.nextUrl, kind, symbol);
+      if (nextPath === undefined) break;
+    }
+
+    const truncated = nextPath !== undefined;
+    return {
+      records,
+      cursor: {
+        sipTimestamp: maxTs.toString(),
+        seenAtTimestamp: [...seenAtMax],
+        ...(truncated ? { resumePath: nextPath } : {}),
+      },
+      pages,
+      truncated,
+    };
+  }
+
+  private query(kind: Kind, symbol: string, gte: string, lt: string | undefined, limit: number): Promise<unknown> {
+    const { sdk } = this;
+    const opts = this.axiosOptions();
+    return kind === 'trades'
+      ? this.client.getStocksTrades(
+          symbol,
+          undefined,
+          gte,
+          undefined,
+          undefined,
+          lt,
+          sdk.GetStocksTradesOrderEnum.Asc,
+          limit,
+          sdk.GetStocksTradesSortEnum.Timestamp,
+          opts,
+        )
+      : this.client.getStocksQuotes(
+          symbol,
+          undefined,
+          gte,
+          undefined,
+          undefined,
+          lt,
+          sdk.GetStocksQuotesOrderEnum.Asc,
+          limit,
+          sdk.GetStocksQuotesSortEnum.Timestamp,
+          opts,
+        );
+  }
+
+  /**
+   * Fetches a next_url page through the client's own method (same axios instance, base URL and apiKey
+   * handling): the next_url's query (its `cursor`) goes in as axios `params`. Resolving against the configured
+   * base instead of the next_url's host means the key is only ever sent to the configured server.
+   */
+  private follow(kind: Kind, symbol: string, path: string): Promise<unknown> {
+    const url = new URL(path, 'http://next.invalid');
+    const params = Object.fromEntries([...url.searchParams].filter(([name]) => name.toLowerCase() !== 'apikey'));
+    const opts = { ...this.axiosOptions(), params };
+    return kind === 'trades'
+      ? this.client.getStocksTrades(
+          symbol,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          opts,
+        )
+      : this.client.getStocksQuotes(
+          symbol,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          opts,
+        );
+  }
+
+  /** Path and query of a next_url, checked to continue the same endpoint; the apiKey is never kept. */
+  private pathOf(nextUrl: string, kind: Kind, symbol: string): string {
+    let url: URL;
+    try {
+      url = new URL(nextUrl);
+    } catch {
+      throw new PolygonUnavailable(`Polygon returned an invalid next_url for /v3/${kind}/${symbol}`);
+    }
+    const expected = `/v3/${kind}/${encodeURIComponent(symbol)}`;
+    if (url.pathname !== expected && decodeURIComponent(url.pathname) !== `/v3/${kind}/${symbol}`) {
+      throw new PolygonUnavailable(`Polygon next_url leaves ${expected}: ${maskApiKey(url.pathname)}`);
+    }
+    url.searchParams.delete('apiKey');
+    return `${expected}?${url.searchParams.toString()}`;
+  }
+
+  private axiosOptions() {
+    return { transformResponse: [losslessTransformResponse], timeout: this.timeoutMs };
+  }
+
+  /** One HTTP request: a rate-limit permit first, then the call, with errors mapped and the key masked. */
+  private async request(path: string, call: () => Promise<unknown>): Promise<unknown> {
+    await this.limiter.acquire();
+    try {
+      return await call();
+    } catch (err) {
+      throw this.classify(err, maskApiKey(path, this.apiKey));
+    }
+  }
+
+  private classify(err: unknown, fallbackPath: string): unknown {
+    if (err instanceof PolygonError) return err;
+    if (!isAxiosError(err)) return err;
+    const path = typeof err.config?.url === 'string' ? maskApiKey(err.config.url, this.apiKey) : fallbackPath;
+    const status = err.response?.status;
+    const detail = maskApiKey(describeBody(err.response?.data) ?? err.message, this.apiKey);
+    if (status === undefined) {
+      const code = err.code ? ` (${err.code})` : '';
+      return new PolygonUnavailable(
+        `Polygon request ${path} failed${code}: ${maskApiKey(err.message, this.apiKey)}`,
+        undefined,
+        path,
+      );
+    }
+    const message = `Polygon ${path} answered ${status}: ${detail}`;
+    if (status === 401 || status === 403) return new PolygonUnauthorized(message, status, path);
+    if (status === 429) {
+      return new PolygonRateLimited(
+        message,
+        retryAfterMs(err.response?.headers?.['retry-after']) ?? this.defaultRetryAfterMs,
+        status,
+        path,
+      );
+    }
+    if (status >= 500 || status === 408) return new PolygonUnavailable(message, status, path);
+    return new PolygonRequestRejected(message, status, path);
+  }
+}
+
+function pageOf(body: unknown, path: string): { results: unknown[]; nextUrl: string | undefined } {
+  if (!isObject(body)) throw new PolygonUnavailable(`Polygon ${path} answered with a body that is not JSON`, 200, path);
+  const results = body.results ?? [];
+  if (!Array.isArray(results))
+    throw new PolygonUnavailable(`Polygon ${path} answered with non-array results`, 200, path);
+  const nextUrl = typeof body.next_url === 'string' && body.next_url !== '' ? body.next_url : undefined;
+  return { results, nextUrl };
+}
+
+/** Exact ns from the lossless wire value (digit string) or a safe integer; undefined when unusable. */
+function nsOf(value: unknown): bigint | undefined {
+  if (typeof value === 'string' && /^\d+$/.test(value)) return BigInt(value);
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  return undefined;
+}
+
+/** sequence_number is unique per ticker and session; without it only an identical row counts as seen. */
+function recordKey(record: Record<string, unknown>): string {
+  const seq = record.sequence_number;
+  if (typeof seq === 'number' || typeof seq === 'string') return `q${seq}`;
+  return `r${JSON.stringify(record)}`;
+}
+
+function retryAfterMs(header: unknown): number | undefined {
+  if (typeof header !== 'string' || header.trim() === '') return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function describeBody(data: unknown): string | undefined {
+  if (isObject(data)) {
+    const text = data.error ?? data.message ?? data.status;
+    return typeof text === 'string' ? text : undefined;
+  }
+  return typeof data === 'string' && data.trim() !== '' ? data.trim().slice(0, 200) : undefined;
+}
+
+function isAxiosError(err: unknown): err is AxiosLikeError {
+  return isObject(err) && err.isAxiosError === true;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
