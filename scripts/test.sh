@@ -27,7 +27,7 @@ step "unit + integration tests"
 results=".jest-results.json"
 rm -f "$results"
 NODE_OPTIONS="--experimental-vm-modules --no-warnings=ExperimentalWarning" \
-  npx --no-install jest --ci --json --outputFile="$results" "$@" || failed=1
+  npx --no-install jest --ci --forceExit --json --outputFile="$results" "$@" || failed=1
 
 if [ -f "$results" ]; then
   node -e '

@@ -2,6 +2,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerHealthCommand } from './cli/health';
 import { ExitCode } from './cli/io';
+import { registerOrderPreview } from './cli/order-preview';
+import { registerOrderCommands } from './cli/orders';
+import { registerReplayCommand } from './cli/replay';
 
 /** The `flowguard` command line; each business area registers its own commands. */
 export function buildProgram(): Command {
@@ -10,6 +13,10 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerHealthCommand(program);
+  const order = program.command('order').description('price, place and track limit orders');
+  registerOrderPreview(order);
+  registerOrderCommands(program, order);
+  registerReplayCommand(program);
   return program;
 }
 

@@ -1,6 +1,8 @@
 import os from 'node:os';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
+import { createAuditLog } from './activities/audit';
+import { createBrokerRegistry } from './brokers/registry';
 import { connectionOptions, readTemporalEnv } from './config/temporal-env';
 import { reportError } from './cli/io';
 
@@ -16,7 +18,13 @@ export interface FlowguardWorkerOptions {
 
 export async function createWorker(options: FlowguardWorkerOptions): Promise<Worker> {
   const identity = options.identity ?? `flowguard-worker@${os.hostname()}:${process.pid}`;
-  const deps: ActivityDeps = { workerIdentity: identity, now: () => new Date(), ...options.deps };
+  const deps: ActivityDeps = {
+    workerIdentity: identity,
+    now: () => new Date(),
+    brokers: options.deps?.brokers ?? createBrokerRegistry({ dataDir: process.env.FLOWGUARD_DATA_DIR }),
+    audit: options.deps?.audit ?? createAuditLog(),
+    ...options.deps,
+  };
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,

@@ -10,7 +10,8 @@ export const WorkflowIds = {
   health: (probeId: string) => `health:${probeId}`,
   order: (clientOrderId: string) => `order:${clientOrderId}`,
   position: (positionId: string) => `position:${positionId}`,
-  desk: (account: string) => `desk:${account}`,
+  /** One desk per broker account; `account` is an operator-chosen label (FLOWGUARD_ACCOUNT, default main). */
+  desk: (broker: string, account: string) => `desk:${broker}:${account}`,
 } as const;
 
 export const SearchAttributes = {

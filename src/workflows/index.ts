@@ -1,1 +1,3 @@
 export { healthCheck } from './health';
+export { orderWorkflow } from './order';
+export { deskWorkflow } from './desk';

@@ -1,0 +1,43 @@
+import pino, { type Logger } from 'pino';
+import { maskSecrets } from '../domain/masking';
+
+/** One audited broker interaction (SPEC §3.11): correlation ids, attempt, latency, outcome. */
+export interface AuditRecord {
+  readonly event: 'submit' | 'cancel' | 'status' | 'fill' | 'list_open' | 'state_change';
+  readonly broker: string;
+  readonly workflowId?: string;
+  readonly clientOrderId?: string | null;
+  readonly brokerOrderId?: string | null;
+  readonly attempt?: number;
+  readonly latencyMs?: number;
+  readonly outcome: 'ok' | 'error';
+  readonly state?: string;
+  readonly filledQuantity?: number;
+  readonly detail?: unknown;
+  readonly error?: { readonly type: string; readonly message: string };
+}
+
+export interface AuditLog {
+  record(entry: AuditRecord): void;
+}
+
+/** JSON lines on stdout (or a file), every record masked before it is written. */
+export function createAuditLog(options: { destination?: string; logger?: Logger } = {}): AuditLog {
+  const logger =
+    options.logger ??
+    pino(
+      { base: { component: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' },
+      options.destination ? pino.destination({ dest: options.destination, mkdir: true, sync: false }) : undefined,
+    );
+  return {
+    record(entry) {
+      logger.info(maskSecrets(entry), `broker ${entry.event}`);
+    },
+  };
+}
+
+/** An audit log that keeps records in memory (tests). */
+export function createMemoryAuditLog(): AuditLog & { readonly records: AuditRecord[] } {
+  const records: AuditRecord[] = [];
+  return { records, record: (entry) => void records.push(maskSecrets(entry)) };
+}

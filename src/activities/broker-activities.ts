@@ -1,0 +1,116 @@
+import { Context } from '@temporalio/activity';
+import {
+  type Broker,
+  type BrokerName,
+  type BrokerOrderSnapshot,
+  type CancelResult,
+  type LimitOrderRequest,
+} from '../brokers/broker';
+import { submitIdempotently, type SubmitResolution } from '../brokers/submit-idempotently';
+import { type AuditLog, type AuditRecord } from './audit';
+import { toActivityFailure } from './failures';
+
+/** Resolves a broker adapter by name; adapters are built once per worker from its environment. */
+export interface BrokerRegistry {
+  get(name: BrokerName): Broker;
+}
+
+export interface BrokerActivityDeps {
+  readonly brokers: BrokerRegistry;
+  readonly audit: AuditLog;
+}
+
+export interface SubmitOrderInput {
+  readonly broker: BrokerName;
+  readonly order: LimitOrderRequest;
+}
+
+export interface SubmitOrderResult {
+  readonly order: BrokerOrderSnapshot;
+  readonly resolution: SubmitResolution;
+}
+
+export interface BrokerOrderRef {
+  readonly broker: BrokerName;
+  readonly clientOrderId?: string | null;
+  readonly brokerOrderId?: string | null;
+}
+
+/** Open orders without their raw payloads: the kill switch lists many, history stays small. */
+export type OpenOrderSummary = Omit<BrokerOrderSnapshot, 'raw' | 'executions'>;
+
+export function createBrokerActivities({ brokers, audit }: BrokerActivityDeps) {
+  async function audited<T>(
+    base: Omit<AuditRecord, 'outcome' | 'latencyMs' | 'attempt' | 'workflowId'>,
+    call: () => Promise<T>,
+    describe: (result: T) => Partial<AuditRecord>,
+  ): Promise<T> {
+    const info = Context.current().info;
+    const started = performance.now();
+    const common = { ...base, workflowId: info.workflowExecution?.workflowId, attempt: info.attempt };
+    try {
+      const result = await call();
+      audit.record({ ...common, ...describe(result), outcome: 'ok', latencyMs: elapsed(started) });
+      return result;
+    } catch (err) {
+      const error =
+        err instanceof Error ? { type: err.name, message: err.message } : { type: 'Error', message: String(err) };
+      audit.record({ ...common, outcome: 'error', latencyMs: elapsed(started), error });
+      throw toActivityFailure(err);
+    }
+  }
+
+  return {
+    /**
+     * Places the order exactly once: the client order id is the idempotency key, and a retry looks the order
+     * up before submitting again (an earlier attempt may have created it and lost the reply).
+     */
+    async submitOrder({ broker, order }: SubmitOrderInput): Promise<SubmitOrderResult> {
+      const lookupFirst = Context.current().info.attempt > 1;
+      return audited(
+        { event: 'submit', broker, clientOrderId: order.clientOrderId },
+        () => submitIdempotently(brokers.get(broker), order, { lookupFirst }),
+        (r) => ({
+          brokerOrderId: r.order.brokerOrderId,
+          state: r.order.state,
+          filledQuantity: r.order.filledQuantity,
+          detail: { resolution: r.resolution, limitPrice: order.limitPrice, symbol: order.symbol, side: order.side },
+        }),
+      );
+    },
+
+    /** The broker's current view of one order; null when the broker has never seen it. */
+    async getBrokerOrder(ref: BrokerOrderRef): Promise<BrokerOrderSnapshot | null> {
+      return audited(
+        { event: 'status', broker: ref.broker, clientOrderId: ref.clientOrderId, brokerOrderId: ref.brokerOrderId },
+        async () => {
+          const adapter = brokers.get(ref.broker);
+          if (ref.brokerOrderId) return adapter.getOrder(ref.brokerOrderId);
+          if (ref.clientOrderId) return adapter.getOrderByClientOrderId(ref.clientOrderId);
+          return null;
+        },
+        (o) => (o ? { brokerOrderId: o.brokerOrderId, state: o.state, filledQuantity: o.filledQuantity } : {}),
+      );
+    },
+
+    async cancelBrokerOrder(ref: BrokerOrderRef & { readonly brokerOrderId: string }): Promise<CancelResult> {
+      return audited(
+        { event: 'cancel', broker: ref.broker, clientOrderId: ref.clientOrderId, brokerOrderId: ref.brokerOrderId },
+        () => brokers.get(ref.broker).cancelOrder(ref.brokerOrderId),
+        (r) => ({ state: r.order.state, filledQuantity: r.order.filledQuantity, detail: { outcome: r.outcome } }),
+      );
+    },
+
+    async listOpenBrokerOrders({ broker }: { readonly broker: BrokerName }): Promise<OpenOrderSummary[]> {
+      return audited(
+        { event: 'list_open', broker },
+        async () => (await brokers.get(broker).listOpenOrders()).map(({ raw: _raw, executions: _e, ...rest }) => rest),
+        (orders) => ({ detail: { count: orders.length } }),
+      );
+    },
+  };
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 10) / 10;
+}

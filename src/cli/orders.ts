@@ -1,0 +1,375 @@
+import { randomUUID } from 'node:crypto';
+import { type Command } from 'commander';
+import {
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { loadConfig } from '../config/load-config';
+import { orderSettingsFromConfig } from '../config/order-settings';
+import { prepareLimitOrder, type BrokerName } from '../domain/orders/order-request';
+import { ValidationError, type ValidationIssue } from '../domain/validation';
+import { SearchAttributes, WorkflowIds } from '../shared/contracts';
+import {
+  cancelAllSignal,
+  deskStateQuery,
+  deskWorkflow,
+  placeOrderUpdate,
+  resetUpdate,
+  type CancelAllRun,
+  type DeskView,
+  type PlaceOrderRequest,
+} from '../workflows/desk';
+import { cancelOrderSignal, orderStatusQuery, type OrderSettings, type OrderStatus } from '../workflows/order';
+import { action, ExitCode, printJson, UsageError } from './io';
+import { withTemporal, type CliContext } from './temporal';
+
+const BROKERS: readonly BrokerName[] = ['paper', 'alpaca', 'robinhood'];
+
+/** Refused by the desk (kill switch, circuit breaker): a clear message and exit 1, never a silent accept. */
+export class OrderRefusedError extends Error {
+  override readonly name = 'OrderRefusedError';
+}
+
+export interface PlaceOrderOptions {
+  readonly symbol: string;
+  readonly side: string;
+  readonly quantity: string;
+  readonly referencePrice: string;
+  readonly offsetMode?: string;
+  readonly offset?: string;
+  readonly maxSlippagePct?: string;
+  readonly strategy?: string;
+  readonly clientOrderId?: string;
+  readonly broker?: string;
+  readonly timeInForce?: string;
+  readonly account?: string;
+}
+
+export interface PlacedOrder {
+  readonly workflowId: string;
+  readonly clientOrderId: string;
+  readonly limitPrice: string;
+  readonly state: string;
+  readonly existing: string | null;
+}
+
+function brokerOf(value: string | undefined): BrokerName {
+  const broker = (value ?? 'paper') as BrokerName;
+  if (!BROKERS.includes(broker)) throw new UsageError(`broker: must be paper, alpaca or robinhood`);
+  return broker;
+}
+
+/** Numbers from the command line stay strings when malformed, so validation names the rule that broke. */
+function numeric(value: string): number | string {
+  return /^-?\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
+}
+
+/** The desk account label: --account, else FLOWGUARD_ACCOUNT, else "main". */
+export function accountOf(value?: string): string {
+  const account = value ?? process.env.FLOWGUARD_ACCOUNT ?? 'main';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(account)) throw new UsageError('account: must be 1–64 letters, digits, _ . or -');
+  return account;
+}
+
+/** Order settings from the validated configuration (FLOWGUARD_CONFIG file and FLOWGUARD_* variables). */
+export async function resolveOrderSettings(): Promise<OrderSettings> {
+  return orderSettingsFromConfig((await loadConfig()).orders);
+}
+
+function deskStart(ctx: CliContext, broker: BrokerName, account: string, settings: OrderSettings) {
+  return new WithStartWorkflowOperation(deskWorkflow, {
+    workflowId: WorkflowIds.desk(broker, account),
+    taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    args: [{ broker, account, settings }],
+  });
+}
+
+/** Turns a desk refusal or validation failure carried by Temporal back into the CLI's error classes. */
+function rethrowDeskFailure(err: unknown): never {
+  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    if (cause.type === 'ValidationError') {
+      const issues = (cause.details?.[0] as ValidationIssue[] | undefined) ?? [{ field: 'order', rule: cause.message }];
+      throw new ValidationError(issues);
+    }
+    if (cause.type === 'OrderRefused') throw new OrderRefusedError(`order refused: ${cause.message}`);
+  }
+  throw err;
+}
+
+export async function placeOrder(
+  ctx: CliContext,
+  opts: PlaceOrderOptions,
+  configured?: OrderSettings,
+): Promise<PlacedOrder> {
+  const broker = brokerOf(opts.broker);
+  const settings = configured ?? (await resolveOrderSettings());
+  const request: PlaceOrderRequest['request'] = {
+    symbol: opts.symbol,
+    side: opts.side as 'buy' | 'sell',
+    quantity: numeric(opts.quantity),
+    referencePrice: opts.referencePrice,
+    ...(opts.offsetMode ? { offsetMode: opts.offsetMode as 'bps' | 'absolute' } : {}),
+    ...(opts.offset ? { offset: opts.offset } : {}),
+    ...(opts.maxSlippagePct ? { maxSlippagePct: opts.maxSlippagePct } : {}),
+    ...(opts.strategy ? { strategy: opts.strategy } : {}),
+    ...(opts.timeInForce ? { timeInForce: opts.timeInForce as 'day' | 'gtc' } : {}),
+    broker,
+    clientOrderId: opts.clientOrderId ?? `fg-${randomUUID()}`,
+  };
+  // Same domain code as the desk: invalid input fails here, before anything reaches Temporal.
+  prepareLimitOrder(request, settings.pricing);
+
+  let placed;
+  try {
+    placed = await ctx.client.workflow.executeUpdateWithStart(placeOrderUpdate, {
+      args: [{ request, pricing: settings.pricing }],
+      startWorkflowOperation: deskStart(ctx, broker, accountOf(opts.account), settings),
+    });
+  } catch (err) {
+    rethrowDeskFailure(err);
+  }
+  let state = 'pending_submit';
+  try {
+    state = (await ctx.client.workflow.getHandle(placed.workflowId).query(orderStatusQuery)).state;
+  } catch {
+    /* the order workflow has not run its first task yet */
+  }
+  return { ...placed, state };
+}
+
+function orderWorkflowId(id: string): string {
+  return id.startsWith('order:') ? id : WorkflowIds.order(id);
+}
+
+export async function orderStatus(ctx: CliContext, id: string): Promise<OrderStatus> {
+  try {
+    return await ctx.client.workflow.getHandle(orderWorkflowId(id)).query(orderStatusQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UsageError(`order: no order ${id}`);
+    throw err;
+  }
+}
+
+export async function listOrders(client: Client, open: boolean) {
+  const query = `WorkflowType = 'orderWorkflow'${open ? ` AND ExecutionStatus = 'Running'` : ''}`;
+  const rows: Record<string, unknown>[] = [];
+  for await (const wf of client.workflow.list({ query, pageSize: 100 })) {
+    const sa = wf.typedSearchAttributes;
+    rows.push({
+      workflowId: wf.workflowId,
+      clientOrderId: sa.get(SearchAttributes.ClientOrderId) ?? null,
+      symbol: sa.get(SearchAttributes.Symbol) ?? null,
+      side: sa.get(SearchAttributes.OrderSide) ?? null,
+      state: sa.get(SearchAttributes.OrderState) ?? null,
+      brokerOrderId: sa.get(SearchAttributes.BrokerOrderId) ?? null,
+      startTime: wf.startTime.toISOString(),
+      status: wf.status.name,
+    });
+    if (rows.length >= 500) break;
+  }
+  return rows;
+}
+
+export async function deskState(ctx: CliContext, broker: BrokerName, account: string): Promise<DeskView | null> {
+  try {
+    return await ctx.client.workflow.getHandle(WorkflowIds.desk(broker, account)).query(deskStateQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
+}
+
+/** Sends the kill switch; with `wait`, returns the confirmed per-order results of this cancel-all run. */
+export async function cancelAll(
+  ctx: CliContext,
+  opts: { broker?: string; account?: string; reason?: string; wait?: boolean; timeoutMs?: number },
+  configured?: OrderSettings,
+): Promise<{ broker: BrokerName; signalled: true; run: CancelAllRun | null }> {
+  const broker = brokerOf(opts.broker);
+  const settings = configured ?? (await resolveOrderSettings());
+  const account = accountOf(opts.account);
+  const before = (await deskState(ctx, broker, account))?.cancelAllCount ?? 0;
+  await ctx.client.workflow.signalWithStart(deskWorkflow, {
+    workflowId: WorkflowIds.desk(broker, account),
+    taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
+    args: [{ broker, account, settings }],
+    signal: cancelAllSignal,
+    signalArgs: [{ reason: opts.reason ?? 'flowguard cancel-all' }],
+  });
+  if (!opts.wait) return { broker, signalled: true, run: null };
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  for (;;) {
+    const state = await deskState(ctx, broker, account);
+    const run = state?.cancelAll;
+    if (run && run.id > before && run.completedAt) return { broker, signalled: true, run };
+    if (Date.now() > deadline)
+      throw new Error('cancel-all did not complete in time; check `flowguard orders list --open`');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function resetDesk(
+  ctx: CliContext,
+  opts: { broker?: string; account?: string },
+  configured?: OrderSettings,
+) {
+  const broker = brokerOf(opts.broker);
+  const settings = configured ?? (await resolveOrderSettings());
+  const result = await ctx.client.workflow.executeUpdateWithStart(resetUpdate, {
+    args: [],
+    startWorkflowOperation: deskStart(ctx, broker, accountOf(opts.account), settings),
+  });
+  return { broker, ...result };
+}
+
+export function registerOrderCommands(program: Command, order: Command): void {
+  order
+    .command('place')
+    .description('place a limit order through the desk (idempotent per client order id)')
+    .requiredOption('--symbol <SYM>', 'equity ticker, e.g. TSLA or BRK.B')
+    .requiredOption('--side <side>', 'buy or sell')
+    .requiredOption('--quantity <N>', 'whole shares')
+    .requiredOption('--reference-price <P>', 'reference price the limit is derived from')
+    .option('--offset-mode <mode>', 'bps or absolute')
+    .option('--offset <X>', 'offset in the offset mode')
+    .option('--max-slippage-pct <Y>', 'largest allowed |limit − reference| / reference, in percent')
+    .option('--strategy <NAME>', 'per-strategy offsets from the config file')
+    .option('--client-order-id <ID>', 'idempotency key (generated when omitted)')
+    .option('--broker <name>', 'paper, alpaca or robinhood', 'paper')
+    .option('--account <LABEL>', 'desk account label (default: $FLOWGUARD_ACCOUNT or main)')
+    .option('--time-in-force <tif>', 'day or gtc')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (opts: PlaceOrderOptions & { json?: boolean }) => {
+        const placed = await withTemporal((ctx) => placeOrder(ctx, opts));
+        if (opts.json)
+          printJson({
+            workflowId: placed.workflowId,
+            clientOrderId: placed.clientOrderId,
+            limitPrice: placed.limitPrice,
+            state: placed.state,
+          });
+        else {
+          const note = placed.existing ? ` (existing order: ${placed.existing.replace(/_/g, ' ')})` : '';
+          process.stdout.write(
+            `${placed.clientOrderId} ${placed.state} limit ${placed.limitPrice} — workflow ${placed.workflowId}${note}\n`,
+          );
+        }
+      }),
+    );
+
+  order
+    .command('status <ID>')
+    .description('state, fills and broker payload of one order (ID: client order id or workflow id)')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (id: string, opts: { json?: boolean }) => {
+        const status = await withTemporal((ctx) => orderStatus(ctx, id));
+        if (opts.json) printJson(status);
+        else {
+          process.stdout.write(
+            `${status.clientOrderId} ${status.symbol} ${status.side} ${status.quantity} @ ${status.limitPrice ?? '-'}: ${status.state}, ` +
+              `filled ${status.filledQuantity} (avg ${status.averageFillPrice ?? '-'}), remaining ${status.remainingQuantity}` +
+              `${status.brokerOrderId ? `, broker id ${status.brokerOrderId}` : ''}${status.reason ? ` — ${status.reason}` : ''}\n`,
+          );
+        }
+      }),
+    );
+
+  order
+    .command('cancel <ID>')
+    .description('request cancellation of one order (a fill that races the cancel is still applied)')
+    .option('--reason <TEXT>', 'why, for the audit trail')
+    .action(
+      action(async (id: string, opts: { reason?: string }) => {
+        await withTemporal(async (ctx) => {
+          await orderStatus(ctx, id);
+          await ctx.client.workflow
+            .getHandle(orderWorkflowId(id))
+            .signal(cancelOrderSignal, { reason: opts.reason ?? 'cancel requested from the CLI' });
+        });
+        process.stdout.write(`cancel requested for ${id}; follow it with 'flowguard order status ${id}'\n`);
+      }),
+    );
+
+  program
+    .command('orders')
+    .command('list')
+    .description('orders from Temporal visibility (search attributes)')
+    .option('--open', 'only orders whose workflow is still running')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (opts: { open?: boolean; json?: boolean }) => {
+        const rows = await withTemporal((ctx) => listOrders(ctx.client, opts.open === true));
+        if (opts.json) printJson({ orders: rows });
+        else if (rows.length === 0) process.stdout.write('no orders\n');
+        else
+          for (const r of rows)
+            process.stdout.write(
+              `${String(r.clientOrderId)}  ${String(r.symbol)} ${String(r.side)}  ${String(r.state)}  ${String(r.workflowId)}\n`,
+            );
+      }),
+    );
+
+  program
+    .command('cancel-all')
+    .description('the kill switch: cancel every open order and refuse new ones until reset')
+    .option('--reason <TEXT>', 'why, recorded on the desk')
+    .option('--broker <name>', 'paper, alpaca or robinhood', 'paper')
+    .option('--account <LABEL>', 'desk account label (default: $FLOWGUARD_ACCOUNT or main)')
+    .option('--wait', 'wait for every order to be confirmed terminal and print the results')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (opts: { reason?: string; broker?: string; account?: string; wait?: boolean; json?: boolean }) => {
+        const result = await withTemporal((ctx) => cancelAll(ctx, opts));
+        if (opts.json) {
+          printJson({
+            broker: result.broker,
+            signalled: true,
+            results: result.run ? Object.values(result.run.results) : null,
+          });
+          return;
+        }
+        process.stdout.write(
+          `cancel-all sent to the ${result.broker} desk; new orders are refused until 'flowguard kill-switch reset'\n`,
+        );
+        for (const r of Object.values(result.run?.results ?? {})) {
+          process.stdout.write(
+            `  ${r.clientOrderId ?? r.brokerOrderId ?? r.key}  ${r.symbol}  ${r.outcome}${r.detail ? ` (${r.detail})` : ''}\n`,
+          );
+        }
+        const bad = Object.values(result.run?.results ?? {}).filter(
+          (r) => r.outcome === 'failed' || r.outcome === 'unconfirmed',
+        );
+        return bad.length > 0 ? ExitCode.Failure : ExitCode.Ok;
+      }),
+    );
+
+  program
+    .command('kill-switch')
+    .command('reset')
+    .description('let orders through again: clears the kill switch and a tripped circuit breaker')
+    .option('--broker <name>', 'paper, alpaca or robinhood', 'paper')
+    .option('--account <LABEL>', 'desk account label (default: $FLOWGUARD_ACCOUNT or main)')
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (opts: { broker?: string; account?: string; json?: boolean }) => {
+        const result = await withTemporal((ctx) => resetDesk(ctx, opts));
+        if (opts.json) printJson(result);
+        else {
+          const parts = [
+            result.killSwitchWasEngaged ? 'kill switch released' : 'kill switch was not engaged',
+            result.breakerWasTripped
+              ? `circuit breaker reset (${result.breakerReason ?? 'tripped'})`
+              : 'circuit breaker was not tripped',
+          ];
+          process.stdout.write(`desk:${result.broker}: ${parts.join('; ')}\n`);
+        }
+      }),
+    );
+}

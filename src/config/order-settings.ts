@@ -1,0 +1,29 @@
+import { NON_RETRYABLE_BROKER_ERROR_TYPES } from '../brokers/errors';
+import { type OrdersConfig } from '../domain/orders/config';
+import { type OrderSettings } from '../workflows/order';
+
+/** Error types an order activity must never retry, beyond the broker's own permanent ones. */
+const NON_RETRYABLE_ORDER_ERROR_TYPES = ['ValidationError'] as const;
+
+/** Comfortably above the adapters' default HTTP timeout (10 s), so an attempt ends by the adapter's own timeout. */
+export const DEFAULT_BROKER_ACTIVITY_TIMEOUT_SECONDS = 30;
+
+/** The order settings a workflow needs, resolved from configuration by the client that starts it. */
+export function orderSettingsFromConfig(
+  orders: OrdersConfig,
+  activityTimeoutSeconds = DEFAULT_BROKER_ACTIVITY_TIMEOUT_SECONDS,
+): OrderSettings {
+  return {
+    pricing: {
+      offsetMode: orders.offsetMode,
+      buyOffset: orders.buyOffset,
+      sellOffset: orders.sellOffset,
+      maxSlippagePct: orders.maxSlippagePct,
+      strategies: orders.strategies,
+    },
+    pollIntervalSeconds: orders.pollIntervalSeconds,
+    activityTimeoutSeconds,
+    retry: { ...orders.retry },
+    nonRetryableErrorTypes: [...NON_RETRYABLE_BROKER_ERROR_TYPES, ...NON_RETRYABLE_ORDER_ERROR_TYPES],
+  };
+}

@@ -1,0 +1,457 @@
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  WorkflowIdReusePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  sleep,
+  startChild,
+  workflowInfo,
+  isCancellation,
+} from '@temporalio/workflow';
+import type { OpenOrderSummary, createBrokerActivities } from '../activities/broker-activities';
+import { type BrokerName } from '../domain/orders/order-request';
+import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
+import { prepareLimitOrder, type OrderPricingConfig, type OrderRequestInput } from '../domain/orders/order-request';
+import { ValidationError } from '../domain/validation';
+import { WorkflowIds } from '../shared/contracts';
+import { orderTerminalSignal, type OrderTerminalNotice } from './notifications';
+import { cancelOrderSignal, orderWorkflow, type OrderSettings } from './order';
+
+type BrokerActivities = ReturnType<typeof createBrokerActivities>;
+
+export interface DeskInput {
+  readonly broker: BrokerName;
+  readonly account: string;
+  readonly settings: OrderSettings;
+  /** Carried across continue-as-new. */
+  readonly state?: DeskState;
+}
+
+export interface PlaceOrderRequest {
+  /** Raw order request (validated by the desk and again by the order workflow). */
+  readonly request: OrderRequestInput & { readonly clientOrderId: string };
+  /** Pricing configuration resolved by the caller (strategies, offsets); defaults to the desk's. */
+  readonly pricing?: OrderPricingConfig;
+  /** Workflow to notify when the order is terminal (e.g. a position monitor). */
+  readonly requesterWorkflowId?: string;
+}
+
+export interface PlaceOrderResult {
+  readonly workflowId: string;
+  readonly clientOrderId: string;
+  readonly limitPrice: string;
+  /** Set when the request matched an order already in flight (same client order id or same intent). */
+  readonly existing: 'same_client_order_id' | 'same_intent' | null;
+}
+
+export interface OpenOrderEntry {
+  readonly clientOrderId: string;
+  readonly workflowId: string;
+  readonly symbol: string;
+  readonly side: 'buy' | 'sell';
+  readonly quantity: number;
+  readonly limitPrice: string;
+  readonly intentKey: string;
+  readonly placedAt: string;
+  started: boolean;
+}
+
+export type CancelAllOutcome =
+  | 'pending'
+  | 'cancelled'
+  | 'filled'
+  | 'partially_filled_then_cancelled'
+  | 'rejected'
+  | 'expired'
+  | 'failed'
+  | 'unconfirmed';
+
+export interface CancelAllEntry {
+  readonly key: string;
+  readonly source: 'flowguard' | 'broker';
+  readonly clientOrderId: string | null;
+  brokerOrderId: string | null;
+  readonly symbol: string;
+  outcome: CancelAllOutcome;
+  filledQuantity: number;
+  detail: string | null;
+}
+
+export interface CancelAllRun {
+  readonly id: number;
+  readonly reason: string;
+  readonly requestedAt: string;
+  completedAt: string | null;
+  readonly results: Record<string, CancelAllEntry>;
+}
+
+export interface Latch {
+  readonly reason: string;
+  readonly at: string;
+  readonly clientOrderId?: string;
+}
+
+export interface DeskState {
+  killSwitch: Latch | null;
+  breaker: Latch | null;
+  openOrders: Record<string, OpenOrderEntry>;
+  /** The last terminal notices, newest last (bounded). */
+  recent: OrderTerminalNotice[];
+  cancelAll: CancelAllRun | null;
+  cancelAllCount: number;
+}
+
+export interface DeskView extends DeskState {
+  readonly broker: BrokerName;
+  readonly account: string;
+}
+
+export interface ResetResult {
+  readonly killSwitchWasEngaged: boolean;
+  readonly breakerWasTripped: boolean;
+  readonly breakerReason: string | null;
+}
+
+const RECENT_LIMIT = 50;
+const CONFIRM_TIMEOUT_MS = 30_000;
+
+export const placeOrderUpdate = defineUpdate<PlaceOrderResult, [PlaceOrderRequest]>('placeOrder');
+/** The same as placeOrderUpdate for callers that can only signal (other workflows); answers by orderTerminal. */
+export const placeOrderSignal = defineSignal<[PlaceOrderRequest]>('placeOrder');
+export const cancelAllSignal = defineSignal<[{ readonly reason?: string }]>('cancelAll');
+export const resetUpdate = defineUpdate<ResetResult, []>('reset');
+export const deskStateQuery = defineQuery<DeskView>('deskState');
+
+/**
+ * One desk per broker account: the registry of open orders, the duplicate-intent guard, the circuit breaker
+ * and the kill switch. New orders enter only through the desk's placeOrder handler, so the desk's history
+ * totally orders every placement against every cancelAll: an order placed a moment before the kill switch is
+ * already in the registry when cancelAll runs, and one placed after it is refused.
+ */
+export async function deskWorkflow(input: DeskInput): Promise<void> {
+  const state: DeskState = input.state ?? {
+    killSwitch: null,
+    breaker: null,
+    openOrders: {},
+    recent: [],
+    cancelAll: null,
+    cancelAllCount: 0,
+  };
+  const { broker, account, settings } = input;
+  const acts = proxyActivities<BrokerActivities>({
+    startToCloseTimeout: settings.activityTimeoutSeconds * 1000,
+    retry: {
+      maximumAttempts: settings.retry.maximumAttempts,
+      initialInterval: settings.retry.initialIntervalMs,
+      backoffCoefficient: settings.retry.backoffCoefficient,
+      nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes],
+    },
+  });
+  let pendingCancelAll: { reason: string } | null = null;
+
+  const now = () => new Date().toISOString();
+
+  function refusal(): string | null {
+    if (state.killSwitch) {
+      return `kill switch engaged at ${state.killSwitch.at} (${state.killSwitch.reason}): new orders are refused until 'flowguard kill-switch reset'`;
+    }
+    if (state.breaker) {
+      return `circuit breaker tripped at ${state.breaker.at} (${state.breaker.reason}): new orders are refused until 'flowguard kill-switch reset'`;
+    }
+    return null;
+  }
+
+  function prepare(req: PlaceOrderRequest) {
+    try {
+      return prepareLimitOrder({ ...req.request, broker }, req.pricing ?? settings.pricing);
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: 'ValidationError',
+          nonRetryable: true,
+          details: [err.issues],
+        });
+      }
+      throw err;
+    }
+  }
+
+  function validate(req: PlaceOrderRequest): void {
+    const refused = refusal();
+    if (refused) throw ApplicationFailure.create({ message: refused, type: 'OrderRefused', nonRetryable: true });
+    prepare(req);
+  }
+
+  async function place(req: PlaceOrderRequest): Promise<PlaceOrderResult> {
+    const prepared = prepare(req);
+    const clientOrderId = req.request.clientOrderId;
+    const same = state.openOrders[clientOrderId];
+    if (same) return { ...summary(same), existing: 'same_client_order_id' };
+    const sameIntent = Object.values(state.openOrders).find((o) => o.intentKey === prepared.intentKey);
+    if (sameIntent) return { ...summary(sameIntent), existing: 'same_intent' };
+    const done = state.recent.find((n) => n.clientOrderId === clientOrderId);
+    if (done) {
+      return {
+        workflowId: done.workflowId,
+        clientOrderId,
+        limitPrice: prepared.limitPrice,
+        existing: 'same_client_order_id',
+      };
+    }
+    // Checked again here: a cancelAll may have been handled while this update waited for its turn.
+    const refused = refusal();
+    if (refused) throw ApplicationFailure.create({ message: refused, type: 'OrderRefused', nonRetryable: true });
+
+    const entry: OpenOrderEntry = {
+      clientOrderId,
+      workflowId: WorkflowIds.order(clientOrderId),
+      symbol: prepared.symbol,
+      side: prepared.side,
+      quantity: prepared.quantity,
+      limitPrice: prepared.limitPrice,
+      intentKey: prepared.intentKey,
+      placedAt: now(),
+      started: false,
+    };
+    // Registered before the child starts so a cancelAll arriving meanwhile already sees it.
+    state.openOrders[clientOrderId] = entry;
+    try {
+      await startChild(orderWorkflow, {
+        workflowId: entry.workflowId,
+        // Orders outlive the desk's run: it continues-as-new and must not take its orders with it.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        args: [
+          {
+            request: { ...req.request, broker },
+            pricing: req.pricing ?? settings.pricing,
+            settings,
+            deskWorkflowId: workflowInfo().workflowId,
+            ...(req.requesterWorkflowId ? { requesterWorkflowId: req.requesterWorkflowId } : {}),
+          },
+        ],
+      });
+    } catch (err) {
+      delete state.openOrders[clientOrderId];
+      if (err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError') {
+        return {
+          workflowId: entry.workflowId,
+          clientOrderId,
+          limitPrice: prepared.limitPrice,
+          existing: 'same_client_order_id',
+        };
+      }
+      throw err;
+    }
+    entry.started = true;
+    return { ...summary(entry), existing: null };
+  }
+
+  setHandler(placeOrderUpdate, place, { validator: validate });
+
+  setHandler(placeOrderSignal, async (req) => {
+    try {
+      validate(req);
+      await place(req);
+    } catch (err) {
+      if (!req.requesterWorkflowId) return;
+      const failure = err instanceof ApplicationFailure ? err : null;
+      await getExternalWorkflowHandle(req.requesterWorkflowId).signal(orderTerminalSignal, {
+        clientOrderId: req.request.clientOrderId,
+        workflowId: WorkflowIds.order(req.request.clientOrderId),
+        symbol: req.request.symbol,
+        side: req.request.side,
+        state: 'rejected',
+        brokerOrderId: null,
+        filledQuantity: 0,
+        averageFillPrice: null,
+        reason: failure?.message ?? String(err),
+        errorType: failure?.type ?? 'Error',
+      });
+    }
+  });
+
+  setHandler(orderTerminalSignal, (notice) => {
+    delete state.openOrders[notice.clientOrderId];
+    state.recent.push(notice);
+    if (state.recent.length > RECENT_LIMIT) state.recent.splice(0, state.recent.length - RECENT_LIMIT);
+    if (notice.errorType === 'InsufficientFunds' && !state.breaker) {
+      state.breaker = {
+        reason: `insufficient funds on ${notice.clientOrderId}`,
+        at: now(),
+        clientOrderId: notice.clientOrderId,
+      };
+    }
+    const run = state.cancelAll;
+    const entry = run?.results[notice.clientOrderId];
+    if (entry) {
+      entry.brokerOrderId = notice.brokerOrderId;
+      entry.filledQuantity = notice.filledQuantity;
+      entry.outcome = outcomeOf(notice.state, notice.filledQuantity);
+      entry.detail = notice.reason;
+    }
+  });
+
+  setHandler(cancelAllSignal, ({ reason }) => {
+    const why = reason?.trim() || 'cancel-all requested';
+    // Engaged at once, inside the signal's own workflow task: nothing placed after this point gets through.
+    state.killSwitch ??= { reason: why, at: now() };
+    pendingCancelAll = { reason: why };
+  });
+
+  setHandler(resetUpdate, () => {
+    const result: ResetResult = {
+      killSwitchWasEngaged: state.killSwitch !== null,
+      breakerWasTripped: state.breaker !== null,
+      breakerReason: state.breaker?.reason ?? null,
+    };
+    state.killSwitch = null;
+    state.breaker = null;
+    return result;
+  });
+
+  setHandler(deskStateQuery, () => ({ broker, account, ...state }));
+
+  async function runCancelAll(reason: string): Promise<void> {
+    state.cancelAllCount += 1;
+    const run: CancelAllRun = { id: state.cancelAllCount, reason, requestedAt: now(), completedAt: null, results: {} };
+    state.cancelAll = run;
+
+    const ours = Object.values(state.openOrders);
+    for (const o of ours) {
+      run.results[o.clientOrderId] = {
+        key: o.clientOrderId,
+        source: 'flowguard',
+        clientOrderId: o.clientOrderId,
+        brokerOrderId: null,
+        symbol: o.symbol,
+        outcome: 'pending',
+        filledQuantity: 0,
+        detail: null,
+      };
+    }
+    const cancelOurs = ours.map(async (o) => {
+      await condition(() => o.started || !state.openOrders[o.clientOrderId]);
+      if (!state.openOrders[o.clientOrderId]) return;
+      await getExternalWorkflowHandle(o.workflowId).signal(cancelOrderSignal, { reason: `cancel-all: ${reason}` });
+    });
+
+    const cancelForeign = (async () => {
+      let open: OpenOrderSummary[];
+      try {
+        open = await acts.listOpenBrokerOrders({ broker });
+      } catch (err) {
+        run.results['broker:list'] = {
+          key: 'broker:list',
+          source: 'broker',
+          clientOrderId: null,
+          brokerOrderId: null,
+          symbol: '*',
+          outcome: 'failed',
+          filledQuantity: 0,
+          detail: `could not list the broker's open orders: ${errorMessage(err)}`,
+        };
+        return;
+      }
+      const foreign = open.filter((o) => !(o.clientOrderId && run.results[o.clientOrderId]));
+      await Promise.all(foreign.map((o) => cancelBrokerOrder(run, o)));
+    })();
+
+    await Promise.all([...cancelOurs, cancelForeign]);
+    const confirmed = await condition(
+      () => Object.values(run.results).every((r) => r.outcome !== 'pending'),
+      CONFIRM_TIMEOUT_MS,
+    );
+    if (!confirmed) {
+      for (const r of Object.values(run.results)) {
+        if (r.outcome === 'pending') {
+          r.outcome = 'unconfirmed';
+          r.detail = `no terminal state within ${CONFIRM_TIMEOUT_MS / 1000} s; the order workflow keeps trying`;
+        }
+      }
+    }
+    run.completedAt = now();
+  }
+
+  async function cancelBrokerOrder(run: CancelAllRun, o: OpenOrderSummary): Promise<void> {
+    const key = `broker:${o.brokerOrderId}`;
+    const entry: CancelAllEntry = {
+      key,
+      source: 'broker',
+      clientOrderId: o.clientOrderId,
+      brokerOrderId: o.brokerOrderId,
+      symbol: o.symbol,
+      outcome: 'pending',
+      filledQuantity: o.filledQuantity,
+      detail: null,
+    };
+    run.results[key] = entry;
+    try {
+      const result = await acts.cancelBrokerOrder({
+        broker,
+        brokerOrderId: o.brokerOrderId,
+        clientOrderId: o.clientOrderId,
+      });
+      let order = result.order;
+      for (let i = 0; !isTerminalOrderState(order.state) && i < 60; i++) {
+        await sleep(500);
+        const latest = await acts.getBrokerOrder({ broker, brokerOrderId: o.brokerOrderId });
+        if (latest) order = latest;
+      }
+      entry.filledQuantity = order.filledQuantity;
+      entry.outcome = isTerminalOrderState(order.state) ? outcomeOf(order.state, order.filledQuantity) : 'unconfirmed';
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      entry.outcome = 'failed';
+      entry.detail = errorMessage(err);
+    }
+  }
+
+  for (;;) {
+    await condition(() => pendingCancelAll !== null || workflowInfo().continueAsNewSuggested);
+    if (pendingCancelAll) {
+      const { reason } = pendingCancelAll;
+      pendingCancelAll = null;
+      await runCancelAll(reason);
+      continue;
+    }
+    await condition(allHandlersFinished);
+    if (pendingCancelAll) continue;
+    await continueAsNew<typeof deskWorkflow>({ broker, account, settings, state });
+  }
+}
+
+function summary(o: OpenOrderEntry) {
+  return { workflowId: o.workflowId, clientOrderId: o.clientOrderId, limitPrice: o.limitPrice };
+}
+
+function outcomeOf(state: OrderState, filledQuantity: number): CancelAllOutcome {
+  switch (state) {
+    case 'filled':
+      return 'filled';
+    case 'cancelled':
+      return filledQuantity > 0 ? 'partially_filled_then_cancelled' : 'cancelled';
+    case 'rejected':
+      return 'rejected';
+    case 'expired':
+      return 'expired';
+    case 'failed':
+      return 'failed';
+    default:
+      return 'pending';
+  }
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message;
+  return String(err);
+}

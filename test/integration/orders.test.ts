@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { type Worker } from '@temporalio/worker';
+import { createMemoryAuditLog } from '../../src/activities/audit';
+import { PaperBroker } from '../../src/brokers/paper/paper-broker';
+import { MemoryPaperStore } from '../../src/brokers/paper/store';
+import { createBrokerRegistry } from '../../src/brokers/registry';
+import {
+  cancelAll,
+  deskState,
+  OrderRefusedError,
+  orderStatus,
+  placeOrder,
+  resetDesk,
+  type PlaceOrderOptions,
+} from '../../src/cli/orders';
+import { type CliContext } from '../../src/cli/temporal';
+import { orderSettingsFromConfig } from '../../src/config/order-settings';
+import { OrdersConfigSchema } from '../../src/domain/orders/config';
+import { ValidationError } from '../../src/domain/validation';
+import { cancelOrderSignal, type OrderStatus } from '../../src/workflows/order';
+import { readIntegrationState } from '../support/integration-env';
+import { ScriptedMarket } from '../support/scripted-market';
+import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
+
+const config = orderSettingsFromConfig(
+  OrdersConfigSchema.parse({ pollIntervalSeconds: 1, retry: { maximumAttempts: 3, initialIntervalMs: 100 } }),
+);
+
+describe('orders on Temporal (paper broker)', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  let ctx: CliContext;
+  const market = new ScriptedMarket();
+  const paper = new PaperBroker({
+    store: new MemoryPaperStore(),
+    marketPrices: market,
+    marketTimeNs: () => market.nowNs(),
+  });
+  const audit = createMemoryAuditLog();
+  const taskQueue = uniqueTaskQueue('orders');
+
+  beforeAll(async () => {
+    env = await connectTestEnv();
+    worker = await createTestWorker(env, {
+      taskQueue,
+      deps: { brokers: createBrokerRegistry({ overrides: { paper } }), audit },
+    });
+    running = worker.run();
+    const state = readIntegrationState();
+    ctx = {
+      client: env.client,
+      env: {
+        TEMPORAL_ADDRESS: state.address,
+        TEMPORAL_NAMESPACE: state.namespace,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        TEMPORAL_TLS: false,
+      },
+    };
+  });
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  const account = () => `acct-${randomUUID().slice(0, 8)}`;
+  const order = (over: Partial<PlaceOrderOptions> = {}): PlaceOrderOptions => ({
+    symbol: 'TSLA',
+    side: 'buy',
+    quantity: '10',
+    referencePrice: '250.30',
+    clientOrderId: `t-${randomUUID()}`,
+    ...over,
+  });
+
+  async function waitForStatus(
+    id: string,
+    done: (s: OrderStatus) => boolean,
+    timeoutMs = 20_000,
+  ): Promise<OrderStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await orderStatus(ctx, id);
+      if (done(s)) return s;
+      if (Date.now() > deadline) throw new Error(`order ${id} stuck in ${s.state}: ${JSON.stringify(s)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('places a limit order priced by the domain (BUY 250.30 at 15 bps → 249.93) and follows it to queued', async () => {
+    const acct = account();
+    const placed = await placeOrder(ctx, order({ account: acct }), config);
+    expect(placed.limitPrice).toBe('249.93');
+    expect(placed.workflowId).toBe(`order:${placed.clientOrderId}`);
+    const status = await waitForStatus(placed.clientOrderId, (s) => s.state === 'queued');
+    expect(status).toMatchObject({
+      symbol: 'TSLA',
+      side: 'buy',
+      quantity: 10,
+      limitPrice: '249.93',
+      remainingQuantity: 10,
+    });
+    expect(status.brokerOrderId).toEqual(expect.any(String));
+    expect(audit.records.some((r) => r.event === 'submit' && r.clientOrderId === placed.clientOrderId)).toBe(true);
+  });
+
+  it('returns the existing order for the same client order id and for the same intent', async () => {
+    const acct = account();
+    const first = await placeOrder(ctx, order({ account: acct, symbol: 'AAPL', referencePrice: '190.00' }), config);
+    const again = await placeOrder(
+      ctx,
+      order({ account: acct, symbol: 'AAPL', referencePrice: '190.00', clientOrderId: first.clientOrderId }),
+      config,
+    );
+    expect(again).toMatchObject({ workflowId: first.workflowId, existing: 'same_client_order_id' });
+    const sameIntent = await placeOrder(
+      ctx,
+      order({ account: acct, symbol: 'AAPL', referencePrice: '190.00', quantity: '5' }),
+      config,
+    );
+    expect(sameIntent).toMatchObject({ workflowId: first.workflowId, existing: 'same_intent' });
+    const submits = audit.records.filter((r) => r.event === 'submit' && r.clientOrderId === first.clientOrderId);
+    expect(submits).toHaveLength(1);
+  });
+
+  it('rejects invalid input before it reaches Temporal, naming the field', async () => {
+    await expect(placeOrder(ctx, order({ quantity: '1.5' }), config)).rejects.toThrow(ValidationError);
+    await expect(placeOrder(ctx, order({ symbol: 'tsla' }), config)).rejects.toThrow(/symbol/);
+  });
+
+  it('detects a fill by polling when the market trades through the limit, and notifies the desk', async () => {
+    const acct = account();
+    market.quote('MSFT', '410.00', '410.10');
+    const placed = await placeOrder(
+      ctx,
+      order({ account: acct, symbol: 'MSFT', side: 'sell', quantity: '100', referencePrice: '410.00' }),
+      config,
+    );
+    expect(placed.limitPrice).toBe('410.41'); // 410.00 × 1.0010 = 410.41
+    await waitForStatus(placed.clientOrderId, (s) => s.state === 'queued');
+    market.print('MSFT', '410.50', 500);
+    const filled = await waitForStatus(placed.clientOrderId, (s) => s.state === 'filled');
+    expect(filled).toMatchObject({ filledQuantity: 100, remainingQuantity: 0, averageFillPrice: '410.41' });
+    const desk = await deskState(ctx, 'paper', acct);
+    expect(desk?.openOrders[placed.clientOrderId]).toBeUndefined();
+    expect(desk?.recent.find((n) => n.clientOrderId === placed.clientOrderId)?.state).toBe('filled');
+  });
+
+  it('cancels an order; a fill that raced the cancel is applied', async () => {
+    const acct = account();
+    const placed = await placeOrder(
+      ctx,
+      order({ account: acct, symbol: 'NVDA', referencePrice: '140.00', quantity: '50' }),
+      config,
+    );
+    await waitForStatus(placed.clientOrderId, (s) => s.state === 'queued');
+    // A print below the buy limit partly fills the order just as the cancel goes out.
+    market.print('NVDA', '139.50', 20);
+    await env.client.workflow.getHandle(placed.workflowId).signal(cancelOrderSignal, { reason: 'test' });
+    const done = await waitForStatus(placed.clientOrderId, (s) => s.state === 'cancelled');
+    expect(done.filledQuantity).toBe(20);
+    expect(done.remainingQuantity).toBe(30);
+  });
+
+  it('kill switch: cancel-all confirms every open order, refuses new ones until reset', async () => {
+    const acct = account();
+    const symbols = ['AMD', 'INTC', 'META', 'GOOG', 'AMZN'];
+    const placed = await Promise.all(
+      symbols.map((symbol) =>
+        placeOrder(ctx, order({ account: acct, symbol, referencePrice: '100.00', quantity: '10' }), config),
+      ),
+    );
+    await Promise.all(placed.map((p) => waitForStatus(p.clientOrderId, (s) => s.state === 'queued')));
+    // One order fills while the kill switch runs.
+    market.print('AMD', '99.00', 10);
+    const result = await cancelAll(ctx, { account: acct, reason: 'test kill switch', wait: true }, config);
+    const outcomes = Object.fromEntries(
+      Object.values(result.run?.results ?? {})
+        .filter((r) => r.source === 'flowguard')
+        .map((r) => [r.symbol, r.outcome]),
+    );
+    expect(Object.keys(outcomes).sort()).toEqual([...symbols].sort());
+    for (const s of symbols) expect(['cancelled', 'filled']).toContain(outcomes[s]);
+    for (const p of placed) {
+      const s = await orderStatus(ctx, p.clientOrderId);
+      expect(['cancelled', 'filled']).toContain(s.state);
+    }
+    await expect(placeOrder(ctx, order({ account: acct, symbol: 'ORCL' }), config)).rejects.toThrow(OrderRefusedError);
+    const reset = await resetDesk(ctx, { account: acct }, config);
+    expect(reset).toMatchObject({ killSwitchWasEngaged: true, breakerWasTripped: false });
+    const after = await placeOrder(ctx, order({ account: acct, symbol: 'ORCL' }), config);
+    expect(after.existing).toBeNull();
+  });
+});
