@@ -4,6 +4,7 @@ import { registerHealthCommand } from './cli/health';
 import { ExitCode } from './cli/io';
 import { registerOrderPreview } from './cli/order-preview';
 import { registerOrderCommands } from './cli/orders';
+import { registerMonitorCommands } from './cli/monitor';
 import { registerReplayCommand } from './cli/replay';
 
 /** The `flowguard` command line; each business area registers its own commands. */
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerOrderPreview(order);
   registerOrderCommands(program, order);
   registerReplayCommand(program);
+  registerMonitorCommands(program);
   return program;
 }
 

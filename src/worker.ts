@@ -4,7 +4,11 @@ import { createActivities, type ActivityDeps } from './activities';
 import { createAuditLog } from './activities/audit';
 import { createBrokerRegistry } from './brokers/registry';
 import { connectionOptions, readTemporalEnv } from './config/temporal-env';
+import { polygonPriceSource } from './market-data/polygon-price-source';
+import { polygonFromEnv, polygonStreamFromEnv } from './market-data/polygon-from-env';
 import { reportError } from './cli/io';
+import { activityCorrelationInterceptor } from './observability/activity-correlation';
+import { startObservability } from './observability/runtime';
 
 export interface FlowguardWorkerOptions {
   readonly connection: NativeConnection;
@@ -18,10 +22,17 @@ export interface FlowguardWorkerOptions {
 
 export async function createWorker(options: FlowguardWorkerOptions): Promise<Worker> {
   const identity = options.identity ?? `flowguard-worker@${os.hostname()}:${process.pid}`;
+  const polygon =
+    options.deps?.polygon ??
+    polygonFromEnv(process.env, (limiter) => options.deps?.metrics?.trackRateLimiter('polygon', limiter));
   const deps: ActivityDeps = {
     workerIdentity: identity,
     now: () => new Date(),
-    brokers: options.deps?.brokers ?? createBrokerRegistry({ dataDir: process.env.FLOWGUARD_DATA_DIR }),
+    polygon,
+    polygonStream: options.deps?.polygonStream ?? polygonStreamFromEnv(),
+    brokers:
+      options.deps?.brokers ??
+      createBrokerRegistry({ dataDir: process.env.FLOWGUARD_DATA_DIR, marketPrices: polygonPriceSource(polygon) }),
     audit: options.deps?.audit ?? createAuditLog(),
     ...options.deps,
   };
@@ -34,6 +45,8 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities(deps),
+    // clientOrderId / positionId from activity inputs on every activity log line (src/observability).
+    interceptors: { activity: [activityCorrelationInterceptor] },
     // Lets in-flight activities (a broker submit, say) finish on SIGTERM instead of being abandoned.
     shutdownGraceTime: '10 seconds',
   });
@@ -41,22 +54,39 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
 
 async function main(): Promise<void> {
   const env = readTemporalEnv();
-  const connection = await NativeConnection.connect(connectionOptions(env));
+  // Before the first connection: installs Temporal's Runtime (logs into pino, Core metrics) and /metrics.
+  const observability = await startObservability();
+  const { logger, metrics } = observability;
   try {
-    const worker = await createWorker({
-      connection,
-      namespace: env.TEMPORAL_NAMESPACE,
-      taskQueue: env.TEMPORAL_TASK_QUEUE,
-      ...(process.env.FLOWGUARD_WORKFLOW_BUNDLE
-        ? { workflowBundle: { codePath: process.env.FLOWGUARD_WORKFLOW_BUNDLE } }
-        : {}),
-    });
-    console.log(
-      `flowguard worker polling task queue '${env.TEMPORAL_TASK_QUEUE}' on ${env.TEMPORAL_ADDRESS} (namespace '${env.TEMPORAL_NAMESPACE}')`,
-    );
-    await worker.run();
+    const connection = await NativeConnection.connect(connectionOptions(env));
+    try {
+      const worker = await createWorker({
+        connection,
+        namespace: env.TEMPORAL_NAMESPACE,
+        taskQueue: env.TEMPORAL_TASK_QUEUE,
+        ...(process.env.FLOWGUARD_WORKFLOW_BUNDLE
+          ? { workflowBundle: { codePath: process.env.FLOWGUARD_WORKFLOW_BUNDLE } }
+          : {}),
+        deps: { metrics },
+      });
+      metrics.workerInfo.set(
+        { identity: worker.options.identity, task_queue: env.TEMPORAL_TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE },
+        1,
+      );
+      logger.info(
+        {
+          taskQueue: env.TEMPORAL_TASK_QUEUE,
+          namespace: env.TEMPORAL_NAMESPACE,
+          metrics: observability.metricsServer?.url ?? 'off',
+        },
+        `flowguard worker polling task queue '${env.TEMPORAL_TASK_QUEUE}' on ${env.TEMPORAL_ADDRESS} (namespace '${env.TEMPORAL_NAMESPACE}')`,
+      );
+      await worker.run();
+    } finally {
+      await connection.close();
+    }
   } finally {
-    await connection.close();
+    await observability.close();
   }
 }
 

@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { maskSecrets } from '../domain/masking';
+import { rootLogger } from '../observability/logger';
 
 /** One audited broker interaction (SPEC §3.11): correlation ids, attempt, latency, outcome. */
 export interface AuditRecord {
@@ -21,14 +22,19 @@ export interface AuditLog {
   record(entry: AuditRecord): void;
 }
 
-/** JSON lines on stdout (or a file), every record masked before it is written. */
+/**
+ * JSON lines, every record masked before it is written: by default through the worker's shared logger
+ * (src/observability/logger.ts), or to a file of its own when `destination` is given.
+ */
 export function createAuditLog(options: { destination?: string; logger?: Logger } = {}): AuditLog {
   const logger =
     options.logger ??
-    pino(
-      { base: { component: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' },
-      options.destination ? pino.destination({ dest: options.destination, mkdir: true, sync: false }) : undefined,
-    );
+    (options.destination
+      ? pino(
+          { base: { component: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' },
+          pino.destination({ dest: options.destination, mkdir: true, sync: false }),
+        )
+      : rootLogger().child({ component: 'audit' }));
   return {
     record(entry) {
       logger.info(maskSecrets(entry), `broker ${entry.event}`);

@@ -7,6 +7,7 @@ import {
   type LimitOrderRequest,
 } from '../brokers/broker';
 import { submitIdempotently, type SubmitResolution } from '../brokers/submit-idempotently';
+import { type FlowguardMetrics, unscrapedMetrics } from '../observability/flowguard-metrics';
 import { type AuditLog, type AuditRecord } from './audit';
 import { toActivityFailure } from './failures';
 
@@ -18,6 +19,8 @@ export interface BrokerRegistry {
 export interface BrokerActivityDeps {
   readonly brokers: BrokerRegistry;
   readonly audit: AuditLog;
+  /** Broker call latency and outcome (flowguard_broker_call_duration_seconds). */
+  readonly metrics?: FlowguardMetrics;
 }
 
 export interface SubmitOrderInput {
@@ -39,7 +42,7 @@ export interface BrokerOrderRef {
 /** Open orders without their raw payloads: the kill switch lists many, history stays small. */
 export type OpenOrderSummary = Omit<BrokerOrderSnapshot, 'raw' | 'executions'>;
 
-export function createBrokerActivities({ brokers, audit }: BrokerActivityDeps) {
+export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetrics() }: BrokerActivityDeps) {
   async function audited<T>(
     base: Omit<AuditRecord, 'outcome' | 'latencyMs' | 'attempt' | 'workflowId'>,
     call: () => Promise<T>,
@@ -49,7 +52,7 @@ export function createBrokerActivities({ brokers, audit }: BrokerActivityDeps) {
     const started = performance.now();
     const common = { ...base, workflowId: info.workflowExecution?.workflowId, attempt: info.attempt };
     try {
-      const result = await call();
+      const result = await metrics.timeBrokerCall(base.broker, base.event, call);
       audit.record({ ...common, ...describe(result), outcome: 'ok', latencyMs: elapsed(started) });
       return result;
     } catch (err) {

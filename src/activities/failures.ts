@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { isBrokerError } from '../brokers/errors';
+import { PolygonError, PolygonRateLimited } from '../market-data/polygon-errors';
 import { ValidationError } from '../domain/validation';
 
 /**
@@ -14,6 +15,15 @@ export function toActivityFailure(err: unknown): unknown {
       nonRetryable: !err.retryable,
       details: [err.toDetails()],
       ...(err.toDetails().retryAfterMs ? { nextRetryDelay: err.toDetails().retryAfterMs ?? undefined } : {}),
+    });
+  }
+  if (err instanceof PolygonError) {
+    return ApplicationFailure.create({
+      message: err.message,
+      type: err.name,
+      nonRetryable: !err.retryable,
+      details: [{ status: err.status ?? null, url: err.url ?? null }],
+      ...(err instanceof PolygonRateLimited ? { nextRetryDelay: err.retryAfterMs } : {}),
     });
   }
   if (err instanceof ValidationError) {

@@ -1,13 +1,22 @@
 import { createBrokerActivities, type BrokerActivityDeps } from './broker-activities';
 import { createHealthActivities, type HealthDeps } from './health';
+import { createMarketDataActivities, type MarketDataDeps } from './market-data-activities';
+import { type FlowguardMetrics, unscrapedMetrics } from '../observability/flowguard-metrics';
 
-export type ActivityDeps = HealthDeps & BrokerActivityDeps;
+export type ActivityDeps = HealthDeps &
+  BrokerActivityDeps &
+  MarketDataDeps & {
+    /** flowguard_* counters; default: a registry nobody scrapes (tests, tools). */
+    readonly metrics?: FlowguardMetrics;
+  };
 
 /** Every activity the flowguard worker registers, built from its dependencies (no globals). */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(input: ActivityDeps) {
+  const deps = { ...input, metrics: input.metrics ?? unscrapedMetrics() };
   return {
     ...createHealthActivities(deps),
     ...createBrokerActivities(deps),
+    ...createMarketDataActivities(deps),
   };
 }
 

@@ -2,23 +2,107 @@ import { randomUUID } from 'node:crypto';
 import { type Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { z } from 'zod';
+import { createAlpacaBroker } from '../brokers/alpaca/alpaca-broker';
+import { alpacaConfigFromEnv } from '../brokers/alpaca/config';
+import { BrokerErrorType, BrokerName, isBrokerError } from '../brokers/broker';
+import { robinhoodConfigFromEnv } from '../brokers/robinhood/config';
+import { createRobinhoodBroker } from '../brokers/robinhood/robinhood-broker';
+import { parseOrThrow, ValidationError } from '../domain/validation';
+import { readPolygonEnv } from '../market-data/polygon-env';
+import { PolygonRateLimited, PolygonUnauthorized, PolygonUnavailable } from '../market-data/polygon-errors';
+import { createPolygonRest } from '../market-data/polygon-rest';
+import { TokenBucketRateLimiter } from '../market-data/rate-limiter';
+import { createScrubber, secretValuesFromEnv } from '../observability/logger';
 import { WorkflowIds } from '../shared/contracts';
 import { healthCheck } from '../workflows/health';
-import { action, ExitCode, printJson } from './io';
+import { action, ExitCode, printJson, UsageError } from './io';
 import { withTemporal, type CliContext } from './temporal';
 
-export interface HealthReport {
-  readonly healthy: boolean;
-  readonly checks: readonly { readonly name: string; readonly ok: boolean; readonly detail: string }[];
+export interface HealthCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  /** Whether this check decides `healthy`: always for Temporal and the worker, for the rest see HealthOptions. */
+  readonly required: boolean;
 }
 
-/** Checks Temporal, then that a worker polls the task queue, then a real workflow + activity round trip. */
-export async function checkHealth({ client, env }: CliContext, timeoutMs = 10_000): Promise<HealthReport> {
-  const checks: { name: string; ok: boolean; detail: string }[] = [];
+export interface HealthReport {
+  /** True when every required check is ok. */
+  readonly healthy: boolean;
+  readonly checks: readonly HealthCheck[];
+}
+
+/** Optional checks that `--require` turns into required ones even when they are not configured. */
+export const HealthRequirement = { MarketData: 'market-data', Broker: 'broker' } as const;
+export type HealthRequirement = (typeof HealthRequirement)[keyof typeof HealthRequirement];
+const REQUIREMENTS = Object.values(HealthRequirement);
+
+export interface HealthOptions {
+  /** Worker round trip deadline; default 10 000 ms. */
+  readonly timeoutMs?: number;
+  /** Deadline of each market-data / broker probe; default 5000 ms. */
+  readonly probeTimeoutMs?: number;
+  readonly require?: ReadonlySet<HealthRequirement>;
+  /** Brokers to probe; default FLOWGUARD_HEALTH_BROKERS, else paper. */
+  readonly brokers?: readonly BrokerName[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+const BROKER_NAMES = Object.values(BrokerName);
+const BrokerListSchema = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((b) => b.trim())
+      .filter((b) => b.length > 0),
+  )
+  .pipe(
+    z
+      .array(z.enum(BROKER_NAMES, { message: `must list brokers from ${BROKER_NAMES.join(', ')}` }))
+      .min(1, `must list at least one of ${BROKER_NAMES.join(', ')}`),
+  );
+
+export const HealthEnvSchema = z.object({
+  FLOWGUARD_HEALTH_BROKERS: BrokerListSchema.default([BrokerName.Paper]),
+});
+
+/** The brokers `flowguard health` probes, from FLOWGUARD_HEALTH_BROKERS (comma-separated; default paper). */
+export function readHealthBrokers(env: NodeJS.ProcessEnv = process.env): BrokerName[] {
+  const raw = env.FLOWGUARD_HEALTH_BROKERS;
+  const parsed = parseOrThrow(HealthEnvSchema, { FLOWGUARD_HEALTH_BROKERS: raw === '' ? undefined : raw });
+  return [...new Set(parsed.FLOWGUARD_HEALTH_BROKERS)];
+}
+
+/**
+ * Temporal, a worker round trip, market-data credentials and broker reachability. Temporal and the worker are
+ * always required. Market data and each broker are required when configured (a configured but broken key is
+ * a fault) or when `require` names them; otherwise "not configured" is reported without failing health.
+ */
+export async function checkHealth(ctx: CliContext, options: HealthOptions = {}): Promise<HealthReport> {
+  const env = options.env ?? process.env;
+  const scrub = createScrubber(secretValuesFromEnv(env));
+  const require = options.require ?? new Set<HealthRequirement>();
+  const brokers = options.brokers ?? readHealthBrokers(env);
+  const probeTimeoutMs = options.probeTimeoutMs ?? 5000;
+  const [temporalChecks, marketData, ...brokerChecks] = await Promise.all([
+    checkTemporalAndWorker(ctx, options.timeoutMs ?? 10_000),
+    checkMarketData(env, require.has(HealthRequirement.MarketData), probeTimeoutMs),
+    ...brokers.map((name) => checkBroker(name, env, require.has(HealthRequirement.Broker), probeTimeoutMs)),
+  ]);
+  // Every detail passes the scrubber: an upstream error message must not carry a key into the terminal.
+  const checks = [...temporalChecks, marketData, ...brokerChecks].map((c) => ({ ...c, detail: scrub(c.detail) }));
+  return { healthy: checks.every((c) => c.ok || !c.required), checks };
+}
+
+async function checkTemporalAndWorker({ client, env }: CliContext, timeoutMs: number): Promise<HealthCheck[]> {
+  const checks: HealthCheck[] = [];
   const system = await client.workflowService.getSystemInfo({});
   checks.push({
     name: 'temporal',
     ok: true,
+    required: true,
     detail: `reachable at ${env.TEMPORAL_ADDRESS}, server ${system.serverVersion || 'unknown version'}`,
   });
 
@@ -30,9 +114,10 @@ export async function checkHealth({ client, env }: CliContext, timeoutMs = 10_00
     checks.push({
       name: 'worker',
       ok: false,
+      required: true,
       detail: `no worker is polling task queue '${env.TEMPORAL_TASK_QUEUE}': start one with 'npm run worker'`,
     });
-    return { healthy: false, checks };
+    return checks;
   }
 
   const startedAt = Date.now();
@@ -46,6 +131,7 @@ export async function checkHealth({ client, env }: CliContext, timeoutMs = 10_00
     checks.push({
       name: 'worker',
       ok: true,
+      required: true,
       detail: `${result.workerIdentity} answered in ${Date.now() - startedAt} ms (node ${result.nodeVersion})`,
     });
   } catch (err) {
@@ -53,25 +139,195 @@ export async function checkHealth({ client, env }: CliContext, timeoutMs = 10_00
       err instanceof WorkflowFailedError
         ? `health workflow did not complete within ${timeoutMs} ms: ${err.cause?.message ?? err.message}`
         : String(err);
-    checks.push({ name: 'worker', ok: false, detail });
+    checks.push({ name: 'worker', ok: false, required: true, detail });
   }
-  return { healthy: checks.every((c) => c.ok), checks };
+  return checks;
 }
+
+const isSet = (env: NodeJS.ProcessEnv, name: string) => (env[name] ?? '').length > 0;
+
+function invalidConfig(err: ValidationError): string {
+  return `invalid configuration: ${err.issues.map((i) => `${i.field}: ${i.rule}`).join('; ')}`;
+}
+
+/** Polygon key check: ok / unauthorized / unreachable / not configured. */
+export async function checkMarketData(
+  env: NodeJS.ProcessEnv,
+  required: boolean,
+  timeoutMs = 5000,
+): Promise<HealthCheck> {
+  const name = 'market-data';
+  if (!isSet(env, 'POLYGON_API_KEY')) {
+    return { name, ok: false, required, detail: 'not configured: set POLYGON_API_KEY to check the Polygon key' };
+  }
+  let cfg;
+  try {
+    cfg = readPolygonEnv(env);
+  } catch (err) {
+    if (err instanceof ValidationError) return { name, ok: false, required: true, detail: invalidConfig(err) };
+    throw err;
+  }
+  const where = cfg.POLYGON_BASE_URL;
+  try {
+    const rest = await createPolygonRest({
+      apiKey: cfg.POLYGON_API_KEY,
+      baseUrl: where,
+      timeoutMs,
+      // The CLI's own bucket: two probe requests, still within the configured rate.
+      rateLimiter: new TokenBucketRateLimiter({ ratePerSecond: cfg.POLYGON_RATE_LIMIT_PER_SECOND }),
+    });
+    await rest.validateKey();
+    return { name, ok: true, required: true, detail: `Polygon key accepted by ${where} (trades and quotes)` };
+  } catch (err) {
+    return { name, ok: false, required: true, detail: describePolygonFailure(err, where) };
+  }
+}
+
+function describePolygonFailure(err: unknown, where: string): string {
+  if (err instanceof PolygonUnauthorized) {
+    return err.status === 403
+      ? `unauthorized: POLYGON_API_KEY is not entitled to trades and quotes at ${where} (HTTP 403): ${err.message}`
+      : `unauthorized: ${where} rejected POLYGON_API_KEY (HTTP ${err.status ?? 401}): ${err.message}`;
+  }
+  if (err instanceof PolygonRateLimited) return `rate limited by ${where}, key not verified: ${err.message}`;
+  if (err instanceof PolygonUnavailable) {
+    return err.status === undefined
+      ? `unreachable: ${where} did not answer: ${err.message}`
+      : `unavailable: ${where} answered ${err.status}: ${err.message}`;
+  }
+  return `error: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** Broker reachability with the broker's own credentials (an authenticated call). */
+export async function checkBroker(
+  broker: BrokerName,
+  env: NodeJS.ProcessEnv,
+  required: boolean,
+  timeoutMs = 5000,
+): Promise<HealthCheck> {
+  const name = `broker:${broker}`;
+  if (broker === BrokerName.Paper) {
+    return { name, ok: true, required: true, detail: 'embedded paper broker (no network, always available)' };
+  }
+  const vars =
+    broker === BrokerName.Alpaca
+      ? ['ALPACA_KEY_ID', 'ALPACA_SECRET_KEY']
+      : ['ROBINHOOD_TOKEN', 'ROBINHOOD_ACCOUNT_NUMBER'];
+  if (!vars.some((v) => isSet(env, v))) {
+    return { name, ok: false, required, detail: `not configured: set ${vars.join(' and ')} to check ${broker}` };
+  }
+  let adapter;
+  let where: string;
+  try {
+    if (broker === BrokerName.Alpaca) {
+      const cfg = alpacaConfigFromEnv(env);
+      where = cfg.baseUrl;
+      adapter = createAlpacaBroker({ ...cfg, timeoutMs: cfg.timeoutMs ?? timeoutMs });
+    } else {
+      const cfg = robinhoodConfigFromEnv(env);
+      where = cfg.baseUrl;
+      adapter = createRobinhoodBroker({ ...cfg, timeoutMs: cfg.timeoutMs ?? timeoutMs });
+    }
+  } catch (err) {
+    if (err instanceof ValidationError) return { name, ok: false, required: true, detail: invalidConfig(err) };
+    throw err;
+  }
+  const started = Date.now();
+  try {
+    await adapter.ping();
+    return {
+      name,
+      ok: true,
+      required: true,
+      detail: `${where} answered an authenticated call in ${Date.now() - started} ms`,
+    };
+  } catch (err) {
+    return { name, ok: false, required: true, detail: describeBrokerFailure(err, broker, where) };
+  }
+}
+
+function describeBrokerFailure(err: unknown, broker: BrokerName, where: string): string {
+  if (!isBrokerError(err)) return `error: ${err instanceof Error ? err.message : String(err)}`;
+  const status = err.httpStatus === undefined ? '' : ` (HTTP ${err.httpStatus})`;
+  switch (err.type) {
+    case BrokerErrorType.Unauthorized:
+      return `unauthorized: ${where} rejected the ${broker} credentials${status}: ${err.message}`;
+    case BrokerErrorType.Unavailable:
+    case BrokerErrorType.Timeout:
+      return err.httpStatus === undefined
+        ? `unreachable: ${where} did not answer: ${err.message}`
+        : `unavailable: ${where}${status}: ${err.message}`;
+    default:
+      return `${err.type}${status}: ${err.message}`;
+  }
+}
+
+/** `--require market-data,broker` → the set; an unknown name is invalid input. */
+export function parseRequirements(value: string): Set<HealthRequirement> {
+  const out = new Set<HealthRequirement>();
+  for (const part of value.split(',').map((p) => p.trim())) {
+    if (part === '') continue;
+    if (part === 'all') REQUIREMENTS.forEach((r) => out.add(r));
+    else if ((REQUIREMENTS as readonly string[]).includes(part)) out.add(part as HealthRequirement);
+    else throw new UsageError(`--require: '${part}' must be one of ${[...REQUIREMENTS, 'all'].join(', ')}`);
+  }
+  return out;
+}
+
+function parseBrokers(value: string): BrokerName[] {
+  try {
+    return readHealthBrokers({ FLOWGUARD_HEALTH_BROKERS: value });
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      throw new UsageError(`--brokers: must list brokers from ${BROKER_NAMES.join(', ')} (comma-separated)`);
+    }
+    throw err;
+  }
+}
+
+const HELP_AFTER = `
+Checks, in order:
+  temporal      the frontend answers at TEMPORAL_ADDRESS                         (always required)
+  worker        a worker polls TEMPORAL_TASK_QUEUE and runs a workflow+activity (always required)
+  market-data   POLYGON_API_KEY is accepted for trades and quotes at POLYGON_BASE_URL
+  broker:NAME   each broker of --brokers / FLOWGUARD_HEALTH_BROKERS (default: paper) answers an
+                authenticated call (paper is embedded and always ok; alpaca uses ALPACA_*,
+                robinhood ROBINHOOD_*)
+
+market-data and broker checks are required when configured (their variables are set): a bad key or an
+unreachable broker makes the report unhealthy. When not configured they are reported as skipped and do not
+affect health, unless --require names them (then "not configured" is a failure too).
+
+Exit code: 0 healthy (every required check ok), 1 unhealthy or Temporal unreachable, 2 invalid input.
+Secrets are never printed.`;
 
 export function registerHealthCommand(program: Command): void {
   program
     .command('health')
-    .description('check that Temporal is reachable and a flowguard worker answers on the task queue')
-    .option('--json', 'print one JSON object')
+    .description('check Temporal, a worker round trip, market-data credentials and broker reachability')
+    .option('--json', 'print one JSON object: { healthy, checks: [{ name, ok, detail, required }] }')
+    .option(
+      '--require <checks>',
+      'fail unless these optional checks pass even when not configured: market-data, broker, all (comma-separated)',
+    )
+    .option('--brokers <names>', 'brokers to check, comma-separated (default: $FLOWGUARD_HEALTH_BROKERS or paper)')
+    .addHelpText('after', HELP_AFTER)
     .action(
-      action(async (opts: { json?: boolean }) => {
-        const report = await withTemporal((ctx) => checkHealth(ctx));
+      action(async (opts: { json?: boolean; require?: string; brokers?: string }) => {
+        const require = parseRequirements(opts.require ?? '');
+        const brokers = opts.brokers === undefined ? readHealthBrokers() : parseBrokers(opts.brokers);
+        const report = await withTemporal((ctx) => checkHealth(ctx, { require, brokers }));
         if (opts.json) printJson(report);
-        else {
-          for (const c of report.checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}\n`);
-          process.stdout.write(report.healthy ? 'healthy\n' : 'unhealthy\n');
-        }
+        else printReport(report);
         return report.healthy ? ExitCode.Ok : ExitCode.Failure;
       }),
     );
+}
+
+function printReport(report: HealthReport): void {
+  for (const c of report.checks) {
+    const mark = c.ok ? 'ok  ' : c.required ? 'FAIL' : 'skip';
+    process.stdout.write(`${mark} ${c.name}: ${c.detail}\n`);
+  }
+  process.stdout.write(report.healthy ? 'healthy\n' : 'unhealthy\n');
 }

@@ -6,6 +6,9 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 
 export const TASK_QUEUE = 'flowguard';
 
+/** The signal a market-data stream activity sends its position monitor (named once for both sides). */
+export const MARKET_UPDATE_SIGNAL = 'marketUpdate';
+
 export const WorkflowIds = {
   health: (probeId: string) => `health:${probeId}`,
   order: (clientOrderId: string) => `order:${clientOrderId}`,

@@ -230,6 +230,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
         // Orders outlive the desk's run: it continues-as-new and must not take its orders with it.
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        staticSummary: `${prepared.side.toUpperCase()} ${prepared.quantity} ${prepared.symbol} limit ${prepared.limitPrice} (${broker})`,
         args: [
           {
             request: { ...req.request, broker },

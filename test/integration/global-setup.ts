@@ -25,7 +25,7 @@ export default async function globalSetup(): Promise<void> {
       watchdog: true,
       dynamicConfig: {
         // Small enough that long-running workflows prove they continue-as-new correctly under test.
-        'limit.historyCount.suggestContinueAsNew': Number(process.env.FLOWGUARD_IT_SUGGEST_CAN ?? 400),
+        'limit.historyCount.suggestContinueAsNew': Number(process.env.FLOWGUARD_IT_SUGGEST_CAN ?? 200),
       },
     }),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),

@@ -23,6 +23,8 @@ export async function startWorkerProcess(env: Record<string, string>, timeoutMs 
       TEMPORAL_ADDRESS: state.address,
       TEMPORAL_NAMESPACE: state.namespace,
       FLOWGUARD_WORKFLOW_BUNDLE: state.bundlePath,
+      // Several workers run at once in tests: no fixed metrics port.
+      FLOWGUARD_METRICS_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

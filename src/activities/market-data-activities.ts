@@ -1,0 +1,247 @@
+import { type DetectorConfig } from '../domain/detectors/config';
+import { type ExitSignal, type FlowAlert, type FlowStats } from '../domain/detectors/alerts';
+import { createFlowDetector, type FlowDetector } from '../domain/detectors/flow-detector';
+import { cursorFrom, type PolygonCursor, type PolygonRest } from '../market-data/polygon-rest';
+import { wireNumber, wireText } from '../market-data/wire';
+import { type FlowguardMetrics } from '../observability/flowguard-metrics';
+import { PolygonError } from '../market-data/polygon-errors';
+import { toActivityFailure } from './failures';
+import { createStreamActivity } from './market-stream-activity';
+import { MARKET_UPDATE_SIGNAL } from '../shared/contracts';
+
+/** The REST client of the worker (one rate limiter shared by every monitor it runs). */
+export interface MarketDataDeps {
+  /** Alert and market-data error counters. */
+  readonly metrics?: Pick<FlowguardMetrics, 'alerts' | 'marketDataErrors'>;
+  readonly polygon: () => Promise<PolygonRest>;
+  /** Key and WebSocket base for stream mode (POLYGON_API_KEY, POLYGON_WS_URL). */
+  readonly polygonStream?: () => { readonly apiKey: string; readonly wsBaseUrl?: string };
+  readonly clockMs?: () => number;
+}
+
+export interface MonitorCursors {
+  readonly trades: PolygonCursor;
+  readonly quotes: PolygonCursor;
+}
+
+export interface LastTrade {
+  readonly price: string;
+  readonly size: number;
+  readonly timestampNs: string;
+}
+
+export interface LastQuote {
+  readonly bid: string;
+  readonly ask: string;
+  readonly bidSize: number;
+  readonly askSize: number;
+  readonly timestampNs: string;
+}
+
+export type FeedFreshness = 'ok' | 'warn' | 'stale' | 'unknown';
+
+export interface PollMarketDataInput {
+  readonly positionId: string;
+  readonly symbol: string;
+  readonly config: DetectorConfig;
+  /** The detector's snapshot from the previous poll (null on the first). */
+  readonly detectorState: unknown;
+  /** Null on the first poll: start at `backfillFromNs`. */
+  readonly cursors: MonitorCursors | null;
+  readonly backfillFromNs: string;
+  /** Records before this instant only build the baseline (warm-up): the past raises no alerts. */
+  readonly liveFromNs: string | null;
+  /** Check data age against the wall clock (off when replaying a recorded session). */
+  readonly staleCheck: boolean;
+}
+
+export interface PollMarketDataResult {
+  readonly alerts: FlowAlert[];
+  readonly exitSignal: ExitSignal | null;
+  readonly detectorState: unknown;
+  readonly cursors: MonitorCursors;
+  /** True once the warm-up boundary has been crossed. */
+  readonly live: boolean;
+  /** More data is waiting (page limit reached): poll again at once. */
+  readonly truncated: boolean;
+  readonly fetched: { readonly trades: number; readonly quotes: number; readonly requests: number };
+  readonly lastTrade: LastTrade | null;
+  readonly lastQuote: LastQuote | null;
+  readonly stats: FlowStats;
+  /** Age of the newest record against the wall clock, when staleCheck is on. */
+  readonly freshness: FeedFreshness;
+  readonly lagMs: number | null;
+}
+
+interface Timed {
+  readonly ns: bigint;
+  readonly kind: 'trade' | 'quote';
+  readonly raw: Record<string, unknown>;
+}
+
+function nsOf(raw: unknown): bigint | null {
+  if (!raw || typeof raw !== 'object') return null;
+  const v = (raw as Record<string, unknown>).sip_timestamp;
+  if (typeof v === 'string' && /^\d+$/.test(v)) return BigInt(v);
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  return null;
+}
+
+export function createMarketDataActivities(deps: MarketDataDeps) {
+  const now = deps.clockMs ?? (() => Date.now());
+
+  return {
+    /**
+     * One poll of a monitored symbol: fetch trades and quotes since the cursors, run them through the
+     * detectors in SIP-time order, and return only compact results — raw ticks never enter workflow history.
+     */
+    async pollMarketData(input: PollMarketDataInput): Promise<PollMarketDataResult> {
+      try {
+        return await poll(input);
+      } catch (err) {
+        if (err instanceof PolygonError) deps.metrics?.marketDataErrors.inc({ code: err.name });
+        throw toActivityFailure(err);
+      }
+    },
+
+    streamMarketData: createStreamActivity({
+      streamConfig: () => {
+        if (!deps.polygonStream) throw new Error('stream mode needs POLYGON_API_KEY and POLYGON_WS_URL');
+        return deps.polygonStream();
+      },
+      poll,
+      signalName: MARKET_UPDATE_SIGNAL,
+    }),
+
+    /** The latest NBBO and last trade, for the protective exit's reference price. */
+    async latestPrices({
+      symbol,
+    }: {
+      readonly symbol: string;
+    }): Promise<{ lastTrade: LastTrade | null; lastQuote: LastQuote | null }> {
+      try {
+        const rest = await deps.polygon();
+        const [trade, quote] = await Promise.all([rest.lastTrade(symbol), rest.lastQuote(symbol)]);
+        const tradePrice = trade ? wireText(trade.p) : null;
+        const askPrice = quote ? wireText(quote.P) : null;
+        return {
+          lastTrade:
+            trade && tradePrice
+              ? { price: tradePrice, size: wireNumber(trade.s), timestampNs: wireText(trade.t) ?? '0' }
+              : null,
+          lastQuote:
+            quote && askPrice
+              ? {
+                  bid: wireText(quote.p) ?? '0',
+                  ask: askPrice,
+                  bidSize: wireNumber(quote.s),
+                  askSize: wireNumber(quote.S),
+                  timestampNs: wireText(quote.t) ?? '0',
+                }
+              : null,
+        };
+      } catch (err) {
+        throw toActivityFailure(err);
+      }
+    },
+  };
+
+  async function poll(input: PollMarketDataInput): Promise<PollMarketDataResult> {
+    const rest = await deps.polygon();
+    const start = input.cursors ?? {
+      trades: cursorFrom(input.backfillFromNs),
+      quotes: cursorFrom(input.backfillFromNs),
+    };
+    const trades = await rest.fetchTradesSince(input.symbol, start.trades);
+    // Quotes only up to the newest trade fetched: a trade must be classified against the NBBO in force just
+    // before it, so quotes beyond it wait for the next poll (when trades catch up).
+    const horizon = trades.records.reduce<bigint | null>((max, r) => {
+      const ns = nsOf(r);
+      return ns !== null && (max === null || ns > max) ? ns : max;
+    }, null);
+    const quotes = await rest.fetchQuotesSince(
+      input.symbol,
+      start.quotes,
+      horizon !== null ? { untilNs: (horizon + 1n).toString() } : {},
+    );
+
+    const events: Timed[] = [];
+    for (const raw of trades.records) events.push({ ns: nsOf(raw) ?? -1n, kind: 'trade', raw });
+    for (const raw of quotes.records) events.push({ ns: nsOf(raw) ?? -1n, kind: 'quote', raw });
+    // Quotes before trades at the same instant; malformed timestamps (-1) go first and are rejected there.
+    events.sort((a, b) =>
+      a.ns === b.ns ? (a.kind === b.kind ? 0 : a.kind === 'quote' ? -1 : 1) : a.ns < b.ns ? -1 : 1,
+    );
+
+    const detector: FlowDetector = createFlowDetector(
+      input.detectorState
+        ? { symbol: input.symbol, config: input.config, state: input.detectorState }
+        : { symbol: input.symbol, config: input.config, warmUp: input.liveFromNs !== null },
+    );
+    const rejectedBefore: Record<string, number> = { ...detector.stats.rejected };
+    const liveFrom = input.liveFromNs !== null ? BigInt(input.liveFromNs) : null;
+    const nowNs = BigInt(now()) * 1_000_000n;
+    let lastTrade: LastTrade | null = null;
+    let lastQuote: LastQuote | null = null;
+    let newest: bigint | null = null;
+    for (const e of events) {
+      const warm = liveFrom !== null && e.ns < liveFrom;
+      if (detector.warmUp !== warm) detector.setWarmUp(warm);
+      // Stale-data rules apply to live data only: backfilled history is old by definition.
+      detector.setNow(input.staleCheck && !warm ? nowNs : undefined);
+      const outcome = e.kind === 'trade' ? detector.onTradeRecord(e.raw) : detector.onQuoteRecord(e.raw);
+      if (outcome !== 'accepted') continue;
+      if (newest === null || e.ns > newest) newest = e.ns;
+      if (e.kind === 'trade') {
+        lastTrade = { price: wireText(e.raw.price) ?? '0', size: wireNumber(e.raw.size), timestampNs: e.ns.toString() };
+      } else {
+        lastQuote = {
+          bid: wireText(e.raw.bid_price) ?? '0',
+          ask: wireText(e.raw.ask_price) ?? '0',
+          bidSize: wireNumber(e.raw.bid_size),
+          askSize: wireNumber(e.raw.ask_size),
+          timestampNs: e.ns.toString(),
+        };
+      }
+    }
+    const live =
+      liveFrom === null || (newest !== null && newest >= liveFrom) || (!trades.truncated && !quotes.truncated);
+    if (live && detector.warmUp) detector.setWarmUp(false);
+
+    let freshness: FeedFreshness = 'unknown';
+    let lagMs: number | null = null;
+    if (newest !== null && input.staleCheck) {
+      lagMs = Math.max(0, Number((nowNs - newest) / 1_000_000n));
+      freshness =
+        lagMs > input.config.staleRejectSeconds * 1000
+          ? 'stale'
+          : lagMs > input.config.staleWarnSeconds * 1000
+            ? 'warn'
+            : 'ok';
+    }
+    const alerts = detector.drainAlerts();
+    for (const a of alerts) deps.metrics?.alerts.inc({ kind: a.kind, severity: a.severity });
+    for (const [code, n] of Object.entries(detector.stats.rejected)) {
+      const fresh = n - (rejectedBefore[code] ?? 0);
+      if (fresh > 0) deps.metrics?.marketDataErrors.inc({ code }, fresh);
+    }
+    return {
+      alerts,
+      exitSignal: detector.exitSignal,
+      detectorState: detector.snapshot(),
+      cursors: {
+        trades: trades.cursor,
+        quotes: horizon !== null || quotes.records.length > 0 ? quotes.cursor : start.quotes,
+      },
+      live,
+      truncated: trades.truncated || quotes.truncated,
+      fetched: { trades: trades.records.length, quotes: quotes.records.length, requests: trades.pages + quotes.pages },
+      lastTrade,
+      lastQuote,
+      stats: detector.stats,
+      freshness,
+      lagMs,
+    };
+  }
+}
+

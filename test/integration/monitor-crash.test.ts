@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { orderSettingsFromConfig } from '../../src/config/order-settings';
+import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
+import { AppConfigSchema } from '../../src/domain/config';
+import { WorkflowIds } from '../../src/shared/contracts';
+import { deskWorkflow } from '../../src/workflows/desk';
+import { monitorStateQuery, positionMonitorWorkflow, type MonitorView } from '../../src/workflows/position-monitor';
+import { loadScenario, shiftRecords } from '../support/scenarios';
+import { connectTestEnv, uniqueTaskQueue } from '../support/temporal-harness';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+
+const config = AppConfigSchema.parse({
+  marketData: {
+    pollIntervalSeconds: 1,
+    sessions: [{ name: 'always', start: '00:00', end: '23:59', timeZone: 'UTC', days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] }],
+  },
+  orders: { pollIntervalSeconds: 1, sellOffset: '0' },
+});
+
+describe('auto-exit survives a worker crash right after the exit decision', () => {
+  let env: TestWorkflowEnvironment;
+  let polygon: PolygonStandIn;
+  let dataDir: string;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    env = await connectTestEnv();
+    polygon = await startPolygonStandIn({ clock: { mode: 'manual' } });
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowguard-crash-'));
+  });
+
+  afterAll(async () => {
+    for (const w of workers) await w.stop();
+    await polygon?.close();
+    await env?.teardown();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('places exactly one protective SELL', async () => {
+    const taskQueue = uniqueTaskQueue('crash');
+    const account = `acct-${randomUUID().slice(0, 8)}`;
+    const workerEnv = {
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      POLYGON_API_KEY: polygon.apiKey,
+      POLYGON_BASE_URL: polygon.restUrl,
+      POLYGON_WS_URL: polygon.wsUrl,
+      POLYGON_RATE_LIMIT_PER_SECOND: '50',
+      FLOWGUARD_DATA_DIR: dataDir,
+    };
+    const scenario = loadScenario('seller-cluster-exit');
+    const firstAlertNs = BigInt(scenario.expected.alerts[0]!.timestampNs as string);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const delta = now - (firstAlertNs - 20_000_000_000n);
+    polygon.loadScenario('CRSH', { trades: shiftRecords(scenario.trades, delta), quotes: shiftRecords(scenario.quotes, delta) });
+    polygon.advanceTo(now);
+
+    workers.push(await startWorkerProcess(workerEnv));
+    await env.client.workflow.start(deskWorkflow, {
+      workflowId: WorkflowIds.desk('paper', account),
+      taskQueue,
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      args: [{ broker: 'paper', account, settings: orderSettingsFromConfig(config.orders) }],
+    });
+    const positionId = `crash-${randomUUID().slice(0, 8)}`;
+    const handle = await env.client.workflow.start(positionMonitorWorkflow, {
+      workflowId: WorkflowIds.position(positionId),
+      taskQueue,
+      args: [
+        {
+          positionId,
+          symbol: 'CRSH',
+          quantity: 300,
+          mode: 'auto-exit',
+          dataMode: 'poll',
+          settings: {
+            detectors: config.detectors,
+            pollIntervalSeconds: 1,
+            sessions: config.marketData.sessions,
+            staleCheck: true,
+            exit: { broker: 'paper', account, pricing: orderSettingsFromConfig(config.orders).pricing },
+          },
+        },
+      ],
+    });
+    const query = () => handle.query(monitorStateQuery);
+    const waitFor = async (done: (v: MonitorView) => boolean, timeoutMs = 45_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const v = await query();
+        if (done(v)) return v;
+        if (Date.now() > deadline) throw new Error(`stuck: ${JSON.stringify(v).slice(0, 2000)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    await waitFor((v) => v.live);
+    polygon.releaseAll();
+    // The moment the monitor has decided to exit, the worker dies.
+    await waitFor((v) => v.exitSignal !== null);
+    await workers[0]!.kill();
+
+    workers.push(await startWorkerProcess(workerEnv));
+    const done = await waitFor((v) => v.state === 'exited' || v.state === 'exit_failed', 60_000);
+    expect(done.state).toBe('exited');
+    expect(done.exitOrder).toMatchObject({ clientOrderId: `exit-${positionId}`, state: 'filled', filledQuantity: 300 });
+
+    const paper = JSON.parse(fs.readFileSync(path.join(dataDir, 'paper-broker.json'), 'utf8')) as {
+      orders: Record<string, { clientOrderId?: string; side?: string }> | { clientOrderId?: string; side?: string }[];
+    };
+    const orders = Array.isArray(paper.orders) ? paper.orders : Object.values(paper.orders);
+    expect(orders.filter((o) => o.side === 'sell')).toHaveLength(1);
+  });
+});

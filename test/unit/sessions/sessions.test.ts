@@ -1,0 +1,44 @@
+import { REGULAR_SESSION, type TradingSession } from '../../../src/domain/config';
+import { sessionStatus, zonedTimeToUtc } from '../../../src/domain/sessions';
+
+const at = (iso: string) => Date.parse(iso);
+
+describe('zonedTimeToUtc', () => {
+  it.each([
+    // New York is UTC−5 in winter (EST) and UTC−4 in summer (EDT).
+    ['winter 09:30 New York = 14:30 UTC', 2026, 1, 15, '09:30', 'America/New_York', '2026-01-15T14:30:00.000Z'],
+    ['summer 09:30 New York = 13:30 UTC', 2026, 7, 15, '09:30', 'America/New_York', '2026-07-15T13:30:00.000Z'],
+    ['DST start day 09:30 = 13:30 UTC', 2026, 3, 8, '09:30', 'America/New_York', '2026-03-08T13:30:00.000Z'],
+    ['UTC is itself', 2026, 11, 21, '23:59', 'UTC', '2026-11-21T23:59:00.000Z'],
+  ])('%s', (_name, y, m, d, hhmm, tz, expected) => {
+    expect(new Date(zonedTimeToUtc(y, m, d, hhmm, tz)).toISOString()).toBe(expected);
+  });
+});
+
+describe('sessionStatus (regular session 09:30–16:00 New York, Mon–Fri)', () => {
+  const sessions = [REGULAR_SESSION];
+  it.each([
+    ['Friday 10:00 EST is open until 16:00 EST', '2026-11-20T15:00:00Z', true, '2026-11-20T21:00:00.000Z'],
+    ['Friday 16:00 EST is closed; opens Monday 09:30', '2026-11-20T21:00:00Z', false, '2026-11-23T14:30:00.000Z'],
+    ['Saturday is closed; opens Monday', '2026-11-21T23:00:00Z', false, '2026-11-23T14:30:00.000Z'],
+    ['Monday 09:29 EST opens at 09:30', '2026-11-23T14:29:00Z', false, '2026-11-23T14:30:00.000Z'],
+    ['Monday 09:30 EST exactly is open', '2026-11-23T14:30:00Z', true, '2026-11-23T21:00:00.000Z'],
+    ['summer Wednesday 15:59 EDT is open until 16:00 EDT', '2026-07-15T19:59:00Z', true, '2026-07-15T20:00:00.000Z'],
+  ])('%s', (_name, now, open, next) => {
+    const s = sessionStatus(at(now), sessions);
+    expect(s.open).toBe(open);
+    expect(new Date(s.nextChangeMs!).toISOString()).toBe(next);
+  });
+
+  it('takes the union of several sessions', () => {
+    const pre: TradingSession = {
+      name: 'pre',
+      start: '04:00',
+      end: '09:30',
+      timeZone: 'America/New_York',
+      days: ['mon'],
+    };
+    const s = sessionStatus(at('2026-11-23T10:00:00Z'), [pre, REGULAR_SESSION]); // 05:00 EST Monday
+    expect(s).toMatchObject({ open: true, session: 'pre' });
+  });
+});
