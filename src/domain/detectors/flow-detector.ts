@@ -11,6 +11,15 @@ import {
   type TradeEvent,
 } from '../market-data/records';
 import { REJECT_CODES, RejectCode } from '../market-data/reject-codes';
+import {
+  LineReader,
+  parseJsonOrNull,
+  restQuoteFromSlots,
+  restTradeFromSlots,
+  wsQuoteFromSlots,
+  wsTradeFromSlots,
+} from '../market-data/line-records';
+import { F as FIELDS, ScanResult as SCAN, type ScanResult as ScanOutcome } from '../market-data/line-scanner';
 import { formatNs, parseNs } from '../market-data/timestamp';
 import {
   AlertKind,
@@ -21,8 +30,17 @@ import {
   type FlowAlert,
   type FlowStats,
 } from './alerts';
-import { firstExcludedCondition } from './conditions';
+import { firstExcludedCondition as firstExcluded } from './conditions';
+import { decodeDeltas, decodeNums, encodeDeltas, encodeNums } from './state-codec';
 import { DetectorConfigSchema, QuoteSizeUnit, type DetectorConfig, type DetectorConfigInput } from './config';
+
+// Imported bindings used per event, copied to module constants: ES-module-to-CommonJS loaders (tsx) turn
+// each use of an imported binding into a getter call.
+const F = FIELDS;
+const ScanResult = SCAN;
+const firstExcludedCondition = firstExcluded;
+/** Keys of stats.dropped.conditions, made once (condition ids are < 256). */
+const CONDITION_KEYS: readonly string[] = Array.from({ length: 256 }, (_, c) => String(c));
 
 /** Seller prints at one price within this many microseconds of the first form one sweep (SPEC §2.3). */
 export const SWEEP_WINDOW_US = 50_000;
@@ -34,7 +52,7 @@ const RECENT_SEQ = 32;
 const RECENT_IDS = 8;
 const US_PER_SEC = 1_000_000;
 const US_PER_DAY = 86_400 * US_PER_SEC;
-const STATE_VERSION = 1;
+const STATE_VERSION = 2;
 
 /**
  * Baseline buckets are `width` seconds wide; width is the smallest divisor of 60 that keeps the count at
@@ -54,64 +72,120 @@ const counts = z.record(z.string(), z.number().int().min(0));
 const num = () => z.number();
 const ring = (n: number) => z.array(z.number()).length(n, `must have ${n} entries`);
 
-/** The serialized detector state (JSON-safe, compact). Carried across activity calls and continue-as-new. */
+/** A number list in the compact text form of state-codec.ts, decoded; `length` exact or `max` entries. */
+function numList(opts: { length?: number; max?: number; deltas?: boolean }) {
+  return z.string('must be a compact number list (string)').transform((text, ctx) => {
+    const values = opts.deltas ? decodeDeltas(text) : decodeNums(text);
+    if (values === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'must be a compact number list' });
+      return z.NEVER;
+    }
+    if (opts.length !== undefined && values.length !== opts.length) {
+      ctx.addIssue({ code: 'custom', message: `must have ${opts.length} entries (has ${values.length})` });
+      return z.NEVER;
+    }
+    if (opts.max !== undefined && values.length > opts.max) {
+      ctx.addIssue({ code: 'custom', message: `must have at most ${opts.max} entries` });
+      return z.NEVER;
+    }
+    return values;
+  });
+}
+
+const exitSchema = z
+  .object({
+    timestampNs: z.string(),
+    reason: z.enum([ExitReason.LargeSellerCluster, ExitReason.RedBurst]),
+    rule: z.string(),
+  })
+  .nullable();
+
+const statsSchema = z.object({
+  trades: num(),
+  quotes: num(),
+  eligibleTrades: num(),
+  rejected: counts,
+  dropped: z.object({ correction: num(), conditions: counts }),
+  staleWarnings: num(),
+  sides: counts,
+  ignored: num(),
+});
+
+const common = {
+  symbol: z.string().min(1),
+  warm: z.boolean(),
+  /** Trade stream: last sequence, time (µs, ns remainder), UTC day. */
+  ts: z.tuple([num(), num(), num(), num()]),
+  /** Recent trades' [id, exchange, TRF id], oldest first. */
+  tIds: z.array(z.tuple([z.string(), num(), num()])).max(RECENT_IDS),
+  qs: z.tuple([num(), num(), num(), num()]),
+  /** NBBO: bid, bid size, ask, ask size (prices 1e-8 USD, sizes as received). */
+  nbbo: z.tuple([num(), num(), num(), num()]),
+  /** Tick test: last eligible price, direction of its last change (1 up, -1 down, 0 none). */
+  tick: z.tuple([num(), num()]),
+  /** Quote episode: armed (1/0), ask price of the last alerted episode. */
+  qe: z.tuple([num(), num()]),
+  /** Sweep cluster: price, first print µs, summed size, prints, alerted (1/0). */
+  sw: z.tuple([num(), num(), num(), num(), num()]),
+  /** Clock: first second seen, current second. */
+  clk: z.tuple([num(), num()]),
+  /** Trailing sums: volume, sell, buy. */
+  sums: z.tuple([num(), num(), num()]),
+  /** Baseline: filling bucket index, its volume, complete buckets seen (capped), sum of the ring. */
+  bf: z.tuple([num(), num(), num(), num()]),
+  /** Red burst episode: active (1/0), highest severity alerted (0 none, 1 warning, 2 critical). */
+  rb: z.tuple([num(), num()]),
+  exit: exitSchema,
+  /** Zero reject counts may be left out. */
+  stats: statsSchema,
+  pending: z.array(alertSchema),
+};
+
+/**
+ * The serialized detector state (JSON-safe, compact: the rings and sequence lists are number lists in the
+ * text form of state-codec.ts — base 36, zero runs collapsed, sequences delta-encoded). Carried across
+ * activity calls and continue-as-new, so it is kept under 4 KB per symbol.
+ */
 export function flowDetectorStateSchema(config: DetectorConfig) {
   const geo = baselineGeometry(config.baselineMinutes);
   return z
     .object({
       v: z.literal(STATE_VERSION),
-      symbol: z.string().min(1),
-      warm: z.boolean(),
-      /** Trade stream: last sequence, time (µs, ns remainder), UTC day, recent sequences and ids. */
-      ts: z.tuple([num(), num(), num(), num()]),
-      tSeqs: z.array(num()).max(RECENT_SEQ),
-      tIds: z.array(z.tuple([z.string(), num(), num()])).max(RECENT_IDS),
-      qs: z.tuple([num(), num(), num(), num()]),
-      qSeqs: z.array(num()).max(RECENT_SEQ),
-      /** NBBO: bid, bid size, ask, ask size (prices 1e-8 USD, sizes as received). */
-      nbbo: z.tuple([num(), num(), num(), num()]),
-      /** Tick test: last eligible price, direction of its last change (1 up, -1 down, 0 none). */
-      tick: z.tuple([num(), num()]),
-      /** Quote episode: armed (1/0), ask price of the last alerted episode. */
-      qe: z.tuple([num(), num()]),
-      /** Sweep cluster: price, first print µs, summed size, prints, alerted (1/0). */
-      sw: z.tuple([num(), num(), num(), num(), num()]),
-      /** Clock: first second seen, current second. */
-      clk: z.tuple([num(), num()]),
-      vol: ring(TRAILING_SECONDS),
-      sell: ring(TRAILING_SECONDS),
-      buy: ring(TRAILING_SECONDS),
-      /** Trailing sums: volume, sell, buy. */
-      sums: z.tuple([num(), num(), num()]),
-      base: ring(geo.buckets),
-      /** Baseline: filling bucket index, its volume, complete buckets seen (capped), sum of the ring. */
-      bf: z.tuple([num(), num(), num(), num()]),
-      /** Red burst episode: active (1/0), highest severity alerted (0 none, 1 warning, 2 critical). */
-      rb: z.tuple([num(), num()]),
+      ...common,
+      /** Recent trade sequence numbers, oldest first. */
+      tSeqs: numList({ max: RECENT_SEQ, deltas: true }),
+      qSeqs: numList({ max: RECENT_SEQ, deltas: true }),
+      /** Per-second rings of the trailing window: volume, sell, buy. */
+      vol: numList({ length: TRAILING_SECONDS }),
+      sell: numList({ length: TRAILING_SECONDS }),
+      buy: numList({ length: TRAILING_SECONDS }),
+      base: numList({ length: geo.buckets }),
       /** Market times (µs) of the latest large_seller alerts, oldest first. */
-      ls: z.array(num()).max(config.exitAlertCount),
-      exit: z
-        .object({
-          timestampNs: z.string(),
-          reason: z.enum([ExitReason.LargeSellerCluster, ExitReason.RedBurst]),
-          rule: z.string(),
-        })
-        .nullable(),
-      stats: z.object({
-        trades: num(),
-        quotes: num(),
-        eligibleTrades: num(),
-        rejected: counts,
-        dropped: z.object({ correction: num(), conditions: counts }),
-        staleWarnings: num(),
-        sides: counts,
-        ignored: num(),
-      }),
-      pending: z.array(alertSchema),
+      ls: numList({ max: config.exitAlertCount, deltas: true }),
     })
     .strict();
 }
-export type FlowDetectorState = z.output<ReturnType<typeof flowDetectorStateSchema>>;
+/** The serialized form (what snapshot() returns and createFlowDetector({ state }) accepts). */
+export type FlowDetectorState = z.input<ReturnType<typeof flowDetectorStateSchema>>;
+
+/** Version 1 (plain number arrays), still accepted on restore. */
+function flowDetectorStateSchemaV1(config: DetectorConfig) {
+  const geo = baselineGeometry(config.baselineMinutes);
+  return z
+    .object({
+      v: z.literal(1),
+      ...common,
+      tSeqs: z.array(num()).max(RECENT_SEQ),
+      qSeqs: z.array(num()).max(RECENT_SEQ),
+      vol: ring(TRAILING_SECONDS),
+      sell: ring(TRAILING_SECONDS),
+      buy: ring(TRAILING_SECONDS),
+      base: ring(geo.buckets),
+      ls: z.array(num()).max(config.exitAlertCount),
+    })
+    .strict();
+}
+type DecodedState = Omit<z.output<ReturnType<typeof flowDetectorStateSchemaV1>>, 'v'>;
 
 export interface CreateFlowDetectorOptions {
   readonly symbol: string;
@@ -145,6 +219,16 @@ export interface FlowDetector {
    */
   onRecord(raw: unknown): RecordOutcome;
   /**
+   * The same four as JSON text (one record or message per call), read by the single-pass scanner in
+   * market-data/line-records.ts: same verdicts and reject codes as parsing with parseJsonLossless and calling
+   * the object methods above (malformed text is a SCHEMA rejection, or 'ignored' for WebSocket text, as a
+   * null message is), at a fraction of the cost and with exact nanosecond timestamps.
+   */
+  onTradeLine(line: string): RecordOutcome;
+  onQuoteLine(line: string): RecordOutcome;
+  onWsLine(line: string): RecordOutcome;
+  onLine(line: string): RecordOutcome;
+  /**
    * Wall-clock "now" in nanoseconds for the stale-data rules (the domain has no clock). Until set, or after
    * setNow(undefined), no staleness is checked (replay, backfill).
    */
@@ -167,8 +251,15 @@ export function createFlowDetector(options: CreateFlowDetectorOptions): FlowDete
     throw new ValidationError([{ field: 'symbol', rule: 'must be a non-empty string' }]);
   }
   const d = new Detector(options.symbol, config);
-  if (options.state !== undefined) d.restore(parseOrThrow(flowDetectorStateSchema(config), options.state, 'state'));
-  else if (options.warmUp) d.warm = true;
+  if (options.state !== undefined) {
+    const v1 =
+      typeof options.state === 'object' && options.state !== null && (options.state as { v?: unknown }).v === 1;
+    d.restore(
+      v1
+        ? parseOrThrow(flowDetectorStateSchemaV1(config), options.state, 'state')
+        : parseOrThrow(flowDetectorStateSchema(config), options.state, 'state'),
+    );
+  } else if (options.warmUp) d.warm = true;
   return d;
 }
 
@@ -268,6 +359,7 @@ class Detector implements FlowDetector {
   exit: ExitSignal | null = null;
   st: FlowStats = emptyStats();
   pending: FlowAlert[] = [];
+  private readonly reader = new LineReader();
 
   constructor(
     readonly symbol: string,
@@ -387,6 +479,94 @@ class Detector implements FlowDetector {
     return this.onTradeRecord(raw);
   }
 
+  // ---- records as JSON text
+
+  onTradeLine(line: string): RecordOutcome {
+    const t = this.reader.restTrade(line);
+    if (isRejected(t)) {
+      this.st.trades++;
+      return this.reject(t);
+    }
+    return this.onTrade(t);
+  }
+
+  onQuoteLine(line: string): RecordOutcome {
+    const q = this.reader.restQuote(line);
+    if (isRejected(q)) {
+      this.st.quotes++;
+      return this.reject(q);
+    }
+    return this.onQuote(q);
+  }
+
+  onWsLine(line: string): RecordOutcome {
+    const r = this.reader.sc.scan(line);
+    if (r !== ScanResult.Ok) return this.onWsMessage(this.generalValue(line, r));
+    return this.wsFromSlots();
+  }
+
+  onLine(line: string): RecordOutcome {
+    const sc = this.reader.sc;
+    const r = sc.scan(line);
+    if (r !== ScanResult.Ok) return this.onRecord(this.generalValue(line, r));
+    if (sc.has(F.ev)) return this.wsFromSlots();
+    if (sc.has(F.bid_price) || sc.has(F.ask_price) || sc.has(F.bid_size) || sc.has(F.ask_size)) {
+      const q = restQuoteFromSlots(sc, this.reader.quote);
+      if (isRejected(q)) {
+        this.st.quotes++;
+        return this.reject(q);
+      }
+      return this.onQuote(q);
+    }
+    const t = restTradeFromSlots(sc, this.reader.trade);
+    if (isRejected(t)) {
+      this.st.trades++;
+      return this.reject(t);
+    }
+    return this.onTrade(t);
+  }
+
+  /** What the general parser makes of text the scanner did not take (null when malformed). */
+  private generalValue(line: string, r: ScanOutcome): unknown {
+    if (r === ScanResult.Syntax) return null;
+    this.reader.general++;
+    return parseJsonOrNull(line);
+  }
+
+  /** onWsMessage on a scanned message. */
+  private wsFromSlots(): RecordOutcome {
+    const sc = this.reader.sc;
+    const isStr = sc.isStr(F.ev);
+    const trade = isStr && sc.strEquals(F.ev, 'T');
+    if (!trade && !(isStr && sc.strEquals(F.ev, 'Q'))) {
+      this.st.ignored++;
+      return 'ignored';
+    }
+    if (!sc.isStr(F.sym)) {
+      if (trade) this.st.trades++;
+      else this.st.quotes++;
+      return this.reject(RejectCode.Schema);
+    }
+    if (!sc.strEquals(F.sym, this.symbol)) {
+      this.st.ignored++;
+      return 'ignored';
+    }
+    if (trade) {
+      const t = wsTradeFromSlots(sc, this.reader.trade);
+      if (isRejected(t)) {
+        this.st.trades++;
+        return this.reject(t);
+      }
+      return this.onTrade(t);
+    }
+    const q = wsQuoteFromSlots(sc, this.reader.quote);
+    if (isRejected(q)) {
+      this.st.quotes++;
+      return this.reject(q);
+    }
+    return this.onQuote(q);
+  }
+
   private reject(code: RejectCode): RejectCode {
     this.st.rejected[code]++;
     return code;
@@ -445,7 +625,7 @@ class Detector implements FlowDetector {
     }
     const excluded = firstExcludedCondition(t.conditions);
     if (excluded >= 0) {
-      const key = String(excluded);
+      const key = CONDITION_KEYS[excluded]!;
       this.st.dropped.conditions[key] = (this.st.dropped.conditions[key] ?? 0) + 1;
       return 'accepted';
     }
@@ -731,35 +911,37 @@ class Detector implements FlowDetector {
   snapshot(): FlowDetectorState {
     const idEx = this.tIdEx.toArray();
     const idTrf = this.tIdTrf.toArray();
+    const stats = structuredCloneStats(this.st);
+    for (const c of REJECT_CODES) if (stats.rejected[c] === 0) delete stats.rejected[c];
     return {
       v: STATE_VERSION,
       symbol: this.symbol,
       warm: this.warm,
       ts: [this.tSeq, this.tUs, this.tRem, this.tDay],
-      tSeqs: this.tSeqs.toArray(),
+      tSeqs: encodeDeltas(this.tSeqs.toArray()),
       tIds: this.tIds.toArray().map((id, i) => [id, idEx[i]!, idTrf[i]!]),
       qs: [this.qSeq, this.qUs, this.qRem, this.qDay],
-      qSeqs: this.qSeqs.toArray(),
+      qSeqs: encodeDeltas(this.qSeqs.toArray()),
       nbbo: [this.bid, this.bidSize, this.ask, this.askSize],
       tick: [this.lastPx, this.tickDir],
       qe: [this.qArmed, this.qEpisodeAsk],
       sw: [this.swPx, this.swStart, this.swSum, this.swCount, this.swAlerted],
       clk: [this.firstSec, this.curSec],
-      vol: [...this.vol],
-      sell: [...this.sell],
-      buy: [...this.buy],
+      vol: encodeNums(this.vol),
+      sell: encodeNums(this.sell),
+      buy: encodeNums(this.buy),
       sums: [this.volSum, this.sellSum, this.buySum],
-      base: [...this.base],
+      base: encodeNums(this.base),
       bf: [this.fillK, this.fill, this.complete, this.baseSum],
       rb: [this.rbActive, this.rbLevel],
-      ls: [...this.lsTimes],
+      ls: encodeDeltas(this.lsTimes),
       exit: this.exit === null ? null : { ...this.exit },
-      stats: structuredCloneStats(this.st),
+      stats,
       pending: this.pending.map((a) => ({ ...a })),
     };
   }
 
-  restore(s: FlowDetectorState): void {
+  restore(s: DecodedState): void {
     if (s.symbol !== this.symbol) {
       throw new ValidationError([{ field: 'state.symbol', rule: `must be ${this.symbol} (got ${s.symbol})` }]);
     }

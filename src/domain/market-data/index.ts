@@ -1,4 +1,5 @@
 export * from './json';
+export * from './line-records';
 export * from './price';
 export * from './record-file';
 export * from './records';

@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFlowDetector, type FlowDetector } from '../../../src/domain/detectors/flow-detector';
+import { type DetectorConfigInput } from '../../../src/domain/detectors/config';
+import { decodeDeltas, decodeNums } from '../../../src/domain/detectors/state-codec';
 import { parseRecordFile } from '../../../src/domain/market-data/record-file';
 import { ns } from './helpers';
 
@@ -133,8 +135,111 @@ describe('detector state snapshot/restore', () => {
     expect(size).toBeLessThan(4096);
   });
 
+  /**
+   * A long realistic session: 100 minutes of market time, a print and a quote every ~50 ms with sizes of
+   * 1..5000 shares (odd lots to block prints), the price wandering over hundreds of cents, several seller
+   * bursts, and alerts drained as a monitor does. Baseline full, every ring busy.
+   */
+  function longSession(config: DetectorConfigInput) {
+    const d = createFlowDetector({ symbol: 'TSLA', config });
+    let seed = 12345;
+    const rnd = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    let bid = 25_000;
+    let seq = 1_000_000;
+    let alerts = 0;
+    let maxSize = 0;
+    const minutes = 100;
+    for (let ms = 0; ms < minutes * 60_000; ms += 50) {
+      const burst = Math.floor(ms / 60_000) % 17 === 16;
+      const ts = ns(ms, Math.floor(rnd() * 1_000_000));
+      if (rnd() < 0.3) bid += rnd() < 0.5 ? -1 : 1;
+      const ask = bid + 1 + Math.floor(rnd() * 3);
+      d.onQuoteRecord({
+        ask_price: ask / 100,
+        ask_size: 100 * (1 + Math.floor(rnd() * 40)),
+        bid_price: bid / 100,
+        bid_size: 100 * (1 + Math.floor(rnd() * 40)),
+        participant_timestamp: ts,
+        sequence_number: (seq += 1 + Math.floor(rnd() * 20)),
+        sip_timestamp: ts,
+      });
+      const size = burst ? 500 + Math.floor(rnd() * 20_000) : 1 + Math.floor(rnd() * rnd() * 5000);
+      d.onTradeRecord({
+        conditions: rnd() < 0.1 ? [37] : rnd() < 0.05 ? [12, 41] : [],
+        exchange: 1 + Math.floor(rnd() * 20),
+        id: String(52_983_525_034_825 + seq),
+        participant_timestamp: ts,
+        price: (burst ? bid : bid + Math.floor(rnd() * 4)) / 100,
+        sequence_number: (seq += 1 + Math.floor(rnd() * 20)),
+        sip_timestamp: ts,
+        size,
+        trf_id: rnd() < 0.3 ? 202 : undefined,
+      });
+      alerts += d.drainAlerts().length;
+      if (ms % 1000 === 0) maxSize = Math.max(maxSize, JSON.stringify(d.snapshot()).length);
+    }
+    return { d, alerts, maxSize };
+  }
+
+  it.each<[string, DetectorConfigInput]>([
+    ['default settings (5-min baseline in 1 s buckets)', {}],
+    ['baselineMinutes 60 (12 s buckets of large volumes)', { baselineMinutes: 60 }],
+    ['round lots, exitAlertCount 10', { quoteSizeUnit: 'round_lots', exitAlertCount: 10 }],
+  ])('a long realistic session stays under 4 KB of serialized state (checked every second): %s', (_name, config) => {
+    const { d, alerts, maxSize } = longSession(config);
+    const snap = d.snapshot();
+    // The session really is busy: full baseline, alerts raised, volume in every ring.
+    expect(snap.bf[2]).toBe(decodeNums(snap.base)!.length);
+    expect(decodeNums(snap.base)!.every((v) => v > 0)).toBe(true);
+    expect(decodeNums(snap.vol)!.filter((v) => v > 0).length).toBeGreaterThan(50);
+    expect(alerts).toBeGreaterThan(3);
+    expect(d.stats.eligibleTrades).toBeGreaterThan(100_000);
+    expect(maxSize).toBeLessThan(4096);
+    // Restore is exact: the restored detector serializes to the same text.
+    const restored = createFlowDetector({ symbol: 'TSLA', config, state: JSON.parse(JSON.stringify(snap)) });
+    expect(JSON.stringify(restored.snapshot())).toBe(JSON.stringify(snap));
+  });
+
+  it('still restores a version-1 state (plain number arrays) from older workflow histories', () => {
+    const { d } = longSessionPrefix();
+    const snap = d.snapshot();
+    const v1 = {
+      ...snap,
+      v: 1,
+      tSeqs: decodeDeltas(snap.tSeqs),
+      qSeqs: decodeDeltas(snap.qSeqs),
+      vol: decodeNums(snap.vol),
+      sell: decodeNums(snap.sell),
+      buy: decodeNums(snap.buy),
+      base: decodeNums(snap.base),
+      ls: decodeDeltas(snap.ls),
+    };
+    expect(v1.base).toHaveLength(300);
+    const restored = createFlowDetector({ symbol: 'TSLA', state: JSON.parse(JSON.stringify(v1)) });
+    expect(restored.snapshot()).toEqual(snap);
+    expect(() => createFlowDetector({ symbol: 'TSLA', state: { ...v1, vol: snap.vol } })).toThrow('state.vol');
+    expect(() => createFlowDetector({ symbol: 'TSLA', state: { ...snap, vol: '1,2' } })).toThrow(
+      'state.vol: must have 60 entries (has 2)',
+    );
+    expect(() => createFlowDetector({ symbol: 'TSLA', state: { ...snap, base: 'x!,?' } })).toThrow(
+      'state.base: must be a compact number list',
+    );
+  });
+
+  /** The first three minutes of the sell-burst scenario: enough to fill rings and sequence lists. */
+  function longSessionPrefix() {
+    const dir = join(__dirname, '../../fixtures/scenarios/sell-burst');
+    const d = createFlowDetector({ symbol: 'TSLA' });
+    for (const q of parseRecordFile(readFileSync(join(dir, 'quotes.json'), 'utf8'))) d.onQuoteRecord(q);
+    for (const t of parseRecordFile(readFileSync(join(dir, 'trades.json'), 'utf8'))) d.onTradeRecord(t);
+    return { d };
+  }
+
   it('with baselineMinutes 60 the baseline is kept in 12 s buckets (300 of them)', () => {
     const d = createFlowDetector({ symbol: 'TSLA', config: { baselineMinutes: 60 } });
-    expect(d.snapshot().base).toHaveLength(300);
+    expect(decodeNums(d.snapshot().base)).toHaveLength(300);
   });
 });
