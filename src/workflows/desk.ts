@@ -15,6 +15,7 @@ import {
   startChild,
   workflowInfo,
   isCancellation,
+  log,
 } from '@temporalio/workflow';
 import type { OpenOrderSummary, createBrokerActivities } from '../activities/broker-activities';
 import { type BrokerName } from '../domain/orders/order-request';
@@ -23,7 +24,7 @@ import { prepareLimitOrder, type OrderPricingConfig, type OrderRequestInput } fr
 import { ValidationError } from '../domain/validation';
 import { WorkflowIds } from '../shared/contracts';
 import { orderTerminalSignal, type OrderTerminalNotice } from './notifications';
-import { cancelOrderSignal, orderWorkflow, type OrderSettings } from './order';
+import { brokerUpdateSignal, cancelOrderSignal, orderWorkflow, type OrderSettings } from './order';
 
 type BrokerActivities = ReturnType<typeof createBrokerActivities>;
 
@@ -322,10 +323,17 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
 
   setHandler(deskStateQuery, () => ({ broker, account, ...state }));
 
+  /**
+   * The kill switch. Everything the broker shows open is cancelled by the desk directly and in parallel (one
+   * hop, so 25 orders confirm in about one broker round trip), and each flowguard order workflow is handed the
+   * broker's answer so it closes at once. Orders the broker does not show open yet (a submit in flight) are
+   * cancelled by their own workflow, which cancels right after its submit returns.
+   */
   async function runCancelAll(reason: string): Promise<void> {
     state.cancelAllCount += 1;
     const run: CancelAllRun = { id: state.cancelAllCount, reason, requestedAt: now(), completedAt: null, results: {} };
     state.cancelAll = run;
+    const why = `cancel-all: ${reason}`;
 
     const ours = Object.values(state.openOrders);
     for (const o of ours) {
@@ -340,34 +348,32 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
         detail: null,
       };
     }
-    const cancelOurs = ours.map(async (o) => {
-      await condition(() => o.started || !state.openOrders[o.clientOrderId]);
-      if (!state.openOrders[o.clientOrderId]) return;
-      await getExternalWorkflowHandle(o.workflowId).signal(cancelOrderSignal, { reason: `cancel-all: ${reason}` });
-    });
 
-    const cancelForeign = (async () => {
-      let open: OpenOrderSummary[];
-      try {
-        open = await acts.listOpenBrokerOrders({ broker });
-      } catch (err) {
-        run.results['broker:list'] = {
-          key: 'broker:list',
-          source: 'broker',
-          clientOrderId: null,
-          brokerOrderId: null,
-          symbol: '*',
-          outcome: 'failed',
-          filledQuantity: 0,
-          detail: `could not list the broker's open orders: ${errorMessage(err)}`,
-        };
-        return;
-      }
-      const foreign = open.filter((o) => !(o.clientOrderId && run.results[o.clientOrderId]));
-      await Promise.all(foreign.map((o) => cancelBrokerOrder(run, o)));
-    })();
+    let open: OpenOrderSummary[] = [];
+    try {
+      open = await acts.listOpenBrokerOrders({ broker });
+    } catch (err) {
+      run.results['broker:list'] = {
+        key: 'broker:list',
+        source: 'broker',
+        clientOrderId: null,
+        brokerOrderId: null,
+        symbol: '*',
+        outcome: 'failed',
+        filledQuantity: 0,
+        detail: `could not list the broker's open orders: ${errorMessage(err)}`,
+      };
+    }
+    const atBroker = new Set(open.map((o) => o.clientOrderId).filter((id): id is string => id !== null));
+    const viaWorkflow = ours.filter((o) => !atBroker.has(o.clientOrderId));
 
-    await Promise.all([...cancelOurs, cancelForeign]);
+    await Promise.all([
+      ...open.map((o) => cancelAtBroker(run, o, o.clientOrderId ? state.openOrders[o.clientOrderId] : undefined, why)),
+      ...viaWorkflow.map(async (o) => {
+        await condition(() => o.started || !state.openOrders[o.clientOrderId]);
+        if (state.openOrders[o.clientOrderId]) await signalOrder(o.workflowId, why);
+      }),
+    ]);
     const confirmed = await condition(
       () => Object.values(run.results).every((r) => r.outcome !== 'pending'),
       CONFIRM_TIMEOUT_MS,
@@ -376,16 +382,29 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
       for (const r of Object.values(run.results)) {
         if (r.outcome === 'pending') {
           r.outcome = 'unconfirmed';
-          r.detail = `no terminal state within ${CONFIRM_TIMEOUT_MS / 1000} s; the order workflow keeps trying`;
+          r.detail = `no terminal state within ${CONFIRM_TIMEOUT_MS / 1000} s; its order workflow keeps trying to cancel`;
         }
       }
     }
     run.completedAt = now();
   }
 
-  async function cancelBrokerOrder(run: CancelAllRun, o: OpenOrderSummary): Promise<void> {
-    const key = `broker:${o.brokerOrderId}`;
-    const entry: CancelAllEntry = {
+  async function signalOrder(workflowId: string, reason: string): Promise<void> {
+    try {
+      await getExternalWorkflowHandle(workflowId).signal(cancelOrderSignal, { reason });
+    } catch (err) {
+      log.warn('could not signal an order workflow', { workflowId, error: errorMessage(err) });
+    }
+  }
+
+  async function cancelAtBroker(
+    run: CancelAllRun,
+    o: OpenOrderSummary,
+    ours: OpenOrderEntry | undefined,
+    why: string,
+  ): Promise<void> {
+    const key = ours ? ours.clientOrderId : `broker:${o.brokerOrderId}`;
+    const entry: CancelAllEntry = run.results[key] ?? {
       key,
       source: 'broker',
       clientOrderId: o.clientOrderId,
@@ -395,6 +414,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
       filledQuantity: o.filledQuantity,
       detail: null,
     };
+    entry.brokerOrderId = o.brokerOrderId;
     run.results[key] = entry;
     try {
       const result = await acts.cancelBrokerOrder({
@@ -403,17 +423,25 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
         clientOrderId: o.clientOrderId,
       });
       let order = result.order;
+      // The order workflow learns the outcome now instead of at its next poll.
+      if (ours) await getExternalWorkflowHandle(ours.workflowId).signal(brokerUpdateSignal, order);
       for (let i = 0; !isTerminalOrderState(order.state) && i < 60; i++) {
         await sleep(500);
         const latest = await acts.getBrokerOrder({ broker, brokerOrderId: o.brokerOrderId });
         if (latest) order = latest;
       }
+      if (ours && isTerminalOrderState(order.state) && order !== result.order) {
+        await getExternalWorkflowHandle(ours.workflowId).signal(brokerUpdateSignal, order);
+      }
       entry.filledQuantity = order.filledQuantity;
-      entry.outcome = isTerminalOrderState(order.state) ? outcomeOf(order.state, order.filledQuantity) : 'unconfirmed';
+      if (isTerminalOrderState(order.state)) entry.outcome = outcomeOf(order.state, order.filledQuantity);
+      else if (!ours) entry.outcome = 'unconfirmed';
     } catch (err) {
       if (isCancellation(err)) throw err;
-      entry.outcome = 'failed';
       entry.detail = errorMessage(err);
+      // Ours stay pending: their workflow takes over the cancel and keeps trying until the broker answers.
+      if (ours) await signalOrder(ours.workflowId, why);
+      else entry.outcome = 'failed';
     }
   }
 

@@ -96,6 +96,8 @@ export const brokerUpdateSignal = defineSignal<[BrokerOrderSnapshot]>('brokerUpd
 export const orderStatusQuery = defineQuery<OrderStatus>('status');
 
 const WARNINGS_KEPT = 10;
+/** Pause before cancelling again after the broker could not be reached (retries inside the activity came first). */
+const CANCEL_RETRY_MS = 5000;
 
 /**
  * One order's life: validate and price it, submit it exactly once (the client order id is the broker's
@@ -274,7 +276,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
         if (isCancellation(err)) throw err;
         apply({ type: 'cancel_rejected', reason: describe(err) });
         cancelSent = false;
-        cancelRequested = null;
+        if (applicationFailureOf(err)?.nonRetryable) {
+          // The broker refuses this cancel for good (unknown order, say): polling shows how the order ends.
+          cancelRequested = null;
+        } else {
+          // The broker is unreachable: the cancel stays owed and is tried again shortly.
+          await condition(() => updates.length > 0, Math.min(pollMs, CANCEL_RETRY_MS));
+          for (const snapshot of updates.splice(0)) applySnapshot(snapshot);
+        }
       }
       continue;
     }

@@ -451,9 +451,9 @@ describe('kill switch: cancel-all at scale', () => {
         outcome: 'cancelled',
       });
     }
-    // Ours: the order workflow gave up cancelling after its retries; the desk stops waiting and says so.
+    // Ours: the desk's cancel failed and its order workflow took over; the desk stops waiting and says so.
     expect(results[stuck.clientOrderId]).toMatchObject({ source: 'flowguard', outcome: 'unconfirmed' });
-    expect(results[stuck.clientOrderId]!.detail).toMatch(/no terminal state/);
+    expect(results[stuck.clientOrderId]!.detail).toMatch(/keeps trying/);
     // Foreign: the desk's own cancel failed after its retries; the broker's refusal is quoted.
     expect(results[`broker:${stuckForeign}`]).toMatchObject({ source: 'broker', outcome: 'failed' });
     expect(results[`broker:${stuckForeign}`]!.detail).toMatch(/503/);
@@ -468,8 +468,8 @@ describe('kill switch: cancel-all at scale', () => {
     // ...and the ones already cancelled are remembered as such.
     const recent = new Map(desk?.recent.map((n) => [n.clientOrderId, n.state]));
     for (const p of placed) if (p !== stuck) expect(recent.get(p.clientOrderId)).toBe('cancelled');
-    // A 503 is transient: retried up to the configured attempts, then given up — never retried forever.
-    expect(proxy.refused.get(stuckId)).toBe(settings.retry.maximumAttempts);
+    // A 503 is transient: the desk's own attempts are bounded; for our order its workflow keeps the cancel owed.
+    expect(proxy.refused.get(stuckId)).toBeGreaterThanOrEqual(settings.retry.maximumAttempts);
     expect(proxy.refused.get(stuckForeign)).toBe(settings.retry.maximumAttempts);
     await expect(
       placeOrder(
@@ -479,16 +479,24 @@ describe('kill switch: cancel-all at scale', () => {
       ),
     ).rejects.toThrow(OrderRefusedError);
 
-    // The broker recovers: a second cancel-all finishes the job.
+    // The broker recovers: our order's workflow completes its owed cancel by itself; the first run's result follows.
     proxy.failCancel.clear();
+    await waitForStatus(ctx, stuck.clientOrderId, (s) => s.state === 'cancelled', 30_000);
+    const deadline = Date.now() + 15_000;
+    while (
+      (await deskState(ctx, 'alpaca', account))?.cancelAll?.results[stuck.clientOrderId]?.outcome !== 'cancelled'
+    ) {
+      if (Date.now() > deadline) throw new Error('the desk never recorded the late cancel');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // The foreign order needs another cancel-all: nothing else owns it.
     const second = await cancelAll(
       ctx,
       { broker: 'alpaca', account, reason: 'retry after outage', wait: true },
       settings,
     );
     const again = byKey(second.run);
-    expect(Object.keys(again).sort()).toEqual([stuck.clientOrderId, `broker:${stuckForeign}`].sort());
-    expect(again[stuck.clientOrderId]).toMatchObject({ outcome: 'cancelled' });
+    expect(Object.keys(again)).toEqual([`broker:${stuckForeign}`]);
     expect(again[`broker:${stuckForeign}`]).toMatchObject({ outcome: 'cancelled' });
     expect(alpaca.orders().filter((o) => o.status !== 'canceled')).toEqual([]);
     expect((await orderStatus(ctx, stuck.clientOrderId)).state).toBe('cancelled');

@@ -16,7 +16,15 @@ import { startWorkerProcess, type WorkerProcess } from '../support/worker-proces
 const config = AppConfigSchema.parse({
   marketData: {
     pollIntervalSeconds: 1,
-    sessions: [{ name: 'always', start: '00:00', end: '23:59', timeZone: 'UTC', days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] }],
+    sessions: [
+      {
+        name: 'always',
+        start: '00:00',
+        end: '23:59',
+        timeZone: 'UTC',
+        days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+      },
+    ],
   },
   orders: { pollIntervalSeconds: 1, sellOffset: '0' },
 });
@@ -55,7 +63,10 @@ describe('auto-exit survives a worker crash right after the exit decision', () =
     const firstAlertNs = BigInt(scenario.expected.alerts[0]!.timestampNs as string);
     const now = BigInt(Date.now()) * 1_000_000n;
     const delta = now - (firstAlertNs - 20_000_000_000n);
-    polygon.loadScenario('CRSH', { trades: shiftRecords(scenario.trades, delta), quotes: shiftRecords(scenario.quotes, delta) });
+    polygon.loadScenario('CRSH', {
+      trades: shiftRecords(scenario.trades, delta),
+      quotes: shiftRecords(scenario.quotes, delta),
+    });
     polygon.advanceTo(now);
 
     workers.push(await startWorkerProcess(workerEnv));

@@ -210,7 +210,10 @@ describe('position monitor on Temporal with the Polygon stand-in', () => {
     const firstAlertNs = BigInt(scenario.expected.alerts[0]!.timestampNs as string);
     const now = BigInt(Date.now()) * 1_000_000n;
     const delta = now - (firstAlertNs - BigInt(leadMs) * 1_000_000n);
-    polygon.loadScenario(symbol, { trades: shiftRecords(scenario.trades, delta), quotes: shiftRecords(scenario.quotes, delta) });
+    polygon.loadScenario(symbol, {
+      trades: shiftRecords(scenario.trades, delta),
+      quotes: shiftRecords(scenario.quotes, delta),
+    });
     polygon.advanceTo(now);
     return { scenario, delta };
   }
@@ -218,7 +221,14 @@ describe('position monitor on Temporal with the Polygon stand-in', () => {
   it('stream mode: alerts arrive over the WebSocket with the same result as the replay', async () => {
     const { scenario, delta } = publishLive('seller-cluster-exit', 'STRMA');
     const positionId = `stream-${randomUUID().slice(0, 8)}`;
-    await startMonitor({ positionId, symbol: 'STRMA', quantity: 100, mode: 'alert', dataMode: 'stream', settings: settings(true) });
+    await startMonitor({
+      positionId,
+      symbol: 'STRMA',
+      quantity: 100,
+      mode: 'alert',
+      dataMode: 'stream',
+      settings: settings(true),
+    });
     await waitFor(positionId, (v) => v.live && v.state === 'monitoring');
     polygon.releaseAll();
     const v = await waitFor(positionId, (x) => x.exitSignal !== null && x.alertTotal >= 3);
@@ -234,14 +244,23 @@ describe('position monitor on Temporal with the Polygon stand-in', () => {
   it('stream mode: a dropped WebSocket reconnects and backfills the gap without missing the decisive trade', async () => {
     const { scenario } = publishLive('seller-cluster-exit', 'STRMB');
     const positionId = `drop-${randomUUID().slice(0, 8)}`;
-    await startMonitor({ positionId, symbol: 'STRMB', quantity: 100, mode: 'alert', dataMode: 'stream', settings: settings(true) });
+    await startMonitor({
+      positionId,
+      symbol: 'STRMB',
+      quantity: 100,
+      mode: 'alert',
+      dataMode: 'stream',
+      settings: settings(true),
+    });
     await waitFor(positionId, (v) => v.live && v.state === 'monitoring');
     // The socket drops and the next reconnects are refused while the selling prints.
     polygon.refuseConnections(2);
     polygon.dropConnections();
     polygon.releaseAll();
     const v = await waitFor(positionId, (x) => x.exitSignal !== null && x.alertTotal >= 3, 45_000);
-    expect(v.alerts.map((a) => [a.kind, a.severity])).toEqual(scenario.expected.alerts.map((a) => [a.kind, a.severity]));
+    expect(v.alerts.map((a) => [a.kind, a.severity])).toEqual(
+      scenario.expected.alerts.map((a) => [a.kind, a.severity]),
+    );
     await env.client.workflow.getHandle(WorkflowIds.position(positionId)).signal(stopMonitorSignal, {});
   });
 
@@ -250,7 +269,14 @@ describe('position monitor on Temporal with the Polygon stand-in', () => {
     polygon.setApiKey('a-different-key');
     try {
       const positionId = `auth-${randomUUID().slice(0, 8)}`;
-      await startMonitor({ positionId, symbol: 'AUTHX', quantity: 100, mode: 'alert', dataMode: 'poll', settings: settings(true) });
+      await startMonitor({
+        positionId,
+        symbol: 'AUTHX',
+        quantity: 100,
+        mode: 'alert',
+        dataMode: 'poll',
+        settings: settings(true),
+      });
       const v = await waitFor(positionId, (x) => x.state === 'unauthorized');
       expect(v.dataHealth.lastError).toMatch(/PolygonUnauthorized/);
       expect(v.healthAlerts.some((h) => h.severity === 'critical' && /unauthorized/.test(h.rule))).toBe(true);

@@ -4,7 +4,14 @@ import { type Worker } from '@temporalio/worker';
 import { createMemoryAuditLog } from '../../src/activities/audit';
 import { createAlpacaBroker } from '../../src/brokers/alpaca/alpaca-broker';
 import { createBrokerRegistry } from '../../src/brokers/registry';
-import { OrderRefusedError, orderStatus, placeOrder, resetDesk, type PlaceOrderOptions } from '../../src/cli/orders';
+import {
+  deskState,
+  OrderRefusedError,
+  orderStatus,
+  placeOrder,
+  resetDesk,
+  type PlaceOrderOptions,
+} from '../../src/cli/orders';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { OrdersConfigSchema } from '../../src/domain/orders/config';
@@ -111,6 +118,12 @@ describe('orders on Temporal against the Alpaca stand-in', () => {
     const rejected = await waitForStatus(ctx, placed.clientOrderId, (s) => s.state === 'rejected');
     expect(rejected.errorType).toBe('InsufficientFunds');
     expect(alpaca.requestsFor('POST /v2/orders').length - before).toBe(1);
+    // The order tells the desk as it closes; the breaker is tripped once the desk has heard.
+    const deadline = Date.now() + 10_000;
+    while (!(await deskState(ctx, 'alpaca', account))?.breaker) {
+      if (Date.now() > deadline) throw new Error('breaker never tripped');
+      await new Promise((r) => setTimeout(r, 50));
+    }
 
     await expect(
       placeOrder(ctx, order({ account, symbol: 'MSFT', referencePrice: '410.00' }), settings),
