@@ -311,6 +311,7 @@ async function benchCancelAll(rig: Rig, broker: BrokerName, count: number): Prom
     });
     samples.push(now() - t0);
     inDesk.push(Date.parse(run.completedAt!) - Date.parse(run.requestedAt));
+    if (process.argv.includes('--trace')) await traceDesk(desk, Date.parse(run.requestedAt));
     const results = Object.values(run.results);
     const bad = results.filter((r) => r.outcome !== 'cancelled');
     if (results.length !== count || bad.length > 0) {
@@ -332,6 +333,20 @@ async function benchCancelAll(rig: Rig, broker: BrokerName, count: number): Prom
     undefined,
     "the desk's own requestedAt → completedAt (workflow task times): excludes signal delivery and the query",
   );
+}
+
+/** `--trace`: the desk's history during the cancel-all, grouped by event type, to see where the time goes. */
+async function traceDesk(desk: ReturnType<Client['workflow']['getHandle']>, fromMs: number): Promise<void> {
+  const history = await desk.fetchHistory();
+  const rows: string[] = [];
+  for (const e of history.events ?? []) {
+    const t = e.eventTime?.seconds
+      ? Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6)
+      : 0;
+    if (t < fromMs - 5) continue;
+    rows.push(`${String(t - fromMs).padStart(6)} ms  ${String(e.eventType)}`);
+  }
+  process.stderr.write(`desk history since cancelAll:\n${rows.join('\n')}\n`);
 }
 
 // ── b. fill detection ───────────────────────────────────────────────────────────────────────────────

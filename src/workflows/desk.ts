@@ -18,6 +18,7 @@ import {
   log,
 } from '@temporalio/workflow';
 import type { OpenOrderSummary, createBrokerActivities } from '../activities/broker-activities';
+import type { BrokerOrderSnapshot } from '../brokers/broker';
 import { type BrokerName } from '../domain/orders/order-request';
 import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
 import { prepareLimitOrder, type OrderPricingConfig, type OrderRequestInput } from '../domain/orders/order-request';
@@ -387,6 +388,17 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
       }
     }
     run.completedAt = now();
+    await Promise.all(notifications.splice(0));
+  }
+
+  const notifications: Promise<void>[] = [];
+
+  async function notifyOrder(workflowId: string, order: BrokerOrderSnapshot): Promise<void> {
+    try {
+      await getExternalWorkflowHandle(workflowId).signal(brokerUpdateSignal, order);
+    } catch (err) {
+      log.warn('could not hand the cancel result to an order workflow', { workflowId, error: errorMessage(err) });
+    }
   }
 
   async function signalOrder(workflowId: string, reason: string): Promise<void> {
@@ -423,19 +435,18 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
         clientOrderId: o.clientOrderId,
       });
       let order = result.order;
-      // The order workflow learns the outcome now instead of at its next poll.
-      if (ours) await getExternalWorkflowHandle(ours.workflowId).signal(brokerUpdateSignal, order);
       for (let i = 0; !isTerminalOrderState(order.state) && i < 60; i++) {
         await sleep(500);
         const latest = await acts.getBrokerOrder({ broker, brokerOrderId: o.brokerOrderId });
         if (latest) order = latest;
       }
-      if (ours && isTerminalOrderState(order.state) && order !== result.order) {
-        await getExternalWorkflowHandle(ours.workflowId).signal(brokerUpdateSignal, order);
-      }
       entry.filledQuantity = order.filledQuantity;
       if (isTerminalOrderState(order.state)) entry.outcome = outcomeOf(order.state, order.filledQuantity);
       else if (!ours) entry.outcome = 'unconfirmed';
+      // The broker's answer confirms the outcome; the order workflow learns it now instead of at its next
+      // poll, but the confirmation does not wait for that signal to be delivered (the server sends them one
+      // by one).
+      if (ours) notifications.push(notifyOrder(ours.workflowId, order));
     } catch (err) {
       if (isCancellation(err)) throw err;
       entry.detail = errorMessage(err);
