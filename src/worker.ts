@@ -32,7 +32,10 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
     polygonStream: options.deps?.polygonStream ?? polygonStreamFromEnv(),
     brokers:
       options.deps?.brokers ??
-      createBrokerRegistry({ dataDir: process.env.FLOWGUARD_DATA_DIR, marketPrices: polygonPriceSource(polygon) }),
+      createBrokerRegistry({
+        dataDir: process.env.FLOWGUARD_DATA_DIR || undefined,
+        marketPrices: polygonPriceSource(polygon),
+      }),
     audit: options.deps?.audit ?? createAuditLog(),
     ...options.deps,
   };

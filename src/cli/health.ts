@@ -173,8 +173,8 @@ export async function checkMarketData(
       apiKey: cfg.POLYGON_API_KEY,
       baseUrl: where,
       timeoutMs,
-      // The CLI's own bucket: two probe requests, still within the configured rate.
-      rateLimiter: new TokenBucketRateLimiter({ ratePerSecond: cfg.POLYGON_RATE_LIMIT_PER_SECOND }),
+      // The CLI's own bucket: two probe requests, within Polygon's smallest plan (about 5 per second).
+      rateLimiter: new TokenBucketRateLimiter({ ratePerSecond: 5 }),
     });
     await rest.validateKey();
     return { name, ok: true, required: true, detail: `Polygon key accepted by ${where} (trades and quotes)` };

@@ -61,12 +61,9 @@ export function monitorSettingsFromConfig(config: AppConfig, broker: BrokerName,
   };
 }
 
-export async function startMonitor(
-  ctx: CliContext,
-  opts: StartMonitorOptions,
-  configured?: AppConfig,
-): Promise<{ workflowId: string; positionId: string }> {
-  const input = parseOrThrow(StartSchema, {
+/** Validates `monitor start` input (before anything connects): errors name the field and the rule. */
+export function parseStartOptions(opts: StartMonitorOptions) {
+  return parseOrThrow(StartSchema, {
     symbol: opts.symbol,
     quantity: /^\d+$/.test(opts.quantity) ? Number(opts.quantity) : opts.quantity,
     entryPrice: opts.entryPrice,
@@ -75,6 +72,14 @@ export async function startMonitor(
     dataMode: opts.dataMode ?? DataMode.Poll,
     broker: opts.broker ?? 'paper',
   });
+}
+
+export async function startMonitor(
+  ctx: CliContext,
+  opts: StartMonitorOptions,
+  configured?: AppConfig,
+): Promise<{ workflowId: string; positionId: string }> {
+  const input = parseStartOptions(opts);
   const config = configured ?? (await loadConfig());
   const account = accountOf(opts.account);
   const positionId = input.positionId ?? `${input.symbol.toLowerCase()}-${randomUUID().slice(0, 8)}`;
@@ -157,6 +162,7 @@ export function registerMonitorCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(
       action(async (opts: StartMonitorOptions & { json?: boolean }) => {
+        parseStartOptions(opts);
         const started = await withTemporal((ctx) => startMonitor(ctx, opts));
         if (opts.json) printJson({ workflowId: started.workflowId, positionId: started.positionId });
         else process.stdout.write(`monitoring ${started.positionId} — workflow ${started.workflowId}\n`);

@@ -46,6 +46,8 @@ export interface PlaceOrderOptions {
   readonly broker?: string;
   readonly timeInForce?: string;
   readonly account?: string;
+  /** Only 'limit'; anything else is refused with "not supported, use a limit order". */
+  readonly type?: string;
 }
 
 export interface PlacedOrder {
@@ -101,13 +103,11 @@ function rethrowDeskFailure(err: unknown): never {
   throw err;
 }
 
-export async function placeOrder(
-  ctx: CliContext,
-  opts: PlaceOrderOptions,
-  configured?: OrderSettings,
-): Promise<PlacedOrder> {
-  const broker = brokerOf(opts.broker);
-  const settings = configured ?? (await resolveOrderSettings());
+/**
+ * The desk request for an order, validated by the same domain code the desk runs: invalid input fails here,
+ * before anything reaches Temporal.
+ */
+export function buildOrderRequest(opts: PlaceOrderOptions, settings: OrderSettings): PlaceOrderRequest['request'] {
   const request: PlaceOrderRequest['request'] = {
     symbol: opts.symbol,
     side: opts.side as 'buy' | 'sell',
@@ -118,11 +118,22 @@ export async function placeOrder(
     ...(opts.maxSlippagePct ? { maxSlippagePct: opts.maxSlippagePct } : {}),
     ...(opts.strategy ? { strategy: opts.strategy } : {}),
     ...(opts.timeInForce ? { timeInForce: opts.timeInForce as 'day' | 'gtc' } : {}),
-    broker,
+    ...(opts.type && opts.type !== 'limit' ? { type: opts.type } : {}),
+    broker: brokerOf(opts.broker),
     clientOrderId: opts.clientOrderId ?? `fg-${randomUUID()}`,
   };
-  // Same domain code as the desk: invalid input fails here, before anything reaches Temporal.
   prepareLimitOrder(request, settings.pricing);
+  return request;
+}
+
+export async function placeOrder(
+  ctx: CliContext,
+  opts: PlaceOrderOptions,
+  configured?: OrderSettings,
+): Promise<PlacedOrder> {
+  const broker = brokerOf(opts.broker);
+  const settings = configured ?? (await resolveOrderSettings());
+  const request = buildOrderRequest(opts, settings);
 
   let placed;
   try {
@@ -243,10 +254,16 @@ export function registerOrderCommands(program: Command, order: Command): void {
     .option('--broker <name>', 'paper, alpaca or robinhood', 'paper')
     .option('--account <LABEL>', 'desk account label (default: $FLOWGUARD_ACCOUNT or main)')
     .option('--time-in-force <tif>', 'day or gtc')
+    .option('--type <type>', 'order type: only limit is supported', 'limit')
     .option('--json', 'print one JSON object')
     .action(
       action(async (opts: PlaceOrderOptions & { json?: boolean }) => {
-        const placed = await withTemporal((ctx) => placeOrder(ctx, opts));
+        const settings = await resolveOrderSettings();
+        // Validated before connecting: bad input is exit 2 even with Temporal down.
+        const request = buildOrderRequest(opts, settings);
+        const placed = await withTemporal((ctx) =>
+          placeOrder(ctx, { ...opts, clientOrderId: request.clientOrderId }, settings),
+        );
         if (opts.json)
           printJson({
             workflowId: placed.workflowId,
@@ -299,6 +316,7 @@ export function registerOrderCommands(program: Command, order: Command): void {
 
   program
     .command('orders')
+    .description('list orders')
     .command('list')
     .description('orders from Temporal visibility (search attributes)')
     .option('--open', 'only orders whose workflow is still running')
@@ -352,6 +370,7 @@ export function registerOrderCommands(program: Command, order: Command): void {
 
   program
     .command('kill-switch')
+    .description('the desk latch that cancel-all engages')
     .command('reset')
     .description('let orders through again: clears the kill switch and a tripped circuit breaker')
     .option('--broker <name>', 'paper, alpaca or robinhood', 'paper')

@@ -16,7 +16,7 @@ const urlWithScheme = (schemes: readonly string[], example: string) =>
     )
     .transform((value) => value.replace(/\/+$/, ''));
 
-/** Where and how market data is fetched; read from the environment only. */
+/** Where market data comes from and the key; read from the environment only (the rate limit is app config). */
 export const PolygonEnvSchema = z.object({
   POLYGON_API_KEY: z
     .string({ message: 'must be set to your Polygon.io API key' })
@@ -24,11 +24,6 @@ export const PolygonEnvSchema = z.object({
     .refine((v) => !/\s/.test(v), 'must not contain whitespace'),
   POLYGON_BASE_URL: urlWithScheme(['http:', 'https:'], 'https://api.polygon.io').default('https://api.polygon.io'),
   POLYGON_WS_URL: urlWithScheme(['ws:', 'wss:'], 'wss://socket.polygon.io').default('wss://socket.polygon.io'),
-  POLYGON_RATE_LIMIT_PER_SECOND: z.coerce
-    .number({ message: 'must be a positive number' })
-    .positive('must be a positive number')
-    .max(1000, 'must be at most 1000')
-    .default(5),
 });
 export type PolygonEnv = z.output<typeof PolygonEnvSchema>;
 

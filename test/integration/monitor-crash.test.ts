@@ -56,7 +56,7 @@ describe('auto-exit survives a worker crash right after the exit decision', () =
       POLYGON_API_KEY: polygon.apiKey,
       POLYGON_BASE_URL: polygon.restUrl,
       POLYGON_WS_URL: polygon.wsUrl,
-      POLYGON_RATE_LIMIT_PER_SECOND: '50',
+      FLOWGUARD_MARKET_DATA_RATE_LIMIT_PER_SECOND: '50',
       FLOWGUARD_DATA_DIR: dataDir,
     };
     const scenario = loadScenario('seller-cluster-exit');

@@ -7,7 +7,6 @@ describe('readPolygonEnv', () => {
       POLYGON_API_KEY: 'abc',
       POLYGON_BASE_URL: 'https://api.polygon.io',
       POLYGON_WS_URL: 'wss://socket.polygon.io',
-      POLYGON_RATE_LIMIT_PER_SECOND: 5,
     });
   });
 
@@ -16,10 +15,8 @@ describe('readPolygonEnv', () => {
       POLYGON_API_KEY: 'abc',
       POLYGON_BASE_URL: 'http://127.0.0.1:8080/',
       POLYGON_WS_URL: 'ws://127.0.0.1:8080',
-      POLYGON_RATE_LIMIT_PER_SECOND: '2.5',
     });
     expect(env.POLYGON_BASE_URL).toBe('http://127.0.0.1:8080');
-    expect(env.POLYGON_RATE_LIMIT_PER_SECOND).toBe(2.5);
   });
 
   it.each([
@@ -27,14 +24,6 @@ describe('readPolygonEnv', () => {
     [{ POLYGON_API_KEY: '' }, 'POLYGON_API_KEY: must be set to your Polygon.io API key'],
     [{ POLYGON_API_KEY: 'a', POLYGON_BASE_URL: 'ftp://x' }, 'POLYGON_BASE_URL: must be a http or https URL'],
     [{ POLYGON_API_KEY: 'a', POLYGON_WS_URL: 'https://x' }, 'POLYGON_WS_URL: must be a ws or wss URL'],
-    [
-      { POLYGON_API_KEY: 'a', POLYGON_RATE_LIMIT_PER_SECOND: '0' },
-      'POLYGON_RATE_LIMIT_PER_SECOND: must be a positive number',
-    ],
-    [
-      { POLYGON_API_KEY: 'a', POLYGON_RATE_LIMIT_PER_SECOND: 'fast' },
-      'POLYGON_RATE_LIMIT_PER_SECOND: must be a positive number',
-    ],
   ])('names the bad variable: %j', (env, message) => {
     let error: unknown;
     try {
