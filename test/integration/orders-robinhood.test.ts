@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { type Worker } from '@temporalio/worker';
+import { createMemoryAuditLog } from '../../src/activities/audit';
+import { createBrokerRegistry } from '../../src/brokers/registry';
+import { createRobinhoodBroker } from '../../src/brokers/robinhood/robinhood-broker';
+import { orderStatus, placeOrder, type PlaceOrderOptions } from '../../src/cli/orders';
+import { type CliContext } from '../../src/cli/temporal';
+import { orderSettingsFromConfig } from '../../src/config/order-settings';
+import { OrdersConfigSchema } from '../../src/domain/orders/config';
+import { type OrderStatus } from '../../src/workflows/order';
+import { readIntegrationState } from '../support/integration-env';
+import { RobinhoodStandIn } from '../support/robinhood-stand-in';
+import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
+
+const settings = orderSettingsFromConfig(
+  OrdersConfigSchema.parse({ pollIntervalSeconds: 1, retry: { maximumAttempts: 3, initialIntervalMs: 200 } }),
+  3,
+);
+
+describe('orders on Temporal against the Robinhood stand-in', () => {
+  let env: TestWorkflowEnvironment;
+  let robinhood: RobinhoodStandIn;
+  let worker: Worker;
+  let running: Promise<void>;
+  let ctx: CliContext;
+  const taskQueue = uniqueTaskQueue('robinhood');
+
+  beforeAll(async () => {
+    env = await connectTestEnv();
+    robinhood = await RobinhoodStandIn.start();
+    worker = await createTestWorker(env, {
+      taskQueue,
+      deps: {
+        brokers: createBrokerRegistry({ overrides: { robinhood: createRobinhoodBroker(robinhood.config(1000)) } }),
+        audit: createMemoryAuditLog(),
+      },
+    });
+    running = worker.run();
+    const state = readIntegrationState();
+    ctx = {
+      client: env.client,
+      env: {
+        TEMPORAL_ADDRESS: state.address,
+        TEMPORAL_NAMESPACE: state.namespace,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        TEMPORAL_TLS: false,
+      },
+    };
+  });
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await robinhood?.close();
+    await env?.teardown();
+  });
+
+  const order = (over: Partial<PlaceOrderOptions> = {}): PlaceOrderOptions => ({
+    symbol: 'TSLA',
+    side: 'buy',
+    quantity: '5',
+    referencePrice: '250.30',
+    broker: 'robinhood',
+    account: `acct-${randomUUID().slice(0, 8)}`,
+    clientOrderId: `t-${randomUUID()}`,
+    ...over,
+  });
+
+  async function waitForStatus(id: string, done: (s: OrderStatus) => boolean, timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await orderStatus(ctx, id);
+      if (done(s)) return s;
+      if (Date.now() > deadline) throw new Error(`order ${id} stuck in ${s.state}: ${JSON.stringify(s)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('"ref_id already exists" on a submit resolves to the existing order: one order at the broker', async () => {
+    // The stand-in creates the order (as a lost earlier attempt would have) and answers that the ref_id exists.
+    robinhood.faults.next('POST /orders/', { kind: 'ref_id_exists' });
+    const before = robinhood.ordersCreated;
+    const placed = await placeOrder(ctx, order(), settings);
+    const status = await waitForStatus(
+      placed.clientOrderId,
+      (s) => s.brokerOrderId !== null && s.state !== 'pending_submit',
+    );
+    expect(robinhood.ordersCreated - before).toBe(1);
+    expect(['queued', 'partially_filled', 'filled']).toContain(status.state);
+  });
+
+  it('throttling ("Expected available in N seconds") is honoured, then the order goes through once', async () => {
+    robinhood.faults.next('POST /orders/', { kind: 'throttle', seconds: 2 });
+    const started = Date.now();
+    const before = robinhood.ordersCreated;
+    const placed = await placeOrder(ctx, order({ symbol: 'AAPL', referencePrice: '190.00' }), settings);
+    await waitForStatus(placed.clientOrderId, (s) => s.brokerOrderId !== null && s.state !== 'pending_submit');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(robinhood.ordersCreated - before).toBe(1);
+  });
+});
