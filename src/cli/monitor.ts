@@ -90,6 +90,7 @@ export async function startMonitor(
       workflowId: WorkflowIds.desk(input.broker, account),
       taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
       workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: `${input.broker} desk (${account}): open orders, kill switch, circuit breaker`,
       args: [{ broker: input.broker, account, settings: orderSettingsFromConfig(config.orders) }],
     });
   }

@@ -86,6 +86,7 @@ function deskStart(ctx: CliContext, broker: BrokerName, account: string, setting
     workflowId: WorkflowIds.desk(broker, account),
     taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
     workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `${broker} desk (${account}): open orders, kill switch, circuit breaker`,
     args: [{ broker, account, settings }],
   });
 }
@@ -209,6 +210,7 @@ export async function cancelAll(
     workflowId: WorkflowIds.desk(broker, account),
     taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
     args: [{ broker, account, settings }],
+    staticSummary: `${broker} desk (${account}): open orders, kill switch, circuit breaker`,
     signal: cancelAllSignal,
     signalArgs: [{ reason: opts.reason ?? 'flowguard cancel-all' }],
   });
