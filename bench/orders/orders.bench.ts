@@ -52,10 +52,11 @@ function arg(name: string, fallback: number): number {
 /**
  * How a fill reaches the order workflow. 'event' is measured only while src/workflows/order.ts exports
  * brokerUpdateSignal: the bench itself listens to the stand-in's trade_updates stream (the real
- * AlpacaTradeUpdatesStream client) and pushes each update as a brokerUpdate signal, standing in for the
- * production listener the lead is building. When that listener exists, add a mode here that only fills.
+ * AlpacaTradeUpdatesStream client) and pushes each update as a brokerUpdate signal. 'event-relay' only fills:
+ * the desk's own relay (relayBrokerEvents activity) carries the update to the order workflow. Every other
+ * mode and section runs with the relay off (settings.brokerEvents false), so it measures only what it names.
  */
-const FILL_MODES = ['poll-default', 'poll-1s', 'event'] as const;
+const FILL_MODES = ['poll-default', 'poll-1s', 'event', 'event-relay'] as const;
 type FillMode = (typeof FILL_MODES)[number];
 
 const REPS = arg('reps', 3);
@@ -79,9 +80,13 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function settingsWith(pollIntervalSeconds: number): OrderSettings {
+function settingsWith(pollIntervalSeconds: number, brokerEvents = false): OrderSettings {
   return orderSettingsFromConfig(
-    OrdersConfigSchema.parse({ pollIntervalSeconds, retry: { maximumAttempts: 3, initialIntervalMs: 200 } }),
+    OrdersConfigSchema.parse({
+      pollIntervalSeconds,
+      brokerEvents,
+      retry: { maximumAttempts: 3, initialIntervalMs: 200 },
+    }),
     10,
   );
 }
@@ -240,7 +245,8 @@ async function startRig(): Promise<Rig> {
     namespace: 'default',
     taskQueue,
     deps: {
-      brokers: createBrokerRegistry({ overrides: { alpaca: alpacaBroker, paper } }),
+      // The stand-in's config gives the registry a trade_updates stream for the desk's relay (event-relay mode).
+      brokers: createBrokerRegistry({ overrides: { alpaca: alpacaBroker, paper }, alpacaConfig: alpaca.config(5000) }),
       audit: createMemoryAuditLog(),
     },
   });
@@ -352,8 +358,8 @@ async function traceDesk(desk: ReturnType<Client['workflow']['getHandle']>, from
 // ── b. fill detection ───────────────────────────────────────────────────────────────────────────────
 
 async function benchFillDetection(rig: Rig, mode: FillMode): Promise<void> {
-  const eventPath = mode === 'event';
-  if (eventPath && !('brokerUpdateSignal' in orderWorkflows)) {
+  const eventPath = mode === 'event' || mode === 'event-relay';
+  if (mode === 'event' && !('brokerUpdateSignal' in orderWorkflows)) {
     rows.push({
       name: 'b. fill → filled, event path',
       n: 0,
@@ -363,11 +369,11 @@ async function benchFillDetection(rig: Rig, mode: FillMode): Promise<void> {
     return;
   }
   const poll = mode === 'poll-1s' ? 1 : mode === 'poll-default' ? DEFAULT_ORDERS_CONFIG.pollIntervalSeconds : 300;
-  const settings = settingsWith(poll);
+  const settings = settingsWith(poll, mode === 'event-relay');
   const account = `bench-fill-${randomUUID().slice(0, 8)}`;
 
   let stream: AlpacaTradeUpdatesStream | null = null;
-  if (eventPath) {
+  if (mode === 'event') {
     stream = new AlpacaTradeUpdatesStream({
       config: rig.alpaca.config(),
       onUpdate: async (update) => {
@@ -383,6 +389,13 @@ async function benchFillDetection(rig: Rig, mode: FillMode): Promise<void> {
   }
   try {
     const placed = await placeOpenOrders(rig, 'alpaca', account, FILL_ORDERS, settings);
+    if (mode === 'event-relay') {
+      // The desk starts its relay with its first run; fills before it listens would be seen by its REST
+      // reconciliation instead, which is not what this row measures.
+      await until('the desk relay listening on trade_updates', 30_000, 20, async () =>
+        Promise.resolve(rig.alpaca.streamListeners > 0 ? true : null),
+      );
+    }
     // Fills spread evenly over one poll interval, so each lands at a different phase of its order's poll timer.
     const spreadMs = (eventPath ? 2 : poll) * 1000;
     const filledAt = new Map<string, number>();
@@ -420,7 +433,9 @@ async function benchFillDetection(rig: Rig, mode: FillMode): Promise<void> {
     const label =
       mode === 'event'
         ? 'event path (bench-driven: stand-in trade_updates stream → brokerUpdate signal sent by this bench)'
-        : `polling every ${poll} s`;
+        : mode === 'event-relay'
+          ? 'event path (the desk relay: stand-in trade_updates → relayBrokerEvents → brokerUpdate signal)'
+          : `polling every ${poll} s`;
     const goal = eventPath ? { label: 'p95 < 1 s', stat: 'p95', limitMs: 1000 } : undefined;
     summarise(
       `b. fill → filled visible, ${label}`,

@@ -6,6 +6,7 @@ import {
   type CancelResult,
   type LimitOrderRequest,
 } from '../brokers/broker';
+import { type OrderUpdateStreamFactory } from '../brokers/order-updates';
 import { submitIdempotently, type SubmitResolution } from '../brokers/submit-idempotently';
 import { type FlowguardMetrics, unscrapedMetrics } from '../observability/flowguard-metrics';
 import { type AuditLog, type AuditRecord } from './audit';
@@ -14,6 +15,8 @@ import { toActivityFailure } from './failures';
 /** Resolves a broker adapter by name; adapters are built once per worker from its environment. */
 export interface BrokerRegistry {
   get(name: BrokerName): Broker;
+  /** The broker's order-update stream; null (or absent) when it has none or none is configured. */
+  orderUpdates?(name: BrokerName): OrderUpdateStreamFactory | null;
 }
 
 export interface BrokerActivityDeps {

@@ -1,4 +1,5 @@
 import { createBrokerActivities, type BrokerActivityDeps } from './broker-activities';
+import { createBrokerEventActivities } from './broker-events-activity';
 import { createHealthActivities, type HealthDeps } from './health';
 import { createMarketDataActivities, type MarketDataDeps } from './market-data-activities';
 import { type FlowguardMetrics, unscrapedMetrics } from '../observability/flowguard-metrics';
@@ -16,6 +17,7 @@ export function createActivities(input: ActivityDeps) {
   return {
     ...createHealthActivities(deps),
     ...createBrokerActivities(deps),
+    ...createBrokerEventActivities(deps),
     ...createMarketDataActivities(deps),
   };
 }

@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { type BrokerRegistry } from '../activities/broker-activities';
 import { createAlpacaBroker } from './alpaca/alpaca-broker';
-import { alpacaConfigFromEnv } from './alpaca/config';
+import { type AlpacaConfig, alpacaConfigFromEnv } from './alpaca/config';
+import { AlpacaTradeUpdatesStream } from './alpaca/stream';
 import { type Broker, type BrokerName } from './broker';
+import { type OrderUpdateStreamFactory } from './order-updates';
 import { PaperBroker } from './paper/paper-broker';
 import { type MarketPriceSource } from './paper/market-price-source';
 import { createRobinhoodBroker } from './robinhood/robinhood-broker';
@@ -15,6 +17,11 @@ export interface BrokerRegistryOptions {
   readonly marketPrices?: MarketPriceSource;
   /** Pre-built adapters (tests, stand-ins) that take precedence over the environment. */
   readonly overrides?: Partial<Record<BrokerName, Broker>>;
+  /**
+   * Alpaca settings instead of the environment's, for the adapter (unless overridden) and the trade_updates
+   * stream. An overridden Alpaca adapter without this has no stream: its origin is unknown.
+   */
+  readonly alpacaConfig?: AlpacaConfig;
 }
 
 /**
@@ -30,10 +37,19 @@ export function createBrokerRegistry(options: BrokerRegistryOptions = {}): Broke
         store: { path: path.join(options.dataDir ?? '.data', 'paper-broker.json') },
         ...(options.marketPrices ? { marketPrices: options.marketPrices } : {}),
       }),
-    alpaca: () => createAlpacaBroker(alpacaConfigFromEnv(env)),
+    alpaca: () => createAlpacaBroker(alpacaConfig()),
     robinhood: () => createRobinhoodBroker(robinhoodConfigFromEnv(env)),
   };
+  function alpacaConfig(): AlpacaConfig {
+    return options.alpacaConfig ?? alpacaConfigFromEnv(env);
+  }
   return {
+    orderUpdates(name): OrderUpdateStreamFactory | null {
+      if (name !== 'alpaca' || (options.overrides?.alpaca && !options.alpacaConfig)) return null;
+      // Read when the relay starts, so a worker without Alpaca keys fails that activity with the missing name.
+      const config = alpacaConfig();
+      return (handlers) => new AlpacaTradeUpdatesStream({ config, ...handlers });
+    },
     get(name) {
       let broker = built.get(name);
       if (!broker) {

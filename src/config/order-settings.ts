@@ -25,5 +25,6 @@ export function orderSettingsFromConfig(
     activityTimeoutSeconds,
     retry: { ...orders.retry },
     nonRetryableErrorTypes: [...NON_RETRYABLE_BROKER_ERROR_TYPES, ...NON_RETRYABLE_ORDER_ERROR_TYPES],
+    brokerEvents: orders.brokerEvents,
   };
 }

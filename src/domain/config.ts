@@ -126,6 +126,7 @@ const DESCRIPTIONS: Record<string, string> = {
   'orders.sellOffset': 'sell limit above the reference, in offsetMode units',
   'orders.maxSlippagePct': 'refuse a limit further than this percentage from the reference (0–10)',
   'orders.pollIntervalSeconds': 'broker status polling interval when no update stream is available (1–300)',
+  'orders.brokerEvents': 'follow fills on the broker update stream where one exists (Alpaca): true or false',
   'orders.retry.maximumAttempts': 'attempts for a transient broker failure, including the first (1–20)',
   'orders.retry.initialIntervalMs': 'first retry delay in milliseconds (100–60000)',
   'orders.retry.backoffCoefficient': 'multiplier between retry delays (1–10)',
@@ -133,13 +134,13 @@ const DESCRIPTIONS: Record<string, string> = {
   'marketData.pollIntervalSeconds': 'REST polling interval for quotes/trades when not streaming (1–60)',
 };
 
-export type ConfigValueKind = 'number' | 'string';
+export type ConfigValueKind = 'number' | 'string' | 'boolean';
 
 export interface ConfigEnvVar {
   readonly name: string;
   /** Dotted JSON path in the configuration file. */
   readonly path: string;
-  /** How the variable's text is read: numbers are parsed, strings (decimals, enums) kept as text. */
+  /** How the variable's text is read: numbers and booleans are parsed, strings (decimals, enums) kept as text. */
   readonly kind: ConfigValueKind;
   readonly default: string;
   readonly description: string;
@@ -162,11 +163,11 @@ function envVarsFor(section: keyof AppConfig): ConfigEnvVar[] {
       for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
       return;
     }
-    if (typeof value !== 'number' && typeof value !== 'string') return;
+    if (typeof value !== 'number' && typeof value !== 'string' && typeof value !== 'boolean') return;
     out.push({
       name: [SECTION_ENV_PREFIX[section], ...path.map(screamingSnake)].join('_'),
       path: dotted,
-      kind: typeof value === 'number' ? 'number' : 'string',
+      kind: typeof value === 'number' ? 'number' : typeof value === 'boolean' ? 'boolean' : 'string',
       default: String(value),
       description: DESCRIPTIONS[dotted] ?? '',
     });
@@ -222,7 +223,15 @@ export function resolveConfig({ env, file }: ResolveConfigInput): AppConfig {
       issues.push({ field: v.name, rule: 'must be a number' });
       continue;
     }
-    setAtPath(merged, v.path.split('.'), v.kind === 'number' ? Number(raw) : raw);
+    if (v.kind === 'boolean' && raw !== 'true' && raw !== 'false') {
+      issues.push({ field: v.name, rule: 'must be true or false' });
+      continue;
+    }
+    setAtPath(
+      merged,
+      v.path.split('.'),
+      v.kind === 'number' ? Number(raw) : v.kind === 'boolean' ? raw === 'true' : raw,
+    );
   }
   const result = AppConfigSchema.safeParse(merged);
   if (!result.success) {

@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  CancellationScope,
   ParentClosePolicy,
   WorkflowIdReusePolicy,
   allHandlersFinished,
@@ -16,9 +17,12 @@ import {
   workflowInfo,
   isCancellation,
   log,
+  patched,
 } from '@temporalio/workflow';
 import type { OpenOrderSummary, createBrokerActivities } from '../activities/broker-activities';
+import type { createBrokerEventActivities } from '../activities/broker-events-activity';
 import type { BrokerOrderSnapshot } from '../brokers/broker';
+import { brokerHasOrderUpdates } from '../brokers/order-updates';
 import { type BrokerName } from '../domain/orders/order-request';
 import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
 import { prepareLimitOrder, type OrderPricingConfig, type OrderRequestInput } from '../domain/orders/order-request';
@@ -158,6 +162,30 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     },
   });
   let pendingCancelAll: { reason: string } | null = null;
+
+  // The event path for fills: relays the broker's order updates to the order workflows while this run lasts
+  // (polling stays their fallback). Its scope is cancelled before continue-as-new; the next run starts it again.
+  const brokerEvents = new CancellationScope();
+  if (settings.brokerEvents !== false && brokerHasOrderUpdates(broker) && patched('desk-broker-events')) {
+    const { relayBrokerEvents } = proxyActivities<ReturnType<typeof createBrokerEventActivities>>({
+      startToCloseTimeout: '1 day',
+      heartbeatTimeout: '30 seconds',
+      retry: {
+        initialInterval: '1 second',
+        maximumInterval: '30 seconds',
+        nonRetryableErrorTypes: ['BrokerUnauthorized'],
+      },
+    });
+    void brokerEvents
+      .run(() => relayBrokerEvents({ broker, account }))
+      .then(
+        (r) => log.info('broker events not relayed', { broker, reason: r.reason }),
+        (err) => {
+          if (!isCancellation(err))
+            log.warn('broker event relay stopped; fills are polled', { error: errorMessage(err) });
+        },
+      );
+  }
 
   const now = () => new Date().toISOString();
 
@@ -466,6 +494,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     }
     await condition(allHandlersFinished);
     if (pendingCancelAll) continue;
+    brokerEvents.cancel();
     await continueAsNew<typeof deskWorkflow>({ broker, account, settings, state });
   }
 }

@@ -42,6 +42,11 @@ export interface OrderSettings {
     readonly backoffCoefficient: number;
   };
   readonly nonRetryableErrorTypes: readonly string[];
+  /**
+   * Whether the desk relays the broker's order-update stream (brokers that have one) to the order workflows;
+   * polling stays the fallback either way. Absent (settings from before this field) means on.
+   */
+  readonly brokerEvents?: boolean;
 }
 
 export interface OrderWorkflowInput {

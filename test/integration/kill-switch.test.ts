@@ -275,7 +275,8 @@ describe('kill switch: cancel-all at scale', () => {
             ? { outcome: 'partially_filled_then_cancelled', filledQuantity: 4 }
             : { outcome: 'cancelled', filledQuantity: 0 };
       expect(r).toMatchObject({ key: p.clientOrderId, ...expected });
-      const status = await orderStatus(ctx, p.clientOrderId);
+      // The desk confirms from the broker's answers; each order workflow closes moments later, on the desk's signal.
+      const status = await waitForStatus(ctx, p.clientOrderId, (s) => isTerminalOrderState(s.state), 10_000);
       expect(status.state).toBe(expected.outcome === 'filled' ? 'filled' : 'cancelled');
       expect(status.filledQuantity).toBe(expected.filledQuantity);
       expect(alpaca.order(idOf(p)).status).toBe(expected.outcome === 'filled' ? 'filled' : 'canceled');
@@ -369,7 +370,8 @@ describe('kill switch: cancel-all at scale', () => {
         source: 'flowguard',
         ...expected,
       });
-      const status = await orderStatus(ctx, p.clientOrderId);
+      // The desk confirms from the broker's answers; each order workflow closes moments later, on the desk's signal.
+      const status = await waitForStatus(ctx, p.clientOrderId, (s) => isTerminalOrderState(s.state), 10_000);
       expect(status.state).toBe(expected.outcome === 'filled' ? 'filled' : 'cancelled');
       expect(status.filledQuantity).toBe(expected.filledQuantity);
     }

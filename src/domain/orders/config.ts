@@ -54,6 +54,8 @@ export const OrdersConfigSchema = z
       .min(1, 'must be ≥ 1')
       .max(300, 'must be ≤ 300')
       .default(15),
+    /** Fills from the broker's update stream where it has one (Alpaca); polling remains the fallback. */
+    brokerEvents: z.boolean({ message: 'must be true or false' }).default(true),
     retry: z
       .object({
         maximumAttempts: z

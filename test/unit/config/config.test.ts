@@ -33,6 +33,7 @@ describe('defaults (SPEC)', () => {
       maxSlippagePct: '0.5',
       strategies: {},
       pollIntervalSeconds: 15,
+      brokerEvents: true,
       retry: { maximumAttempts: 3, initialIntervalMs: 1000, backoffCoefficient: 2 },
     });
     expect(DEFAULT_APP_CONFIG.marketData).toEqual({
@@ -195,6 +196,7 @@ describe('CONFIG_ENV_VARS', () => {
       const alternatives: Record<string, string> = {
         'detectors.quoteSizeUnit': 'round_lots',
         'orders.offsetMode': 'absolute',
+        'orders.brokerEvents': 'false',
       };
       const value =
         alternatives[v.path] ??

@@ -20,6 +20,16 @@ describe('deployment files', () => {
     expect(missing).toEqual([]);
   });
 
+  it('documents every .env.example variable and every FLOWGUARD_* setting in the README', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { CONFIG_ENV_VARS } = require('../../../src/domain/config') as { CONFIG_ENV_VARS: { name: string }[] };
+    const readme = read('README.md');
+    const names = [...envExampleVariables(), ...CONFIG_ENV_VARS.map((v) => v.name)];
+    expect(names.filter((n) => !readme.includes(`\`${n}\``))).toEqual([]);
+    // ...and .env.example lists every setting too.
+    expect(CONFIG_ENV_VARS.map((v) => v.name).filter((n) => !envExampleVariables().includes(n))).toEqual([]);
+  });
+
   it('registers the same search attributes in docker compose as the dev server', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { SEARCH_ATTRIBUTE_FLAGS } = require('../../../src/shared/contracts') as { SEARCH_ATTRIBUTE_FLAGS: string[] };

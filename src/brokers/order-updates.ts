@@ -1,0 +1,37 @@
+/**
+ * The neutral contract of a broker's order-update stream (Alpaca trade_updates). Workflow code imports the
+ * constant below, so this file holds types and plain data only.
+ */
+import type { BrokerExecution, BrokerName, BrokerOrderSnapshot } from './broker';
+
+/** Brokers that push order updates; the others are followed by polling alone. */
+export const BROKERS_WITH_ORDER_UPDATES: readonly BrokerName[] = ['alpaca'];
+
+export function brokerHasOrderUpdates(broker: BrokerName): boolean {
+  return BROKERS_WITH_ORDER_UPDATES.includes(broker);
+}
+
+export interface OrderUpdate {
+  /** The vendor's event name (new, fill, partial_fill, canceled, ...). */
+  readonly event: string;
+  /** The order after the event, mapped by the vendor's mapper. */
+  readonly order: BrokerOrderSnapshot;
+  /** The execution a fill / partial fill reports, else null. */
+  readonly execution: BrokerExecution | null;
+}
+
+export interface OrderUpdateHandlers {
+  readonly onUpdate: (update: OrderUpdate) => void | Promise<void>;
+  /** After each re-established subscription (not the first): updates during the gap are lost for good. */
+  readonly onReconnect: () => void | Promise<void>;
+  /** Malformed messages, handler failures, lost connections and refused authentication; the stream goes on. */
+  readonly onError: (err: Error) => void;
+}
+
+export interface OrderUpdateStream {
+  /** Resolves once subscribed; rejects when the first connection or its authentication fails. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type OrderUpdateStreamFactory = (handlers: OrderUpdateHandlers) => OrderUpdateStream;
