@@ -4,6 +4,7 @@ import { createActivities, type ActivityDeps } from './activities';
 import { createAuditLog } from './activities/audit';
 import { createBrokerRegistry } from './brokers/registry';
 import { connectionOptions, readTemporalEnv } from './config/temporal-env';
+import { readWorkerEnv } from './config/worker-env';
 import { polygonPriceSource } from './market-data/polygon-price-source';
 import { polygonFromEnv, polygonStreamFromEnv } from './market-data/polygon-from-env';
 import { reportError } from './cli/io';
@@ -18,6 +19,8 @@ export interface FlowguardWorkerOptions {
   readonly workflowBundle?: WorkerOptions['workflowBundle'];
   readonly deps?: Partial<ActivityDeps>;
   readonly identity?: string;
+  /** Activity slots; stream-mode monitors hold one each. Default: FLOWGUARD_MAX_CONCURRENT_ACTIVITIES (1000). */
+  readonly maxConcurrentActivities?: number;
 }
 
 export async function createWorker(options: FlowguardWorkerOptions): Promise<Worker> {
@@ -52,6 +55,8 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
     interceptors: { activity: [activityCorrelationInterceptor] },
     // Lets in-flight activities (a broker submit, say) finish on SIGTERM instead of being abandoned.
     shutdownGraceTime: '10 seconds',
+    maxConcurrentActivityTaskExecutions:
+      options.maxConcurrentActivities ?? readWorkerEnv().FLOWGUARD_MAX_CONCURRENT_ACTIVITIES,
   });
 }
 
