@@ -3,12 +3,13 @@ import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type Worker } from '@temporalio/worker';
 import { createMemoryAuditLog } from '../../src/activities/audit';
 import { createBrokerRegistry } from '../../src/brokers/registry';
-import { orderStatus, placeOrder, type PlaceOrderOptions } from '../../src/cli/orders';
+import { placeOrder, type PlaceOrderOptions } from '../../src/cli/orders';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { OrdersConfigSchema } from '../../src/domain/orders/config';
 import { type OrderStatus } from '../../src/workflows/order';
 import { AlpacaStandIn } from '../support/alpaca-stand-in';
+import { waitForOrder } from '../support/order-waits';
 import { readIntegrationState } from '../support/integration-env';
 import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
 
@@ -69,15 +70,8 @@ describe('fills on the event path: Alpaca trade_updates → desk relay → order
     ...over,
   });
 
-  async function waitForStatus(id: string, done: (s: OrderStatus) => boolean, timeoutMs: number) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = await orderStatus(ctx, id);
-      if (done(s)) return s;
-      if (Date.now() > deadline) throw new Error(`order ${id} not there within ${timeoutMs} ms: ${JSON.stringify(s)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const waitForStatus = (id: string, done: (s: OrderStatus) => boolean, timeoutMs: number) =>
+    waitForOrder(ctx, id, done, timeoutMs);
 
   async function waitFor(what: string, probe: () => boolean, timeoutMs = 15_000) {
     const deadline = Date.now() + timeoutMs;

@@ -32,8 +32,8 @@ import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { OrdersConfigSchema } from '../../src/domain/orders/config';
 import { isTerminalOrderState } from '../../src/domain/orders/order-state';
 import { type CancelAllEntry, type CancelAllRun } from '../../src/workflows/desk';
-import { type OrderStatus } from '../../src/workflows/order';
 import { AlpacaStandIn } from '../support/alpaca-stand-in';
+import { waitForOrder } from '../support/order-waits';
 import { readIntegrationState } from '../support/integration-env';
 import { ScriptedMarket } from '../support/scripted-market';
 import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
@@ -165,15 +165,7 @@ describe('kill switch: cancel-all at scale', () => {
     return rig;
   }
 
-  async function waitForStatus(ctx: CliContext, id: string, done: (s: OrderStatus) => boolean, timeoutMs = 30_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = await orderStatus(ctx, id);
-      if (done(s)) return s;
-      if (Date.now() > deadline) throw new Error(`order ${id} stuck in ${s.state}: ${JSON.stringify(s)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const waitForStatus = waitForOrder;
 
   /** 25 orders: 5 symbols × 5 reference prices (distinct limits, so the duplicate-intent guard lets each through). */
   async function placeTwentyFive(ctx: CliContext, base: Partial<PlaceOrderOptions>): Promise<PlacedOrder[]> {
@@ -302,7 +294,13 @@ describe('kill switch: cancel-all at scale', () => {
     const deletes = alpaca.requestsFor('DELETE /v2/orders/:id').map((r) => r.path);
     expect(deletes).toHaveLength(new Set(deletes).size);
     expect(deletes).toHaveLength(28);
-    const desk = await deskState(ctx, 'alpaca', account);
+    // Each order workflow reports its end to the desk just after the desk's own confirmation.
+    const deadline = Date.now() + 10_000;
+    let desk = await deskState(ctx, 'alpaca', account);
+    while (Object.keys(desk?.openOrders ?? {}).length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      desk = await deskState(ctx, 'alpaca', account);
+    }
     expect(desk?.openOrders).toEqual({});
 
     const before = alpaca.ordersCreated;

@@ -4,19 +4,13 @@ import { type Worker } from '@temporalio/worker';
 import { createMemoryAuditLog } from '../../src/activities/audit';
 import { createAlpacaBroker } from '../../src/brokers/alpaca/alpaca-broker';
 import { createBrokerRegistry } from '../../src/brokers/registry';
-import {
-  deskState,
-  OrderRefusedError,
-  orderStatus,
-  placeOrder,
-  resetDesk,
-  type PlaceOrderOptions,
-} from '../../src/cli/orders';
+import { deskState, OrderRefusedError, placeOrder, resetDesk, type PlaceOrderOptions } from '../../src/cli/orders';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { OrdersConfigSchema } from '../../src/domain/orders/config';
-import { cancelOrderSignal, type OrderStatus } from '../../src/workflows/order';
+import { cancelOrderSignal } from '../../src/workflows/order';
 import { AlpacaStandIn } from '../support/alpaca-stand-in';
+import { waitForOrder } from '../support/order-waits';
 import { readIntegrationState } from '../support/integration-env';
 import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
 import { startWorkerProcess } from '../support/worker-process';
@@ -80,15 +74,7 @@ describe('orders on Temporal against the Alpaca stand-in', () => {
     ...over,
   });
 
-  async function waitForStatus(c: CliContext, id: string, done: (s: OrderStatus) => boolean, timeoutMs = 30_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = await orderStatus(c, id);
-      if (done(s)) return s;
-      if (Date.now() > deadline) throw new Error(`order ${id} stuck in ${s.state}: ${JSON.stringify(s)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const waitForStatus = waitForOrder;
 
   const created = (clientOrderId: string) => alpaca.orders().filter((o) => o.client_order_id === clientOrderId);
 

@@ -134,7 +134,12 @@ describe('flowguard order CLI end to end', () => {
     ['--symbol tsla', ['--symbol', 'tsla'], /^invalid input: symbol: must be uppercase \(TSLA\)$/m],
     ['--reference-price -5', ['--reference-price', '-5'], /^invalid input: referencePrice: /m],
     ['--side hold', ['--side', 'hold'], /^invalid input: side: must be buy or sell$/m],
-    ['--type market (not an option: limit orders only)', ['--type', 'market'], /unknown option '--type'/],
+    [
+      '--type market (limit orders only)',
+      ['--type', 'market'],
+      /^invalid input: type: market orders are not supported: use a limit order$/m,
+    ],
+    ['--type stop', ['--type', 'stop'], /^invalid input: type: stop orders are not supported: use a limit order$/m],
   ])('invalid input %s → exit 2, the field named on stderr, nothing on stdout', async (_name, extra, message) => {
     const account = newAccount();
     const submits = () => audit.records.filter((x) => x.event === 'submit').length;

@@ -4,11 +4,12 @@ import { type Worker } from '@temporalio/worker';
 import { createMemoryAuditLog } from '../../src/activities/audit';
 import { createBrokerRegistry } from '../../src/brokers/registry';
 import { createRobinhoodBroker } from '../../src/brokers/robinhood/robinhood-broker';
-import { orderStatus, placeOrder, type PlaceOrderOptions } from '../../src/cli/orders';
+import { placeOrder, type PlaceOrderOptions } from '../../src/cli/orders';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { OrdersConfigSchema } from '../../src/domain/orders/config';
 import { type OrderStatus } from '../../src/workflows/order';
+import { waitForOrder } from '../support/order-waits';
 import { readIntegrationState } from '../support/integration-env';
 import { RobinhoodStandIn } from '../support/robinhood-stand-in';
 import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
@@ -67,15 +68,8 @@ describe('orders on Temporal against the Robinhood stand-in', () => {
     ...over,
   });
 
-  async function waitForStatus(id: string, done: (s: OrderStatus) => boolean, timeoutMs = 30_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = await orderStatus(ctx, id);
-      if (done(s)) return s;
-      if (Date.now() > deadline) throw new Error(`order ${id} stuck in ${s.state}: ${JSON.stringify(s)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const waitForStatus = (id: string, done: (s: OrderStatus) => boolean, timeoutMs = 30_000) =>
+    waitForOrder(ctx, id, done, timeoutMs);
 
   it('"ref_id already exists" on a submit resolves to the existing order: one order at the broker', async () => {
     // The stand-in creates the order (as a lost earlier attempt would have) and answers that the ref_id exists.

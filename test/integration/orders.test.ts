@@ -19,6 +19,7 @@ import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { OrdersConfigSchema } from '../../src/domain/orders/config';
 import { ValidationError } from '../../src/domain/validation';
 import { cancelOrderSignal, type OrderStatus } from '../../src/workflows/order';
+import { waitForOrder } from '../support/order-waits';
 import { readIntegrationState } from '../support/integration-env';
 import { ScriptedMarket } from '../support/scripted-market';
 import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
@@ -76,19 +77,8 @@ describe('orders on Temporal (paper broker)', () => {
     ...over,
   });
 
-  async function waitForStatus(
-    id: string,
-    done: (s: OrderStatus) => boolean,
-    timeoutMs = 20_000,
-  ): Promise<OrderStatus> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = await orderStatus(ctx, id);
-      if (done(s)) return s;
-      if (Date.now() > deadline) throw new Error(`order ${id} stuck in ${s.state}: ${JSON.stringify(s)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const waitForStatus = (id: string, done: (s: OrderStatus) => boolean, timeoutMs = 20_000) =>
+    waitForOrder(ctx, id, done, timeoutMs);
 
   it('places a limit order priced by the domain (BUY 250.30 at 15 bps → 249.93) and follows it to queued', async () => {
     const acct = account();
