@@ -9,18 +9,10 @@ import { parseOrThrow } from '../domain/validation';
 
 export * from './errors';
 
-export const BrokerName = {
-  Paper: 'paper',
-  Alpaca: 'alpaca',
-  Robinhood: 'robinhood',
-} as const;
-export type BrokerName = (typeof BrokerName)[keyof typeof BrokerName];
-
-export const OrderSide = { Buy: 'buy', Sell: 'sell' } as const;
-export type OrderSide = (typeof OrderSide)[keyof typeof OrderSide];
-
-export const TimeInForce = { Day: 'day', Gtc: 'gtc' } as const;
-export type TimeInForce = (typeof TimeInForce)[keyof typeof TimeInForce];
+// The order vocabulary is the domain's; brokers speak it too.
+import { BrokerName, TimeInForce } from '../domain/orders/order-request';
+import { OrderSide } from '../domain/orders/pricing';
+export { BrokerName, OrderSide, TimeInForce };
 
 const DECIMAL = /^\d+(\.\d+)?$/;
 
