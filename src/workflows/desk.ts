@@ -25,9 +25,10 @@ import type { BrokerOrderSnapshot } from '../brokers/broker';
 import { brokerHasOrderUpdates } from '../brokers/order-updates';
 import { type BrokerName } from '../domain/orders/order-request';
 import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
-import { prepareLimitOrder, type OrderPricingConfig, type OrderRequestInput } from '../domain/orders/order-request';
+import { type OrderPricingConfig, type OrderRequestInput } from '../domain/orders/order-request';
 import { ValidationError } from '../domain/validation';
 import { WorkflowIds } from '../shared/contracts';
+import { orderRequests } from './lazy-domain';
 import { orderTerminalSignal, type OrderTerminalNotice } from './notifications';
 import { brokerUpdateSignal, cancelOrderSignal, orderWorkflow, type OrderSettings } from './order';
 
@@ -201,7 +202,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
 
   function prepare(req: PlaceOrderRequest) {
     try {
-      return prepareLimitOrder({ ...req.request, broker }, req.pricing ?? settings.pricing);
+      return orderRequests().prepareLimitOrder({ ...req.request, broker }, req.pricing ?? settings.pricing);
     } catch (err) {
       if (err instanceof ValidationError) {
         throw ApplicationFailure.create({

@@ -16,9 +16,8 @@ import {
 } from '@temporalio/workflow';
 import type { BrokerOrderSnapshot } from '../brokers/broker';
 import type { createBrokerActivities } from '../activities/broker-activities';
-import { applyOrderEvent, newOrderRecord, type OrderEvent, type OrderRecord } from '../domain/orders/order-machine';
+import { type OrderEvent, type OrderRecord } from '../domain/orders/order-machine';
 import {
-  prepareLimitOrder,
   type OrderPricingConfig,
   type OrderRequestInput,
   type PreparedLimitOrder,
@@ -26,6 +25,7 @@ import {
 import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
 import { ValidationError } from '../domain/validation';
 import { SearchAttributes } from '../shared/contracts';
+import { orderMachine, orderRequests } from './lazy-domain';
 import { orderTerminalSignal, type OrderTerminalNotice } from './notifications';
 
 type BrokerActivities = ReturnType<typeof createBrokerActivities>;
@@ -130,14 +130,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
   let prepared: PreparedLimitOrder | null = null;
   let validationError: string | null = null;
   try {
-    prepared = prepareLimitOrder({ ...request, broker }, input.pricing);
+    prepared = orderRequests().prepareLimitOrder({ ...request, broker }, input.pricing);
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     validationError = err.message;
   }
 
   const carried = input.carried;
-  let order: OrderRecord = carried?.order ?? newOrderRecord(safeQuantity(request.quantity), nowIso());
+  let order: OrderRecord = carried?.order ?? orderMachine().newOrderRecord(safeQuantity(request.quantity), nowIso());
   let submitted = carried?.submitted ?? false;
   let cancelRequested: string | null = carried?.cancelRequested ?? null;
   let cancelSent = carried?.cancelSent ?? false;
@@ -179,7 +179,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
 
   function apply(event: OrderEvent): void {
     const before = order.state;
-    const result = applyOrderEvent(order, { ...event, at: event.at ?? nowIso() });
+    const result = orderMachine().applyOrderEvent(order, { ...event, at: event.at ?? nowIso() });
     order = result.order;
     for (const w of [result.warning, result.rejection?.reason]) {
       if (w === undefined) continue;

@@ -27,13 +27,14 @@ import type {
 import type { MarketUpdate } from '../activities/market-stream-activity';
 import { type TradingSession } from '../domain/config';
 import { type ExitSignal, type FlowAlert, type FlowStats } from '../domain/detectors/alerts';
-import { DetectorConfigSchema, type DetectorConfig, type DetectorConfigInput } from '../domain/detectors/config';
+import { type DetectorConfig, type DetectorConfigInput } from '../domain/detectors/config';
 import { type BrokerName, type OrderPricingConfig } from '../domain/orders/order-request';
 import { type OrderState } from '../domain/orders/order-state';
 import { sessionStatus } from '../domain/sessions';
 import { ValidationError, parseOrThrow } from '../domain/validation';
 import { MARKET_UPDATE_SIGNAL, SearchAttributes, WorkflowIds } from '../shared/contracts';
 import { placeOrderSignal } from './desk';
+import { detectorConfig } from './lazy-domain';
 import { orderTerminalSignal, type OrderTerminalNotice } from './notifications';
 
 type MarketDataActivities = ReturnType<typeof createMarketDataActivities>;
@@ -259,7 +260,11 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
   setHandler(
     updateConfigUpdate,
     (overrides) => {
-      const next = parseOrThrow(DetectorConfigSchema, { ...settings.detectors, ...overrides }, 'config');
+      const next = parseOrThrow(
+        detectorConfig().DetectorConfigSchema,
+        { ...settings.detectors, ...overrides },
+        'config',
+      );
       settings = { ...settings, detectors: next };
       // Bucket geometry depends on the configuration: rebuild the baseline from history, quietly.
       detectorState = null;
@@ -272,7 +277,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
     {
       validator: (overrides) => {
         try {
-          parseOrThrow(DetectorConfigSchema, { ...settings.detectors, ...overrides }, 'config');
+          parseOrThrow(detectorConfig().DetectorConfigSchema, { ...settings.detectors, ...overrides }, 'config');
         } catch (err) {
           if (err instanceof ValidationError) {
             throw ApplicationFailure.create({ message: err.message, type: 'ValidationError', nonRetryable: true });
