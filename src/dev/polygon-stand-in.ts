@@ -40,6 +40,11 @@ export interface PolygonStandInOptions {
   readonly clock?: StandInClock;
   /** Most events per WebSocket array; Polygon batches events into arrays too. */
   readonly wsBatchSize?: number;
+  /**
+   * Authenticated WebSocket sessions allowed at once, as Polygon's per-key limit (one per asset class on most
+   * plans): one more gets a `max_connections` status and is closed. Default: unlimited.
+   */
+  readonly maxConnections?: number;
 }
 
 export interface HttpFault {
@@ -126,6 +131,8 @@ export interface PolygonStandIn {
   connectionCount(): number;
   /** WebSocket connections accepted since start. */
   connectionsAccepted(): number;
+  /** WebSocket sessions refused with `max_connections` since start. */
+  connectionsOverLimit(): number;
   close(): Promise<void>;
 }
 
@@ -186,6 +193,8 @@ class StandIn implements PolygonStandIn {
 
   private readonly clock: StandInClock;
   private readonly wsBatchSize: number;
+  private readonly maxConnections: number | undefined;
+  private rejectedForLimit = 0;
   private readonly server: http.Server;
   private readonly wss: WebSocketServer;
   private readonly clients = new Map<WebSocket, ClientState>();
@@ -205,6 +214,7 @@ class StandIn implements PolygonStandIn {
     this.clock = options.clock ?? { mode: 'all' };
     if (this.clock.mode === 'replay' && !(this.clock.speed > 0)) throw new Error('clock.speed must be positive');
     this.wsBatchSize = options.wsBatchSize ?? 500;
+    this.maxConnections = options.maxConnections;
     this.server = http.createServer((req, res) => {
       this.handleHttp(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -434,6 +444,10 @@ class StandIn implements PolygonStandIn {
     return this.accepted;
   }
 
+  connectionsOverLimit(): number {
+    return this.rejectedForLimit;
+  }
+
   async close(): Promise<void> {
     if (this.replay?.timer) clearTimeout(this.replay.timer);
     this.replay = undefined;
@@ -652,6 +666,19 @@ class StandIn implements PolygonStandIn {
       const params = typeof message.params === 'string' ? message.params : '';
       if (message.action === 'auth') {
         if (params === this.apiKey) {
+          const sessions = [...this.clients.values()].filter((c) => c.authenticated).length;
+          if (this.maxConnections !== undefined && sessions >= this.maxConnections) {
+            sendStatus(ws, [
+              {
+                status: 'max_connections',
+                message:
+                  'Maximum number of websocket connections exceeded. You have reached the connection limit for your account.',
+              },
+            ]);
+            this.rejectedForLimit += 1;
+            setTimeout(() => ws.close(1008, 'max_connections'), 20).unref();
+            return;
+          }
           state.authenticated = true;
           return sendStatus(ws, [{ status: 'auth_success', message: 'authenticated' }]);
         }

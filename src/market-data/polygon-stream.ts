@@ -47,6 +47,7 @@ export interface PolygonStreamOptions {
   readonly apiKey: string;
   /** Default wss://socket.polygon.io; the client appends /stocks. */
   readonly wsBaseUrl?: string;
+  /** Subscribed on open; more can be added and removed later (`subscribe`, `unsubscribe`). May be empty. */
   readonly symbols: readonly string[];
   /** Default ['T', 'Q']. */
   readonly channels?: readonly PolygonChannel[];
@@ -78,6 +79,16 @@ export interface PolygonStreamStats {
 export interface PolygonStream {
   readonly state: 'connecting' | 'open' | 'reconnecting' | 'closed' | 'failed';
   stats(): PolygonStreamStats;
+  /**
+   * Adds symbols to this connection; resolves once Polygon confirms every new channel (`subscribed to: T.X`),
+   * on this session or, during an outage, on the reconnected one. Rejects PolygonUnavailable after the connect
+   * timeout. Symbols already subscribed resolve at once.
+   */
+  subscribe(symbols: readonly string[]): Promise<void>;
+  /** Drops symbols from this connection (their messages stop being delivered at once). */
+  unsubscribe(symbols: readonly string[]): void;
+  /** Symbols currently subscribed. */
+  symbols(): readonly string[];
   close(): Promise<void>;
 }
 
@@ -103,7 +114,6 @@ interface Session {
 /** Connects, authenticates and subscribes; resolves once subscribed. Rejects PolygonUnauthorized / PolygonUnavailable. */
 export async function openPolygonStream(options: PolygonStreamOptions): Promise<PolygonStream> {
   if (!options.apiKey) throw new PolygonUnauthorized('no Polygon API key configured');
-  if (options.symbols.length === 0) throw new RangeError('symbols must not be empty');
   const sdk = options.sdk ?? (await loadPolygonSdk());
   const stream = new Stream(sdk, options);
   await stream.start();
@@ -125,11 +135,70 @@ class Stream implements PolygonStream {
   private retryTimer: NodeJS.Timeout | undefined;
   private outage: { since: number; attempts: number } | undefined;
   private closedWaiters: (() => void)[] = [];
+  private readonly subscribed: Set<string>;
+  /** Channel (`T.X`) → callers waiting for Polygon to confirm it. */
+  private readonly confirmWaiters = new Map<string, (() => void)[]>();
 
   constructor(
     private readonly sdk: PolygonSdk,
     private readonly options: PolygonStreamOptions,
-  ) {}
+  ) {
+    this.subscribed = new Set(options.symbols);
+  }
+
+  symbols(): readonly string[] {
+    return [...this.subscribed];
+  }
+
+  subscribe(symbols: readonly string[]): Promise<void> {
+    if (this.state === 'closed' || this.state === 'failed') {
+      return Promise.reject(new PolygonUnavailable(`Polygon stream is ${this.state}`));
+    }
+    const fresh = [...new Set(symbols)].filter((s) => !this.subscribed.has(s));
+    if (fresh.length === 0) return Promise.resolve();
+    fresh.forEach((s) => this.subscribed.add(s));
+    const channels = this.channelsOf(fresh);
+    const confirmed = Promise.all(
+      channels.map(
+        (channel) =>
+          new Promise<void>((resolve) => {
+            const list = this.confirmWaiters.get(channel) ?? [];
+            list.push(resolve);
+            this.confirmWaiters.set(channel, list);
+          }),
+      ),
+    );
+    // On a session that is not ready yet (connecting, reconnecting) the subscribe after auth carries them.
+    if (this.session?.ready) this.send(this.session, 'subscribe', channels);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        for (const channel of channels) this.confirmWaiters.delete(channel);
+        reject(
+          new PolygonUnavailable(`Polygon did not confirm ${channels.join(',')} within ${this.connectTimeout()} ms`),
+        );
+      }, this.connectTimeout());
+      timer.unref();
+    });
+    return Promise.race([confirmed.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+  }
+
+  unsubscribe(symbols: readonly string[]): void {
+    const gone = [...new Set(symbols)].filter((s) => this.subscribed.delete(s));
+    if (gone.length === 0) return;
+    const channels = this.channelsOf(gone);
+    for (const channel of channels) this.confirmWaiters.delete(channel);
+    if (this.session?.ready) this.send(this.session, 'unsubscribe', channels);
+  }
+
+  private send(session: Session, action: 'subscribe' | 'unsubscribe', channels: readonly string[]): void {
+    if (channels.length === 0) return;
+    try {
+      session.socket.send(JSON.stringify({ action, params: channels.join(',') }));
+    } catch {
+      // the close event handles a socket that went away; the reconnect subscribes the current set
+    }
+  }
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -264,11 +333,8 @@ class Stream implements PolygonStream {
   ): void {
     switch (status.status) {
       case 'auth_success':
-        try {
-          session.socket.send(JSON.stringify({ action: 'subscribe', params: this.channelList() }));
-        } catch {
-          // the close event handles a socket that went away
-        }
+        if (this.subscribed.size === 0) markReady();
+        else this.send(session, 'subscribe', this.channelsOf([...this.subscribed]));
         return;
       case 'auth_failed': {
         session.authFailed = true;
@@ -280,9 +346,19 @@ class Stream implements PolygonStream {
         else fail(error);
         return;
       }
-      case 'success':
-        if (typeof status.message === 'string' && status.message.startsWith('subscribed to')) markReady();
+      case 'success': {
+        const message = typeof status.message === 'string' ? status.message : '';
+        if (!message.startsWith('subscribed to')) return;
+        markReady();
+        // Polygon confirms each channel: "subscribed to: T.TSLA".
+        const channel = message.slice(message.indexOf(':') + 1).trim();
+        const waiters = this.confirmWaiters.get(channel);
+        if (waiters) {
+          this.confirmWaiters.delete(channel);
+          waiters.forEach((resolve) => resolve());
+        }
         return;
+      }
       default:
         return; // connected, max_connections, error: the close (or timeout) that follows decides
     }
@@ -359,9 +435,9 @@ class Stream implements PolygonStream {
     return this.options.connectTimeoutMs ?? 10_000;
   }
 
-  private channelList(): string {
+  private channelsOf(symbols: readonly string[]): string[] {
     const channels = this.options.channels ?? ['T', 'Q'];
-    return this.options.symbols.flatMap((symbol) => channels.map((c) => `${c}.${symbol}`)).join(',');
+    return symbols.flatMap((symbol) => channels.map((c) => `${c}.${symbol}`));
   }
 }
 
