@@ -5,6 +5,7 @@ import { cursorFrom, type PolygonCursor, type PolygonRest } from '../market-data
 import { wireNumber, wireText } from '../market-data/wire';
 import { type FlowguardMetrics } from '../observability/flowguard-metrics';
 import { PolygonError } from '../market-data/polygon-errors';
+import { createPolygonStreamHub, type PolygonStreamHub } from '../market-data/polygon-stream-hub';
 import { toActivityFailure } from './failures';
 import { createStreamActivity } from './market-stream-activity';
 import { MARKET_UPDATE_SIGNAL } from '../shared/contracts';
@@ -16,6 +17,8 @@ export interface MarketDataDeps {
   readonly polygon: () => Promise<PolygonRest>;
   /** Key and WebSocket base for stream mode (POLYGON_API_KEY, POLYGON_WS_URL). */
   readonly polygonStream?: () => { readonly apiKey: string; readonly wsBaseUrl?: string };
+  /** The worker's shared WebSocket; default: one built here from polygonStream, opened on first use. */
+  readonly streamHub?: PolygonStreamHub;
   readonly clockMs?: () => number;
 }
 
@@ -89,6 +92,15 @@ function nsOf(raw: unknown): bigint | null {
 
 export function createMarketDataActivities(deps: MarketDataDeps) {
   const now = deps.clockMs ?? (() => Date.now());
+  // One per activity set, that is one per worker: every stream-mode monitor of the worker shares its socket.
+  const hub =
+    deps.streamHub ??
+    createPolygonStreamHub({
+      config: () => {
+        if (!deps.polygonStream) throw new Error('stream mode needs POLYGON_API_KEY and POLYGON_WS_URL');
+        return deps.polygonStream();
+      },
+    });
 
   return {
     /**
@@ -105,10 +117,7 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
     },
 
     streamMarketData: createStreamActivity({
-      streamConfig: () => {
-        if (!deps.polygonStream) throw new Error('stream mode needs POLYGON_API_KEY and POLYGON_WS_URL');
-        return deps.polygonStream();
-      },
+      hub,
       poll,
       signalName: MARKET_UPDATE_SIGNAL,
     }),

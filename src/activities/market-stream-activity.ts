@@ -1,8 +1,9 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { type ExitSignal, type FlowAlert, type FlowStats } from '../domain/detectors/alerts';
-import { createFlowDetector } from '../domain/detectors/flow-detector';
+import { createFlowDetector, type FlowDetector } from '../domain/detectors/flow-detector';
+import { type PolygonError } from '../market-data/polygon-errors';
 import { cursorFrom } from '../market-data/polygon-rest';
-import { openPolygonStream, type PolygonStream } from '../market-data/polygon-stream';
+import { type FeedSubscription, type PolygonStreamHub } from '../market-data/polygon-stream-hub';
 import { wireNumber, wireText } from '../market-data/wire';
 import { toActivityFailure } from './failures';
 import {
@@ -42,21 +43,23 @@ export interface StreamMarketDataInput extends Omit<PollMarketDataInput, 'detect
 }
 
 export interface StreamDeps {
-  /** The stocks WebSocket's key and base URL (POLYGON_API_KEY, POLYGON_WS_URL). */
-  readonly streamConfig: () => { readonly apiKey: string; readonly wsBaseUrl?: string };
+  /** The worker's shared Polygon WebSocket (src/market-data/polygon-stream-hub.ts). */
+  readonly hub: PolygonStreamHub;
   /** The poll activity's implementation: backfills the gap over REST before and after the socket. */
   readonly poll: (input: PollMarketDataInput) => Promise<PollMarketDataResult>;
   /** Signal name the monitor listens on. */
   readonly signalName: string;
 }
 
-const HEARTBEAT_MS = 1000;
+const TICK_MS = 1000;
 
 /**
- * Streams T./Q. for one monitor: backfills over REST from the checkpoint, then runs the detectors on the
- * WebSocket, pushing alerts to the workflow by signal the moment they fire and heartbeating a checkpoint, so a
- * worker restart resumes from it (REST backfill of the gap). Ends only when cancelled; the last signal carries
- * the checkpoint for continue-as-new.
+ * Streams T./Q. for one monitor over the worker's shared WebSocket: subscribes first (holding what arrives),
+ * backfills over REST from the checkpoint, then runs the detectors on the held and live messages, pushing alerts
+ * to the workflow by signal the moment they fire and heartbeating a checkpoint, so a worker restart resumes from
+ * it. After a reconnect it holds live messages again while REST fills the gap, so nothing is lost and the
+ * detectors still see events in market order. Ends only when cancelled; the last signal carries the checkpoint
+ * for continue-as-new.
  */
 export function createStreamActivity(deps: StreamDeps) {
   return async function streamMarketData(input: StreamMarketDataInput): Promise<StreamCheckpoint> {
@@ -66,8 +69,30 @@ export function createStreamActivity(deps: StreamDeps) {
     let checkpoint: StreamCheckpoint = (ctx.info.heartbeatDetails as StreamCheckpoint | undefined) ?? input.checkpoint;
     let reconnects = 0;
     let events = 0;
-    let current = (): StreamCheckpoint => checkpoint;
+    let overlap = 0;
+    let lastTrade: LastTrade | null = null;
+    let lastQuote: LastQuote | null = null;
+    let detector: FlowDetector | null = null;
+    let lastNs = 0n;
+    let dirty = false;
+    let lastPush = 0;
+    let chain: Promise<unknown> = Promise.resolve();
+    // Messages held while REST catches up (at start and after every reconnect).
+    let held: unknown[] | null = [];
+    let pendingGap = false;
+    // Set from the hub's callback: a holder, so the check in the loop is not narrowed away.
+    const fatal: { error: PolygonError | null } = { error: null };
 
+    const snapshotCheckpoint = (): StreamCheckpoint =>
+      detector
+        ? {
+            detectorState: detector.snapshot(),
+            cursors: { trades: cursorFrom(lastNs), quotes: cursorFrom(lastNs) },
+            liveFromNs: null,
+          }
+        : checkpoint;
+
+    /** REST from the checkpoint up to now, then a detector restored from where REST left off. */
     async function backfill(): Promise<void> {
       for (let i = 0; i < 100; i++) {
         const r = await deps.poll({
@@ -82,6 +107,8 @@ export function createStreamActivity(deps: StreamDeps) {
           liveFromNs: r.live ? null : checkpoint.liveFromNs,
         };
         events += r.fetched.trades + r.fetched.quotes;
+        lastTrade = r.lastTrade ?? lastTrade;
+        lastQuote = r.lastQuote ?? lastQuote;
         await signal({
           alerts: r.alerts,
           exitSignal: r.exitSignal,
@@ -93,115 +120,123 @@ export function createStreamActivity(deps: StreamDeps) {
           live: checkpoint.liveFromNs === null,
         });
         ctx.heartbeat(checkpoint);
-        if (!r.truncated) return;
+        if (!r.truncated) break;
       }
-    }
-
-    let stream: PolygonStream | null = null;
-    try {
-      await backfill();
-      const detector = createFlowDetector({
-        symbol: input.symbol,
-        config: input.config,
-        state: checkpoint.detectorState,
-      });
+      detector = createFlowDetector({ symbol: input.symbol, config: input.config, state: checkpoint.detectorState });
       detector.setWarmUp(false);
-      let lastNs = BigInt(checkpoint.cursors?.trades.sipTimestamp ?? input.backfillFromNs);
+      lastNs = BigInt(checkpoint.cursors?.trades.sipTimestamp ?? input.backfillFromNs);
       const quotesFrom = BigInt(checkpoint.cursors?.quotes.sipTimestamp ?? input.backfillFromNs);
       if (quotesFrom > lastNs) lastNs = quotesFrom;
-      let lastTrade: LastTrade | null = null;
-      let lastQuote: LastQuote | null = null;
-      let dirty = false;
-      let lastPush = 0;
-      let chain: Promise<unknown> = Promise.resolve();
-      let pendingGap = false;
+    }
 
-      const snapshotCheckpoint = (): StreamCheckpoint => ({
-        detectorState: detector.snapshot(),
-        cursors: { trades: cursorFrom(lastNs), quotes: cursorFrom(lastNs) },
-        liveFromNs: null,
-      });
-      current = snapshotCheckpoint;
-
-      const push = (force: boolean) => {
-        const alerts = detector.drainAlerts();
-        const now = Date.now();
-        if (alerts.length === 0 && !force && (!dirty || now - lastPush < input.updateIntervalMs)) return;
-        dirty = false;
-        lastPush = now;
-        const update: MarketUpdate = {
-          alerts,
-          exitSignal: detector.exitSignal,
-          lastTrade,
-          lastQuote,
-          stats: detector.stats,
-          events,
-          reconnects,
-          live: true,
-        };
-        // Signals go out in order; a failed one is retried by the next push carrying fresh state.
-        chain = chain.then(() => signal(update)).catch(() => undefined);
+    const push = (force: boolean) => {
+      if (!detector) return;
+      const alerts = detector.drainAlerts();
+      const now = Date.now();
+      if (alerts.length === 0 && !force && (!dirty || now - lastPush < input.updateIntervalMs)) return;
+      dirty = false;
+      lastPush = now;
+      const update: MarketUpdate = {
+        alerts,
+        exitSignal: detector.exitSignal,
+        lastTrade,
+        lastQuote,
+        stats: detector.stats,
+        events,
+        reconnects,
+        live: true,
       };
+      // Signals go out in order; a failed one is retried by the next push carrying fresh state.
+      chain = chain.then(() => signal(update)).catch(() => undefined);
+    };
 
-      const onMessages = (messages: readonly unknown[]) => {
-        const nowNs = BigInt(Date.now()) * 1_000_000n;
-        for (const m of messages) {
-          const record = wsToRecord(m, input.symbol, lastNs);
-          if (!record) continue;
-          events += 1;
-          detector.setNow(input.staleCheck ? nowNs : undefined);
-          const outcome =
-            record.kind === 'trade' ? detector.onTradeRecord(record.raw) : detector.onQuoteRecord(record.raw);
-          if (outcome !== 'accepted') continue;
-          lastNs = record.ns;
-          dirty = true;
-          if (record.kind === 'trade') {
-            lastTrade = {
-              price: wireText(record.raw.price) ?? '0',
-              size: wireNumber(record.raw.size),
-              timestampNs: record.ns.toString(),
-            };
-          } else {
-            lastQuote = {
-              bid: wireText(record.raw.bid_price) ?? '0',
-              ask: wireText(record.raw.ask_price) ?? '0',
-              bidSize: wireNumber(record.raw.bid_size),
-              askSize: wireNumber(record.raw.ask_size),
-              timestampNs: record.ns.toString(),
-            };
-          }
+    const apply = (messages: readonly unknown[]) => {
+      const d = detector;
+      if (!d) return;
+      const nowNs = BigInt(Date.now()) * 1_000_000n;
+      const seen = d.sequenceWatermarks();
+      for (const m of messages) {
+        const record = wsToRecord(m, input.symbol, lastNs);
+        if (!record) continue;
+        // Already taken from REST (held messages overlap the backfill): not bad data, just seen.
+        const seq = record.raw.sequence_number;
+        if (
+          record.ns <= lastNs &&
+          typeof seq === 'number' &&
+          seq <= (record.kind === 'trade' ? seen.trade : seen.quote)
+        ) {
+          overlap += 1;
+          continue;
         }
-        push(false);
-      };
+        events += 1;
+        d.setNow(input.staleCheck ? nowNs : undefined);
+        const outcome = record.kind === 'trade' ? d.onTradeRecord(record.raw) : d.onQuoteRecord(record.raw);
+        if (outcome !== 'accepted') continue;
+        lastNs = record.ns;
+        dirty = true;
+        if (record.kind === 'trade') {
+          lastTrade = {
+            price: wireText(record.raw.price) ?? '0',
+            size: wireNumber(record.raw.size),
+            timestampNs: record.ns.toString(),
+          };
+        } else {
+          lastQuote = {
+            bid: wireText(record.raw.bid_price) ?? '0',
+            ask: wireText(record.raw.ask_price) ?? '0',
+            bidSize: wireNumber(record.raw.bid_size),
+            askSize: wireNumber(record.raw.ask_size),
+            timestampNs: record.ns.toString(),
+          };
+        }
+      }
+      push(false);
+    };
 
-      const { apiKey, wsBaseUrl } = deps.streamConfig();
-      stream = await openPolygonStream({
-        apiKey,
-        ...(wsBaseUrl ? { wsBaseUrl } : {}),
-        symbols: [input.symbol],
-        onMessages,
+    /** Backfill with live messages held, then the held ones, then live again. */
+    async function catchUp(): Promise<void> {
+      held ??= [];
+      await backfill();
+      const pending = held;
+      held = null;
+      apply(pending);
+    }
+
+    let subscription: FeedSubscription | null = null;
+    try {
+      subscription = await deps.hub.subscribe(input.symbol, {
+        onMessages: (messages) => {
+          if (held) held.push(...messages);
+          else apply(messages);
+        },
         onReconnect: () => {
           reconnects += 1;
           pendingGap = true;
+          held ??= [];
+        },
+        onFatal: (error) => {
+          fatal.error = error;
         },
       });
+      await catchUp();
 
       // Live: heartbeat the checkpoint, fill gaps after reconnects, until the workflow cancels us.
       for (;;) {
-        await Promise.race([ctx.cancelled, ctx.sleep(HEARTBEAT_MS)]);
+        await Promise.race([ctx.cancelled, ctx.sleep(TICK_MS)]);
+        if (fatal.error) throw fatal.error;
         if (pendingGap) {
           pendingGap = false;
-          // Prints missed while the socket was down come from REST; ones already seen are rejected as duplicates.
+          // Prints missed while the socket was down come from REST, from where the detector stands.
           checkpoint = snapshotCheckpoint();
-          await backfill();
+          await catchUp();
         }
         push(false);
         ctx.heartbeat(snapshotCheckpoint());
       }
     } catch (err) {
       if (err instanceof CancelledFailure) {
-        await stream?.close();
-        stream = null;
+        subscription?.close();
+        subscription = null;
         // The workflow waits for this cancellation to complete, so it has the checkpoint before continuing.
         await signal({
           alerts: [],
@@ -212,13 +247,14 @@ export function createStreamActivity(deps: StreamDeps) {
           events,
           reconnects,
           live: true,
-          checkpoint: current(),
+          checkpoint: snapshotCheckpoint(),
         }).catch(() => undefined);
         throw err;
       }
       throw toActivityFailure(err);
     } finally {
-      await stream?.close();
+      subscription?.close();
+      if (overlap > 0) ctx.log.debug('stream messages already taken from REST', { symbol: input.symbol, overlap });
     }
   };
 }

@@ -174,6 +174,11 @@ export const resumeSignal = defineSignal('resume');
 const ALERTS_KEPT = 50;
 const HEALTH_ALERTS_KEPT = 20;
 const UNAUTHORIZED_RETRY_MS = 15 * 60_000;
+/**
+ * Stream mode pushes alerts and the exit signal at once; the rest of the market picture (last trade and quote,
+ * counts) at most this often. Each push is a workflow task, and a worker runs hundreds of monitors.
+ */
+const STREAM_STATE_PUSH_MS = 10_000;
 
 /**
  * One durable monitor per position: polls Polygon through an activity that runs the detectors and returns
@@ -491,7 +496,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
         staleCheck: settings.staleCheck,
         workflowId: workflowInfo().workflowId,
         checkpoint: { detectorState, cursors, liveFromNs },
-        updateIntervalMs: 1000,
+        updateIntervalMs: STREAM_STATE_PUSH_MS,
       }),
     );
     let failed: unknown = null;

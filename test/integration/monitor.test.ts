@@ -54,7 +54,8 @@ describe('position monitor on Temporal with the Polygon stand-in', () => {
 
   beforeAll(async () => {
     env = await connectTestEnv();
-    polygon = await startPolygonStandIn({ clock: { mode: 'manual' } });
+    // One WebSocket per key, as on Polygon's usual plans: stream-mode monitors must share the worker's connection.
+    polygon = await startPolygonStandIn({ clock: { mode: 'manual' }, maxConnections: 1 });
     const rest = createPolygonRest({
       apiKey: polygon.apiKey,
       baseUrl: polygon.restUrl,
@@ -262,6 +263,44 @@ describe('position monitor on Temporal with the Polygon stand-in', () => {
       scenario.expected.alerts.map((a) => [a.kind, a.severity]),
     );
     await env.client.workflow.getHandle(WorkflowIds.position(positionId)).signal(stopMonitorSignal, {});
+  });
+
+  it("stream mode: monitors on different symbols share the worker's one WebSocket and keep their own alerts", async () => {
+    const symbols = ['SHRA', 'SHRB', 'SHRC'];
+    const names = ['seller-cluster-exit', 'resting-large-offer', 'spread-sellers-no-exit'];
+    const runs = symbols.map((symbol, i) => ({
+      symbol,
+      positionId: `share-${i}-${randomUUID().slice(0, 8)}`,
+      ...publishLive(names[i]!, symbol),
+    }));
+    for (const r of runs) {
+      await startMonitor({
+        positionId: r.positionId,
+        symbol: r.symbol,
+        quantity: 100,
+        mode: 'alert',
+        dataMode: 'stream',
+        settings: settings(true),
+      });
+    }
+    for (const r of runs) await waitFor(r.positionId, (v) => v.live && v.state === 'monitoring');
+    polygon.releaseAll();
+    for (const r of runs) {
+      const expected = r.scenario.expected;
+      const v = await waitFor(
+        r.positionId,
+        (x) => x.alertTotal >= expected.alerts.length && (expected.exitSignal === null || x.exitSignal !== null),
+      );
+      expect(v.alerts.map((a) => [a.kind, a.severity, a.price])).toEqual(
+        expected.alerts.map((a) => [a.kind, a.severity, a.price]),
+      );
+      expect(v.exitSignal === null).toBe(expected.exitSignal === null);
+    }
+    expect(polygon.connectionCount()).toBe(1);
+    expect(polygon.connectionsOverLimit()).toBe(0);
+    for (const r of runs) {
+      await env.client.workflow.getHandle(WorkflowIds.position(r.positionId)).signal(stopMonitorSignal, {});
+    }
   });
 
   it('401: the monitor enters a clear unauthorized state instead of retrying hot', async () => {

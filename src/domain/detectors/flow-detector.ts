@@ -238,6 +238,8 @@ export interface FlowDetector {
   readonly warmUp: boolean;
   /** Alerts raised since the last drain, oldest first. */
   drainAlerts(): FlowAlert[];
+  /** Highest sequence number accepted today per kind (-1 before the first); a feed overlapping REST uses it. */
+  sequenceWatermarks(): { readonly trade: number; readonly quote: number };
   /** Set once, the first time the exit rule fires; never cleared. */
   readonly exitSignal: ExitSignal | null;
   readonly stats: FlowStats;
@@ -408,6 +410,10 @@ class Detector implements FlowDetector {
     if (t === undefined)
       throw new ValidationError([{ field: 'nowNs', rule: 'must be a non-negative integer of nanoseconds' }]);
     this.nowUs = t.us;
+  }
+
+  sequenceWatermarks(): { readonly trade: number; readonly quote: number } {
+    return { trade: this.tSeq, quote: this.qSeq };
   }
 
   drainAlerts(): FlowAlert[] {
