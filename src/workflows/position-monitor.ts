@@ -12,6 +12,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -179,6 +180,7 @@ const UNAUTHORIZED_RETRY_MS = 15 * 60_000;
  * counts) at most this often. Each push is a workflow task, and a worker runs hundreds of monitors.
  */
 const STREAM_STATE_PUSH_MS = 10_000;
+const NO_IDLE_WAKE_PATCH = 'stream-monitor-no-idle-wake';
 
 /**
  * One durable monitor per position: polls Polygon through an activity that runs the detectors and returns
@@ -511,7 +513,10 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
     setState(liveFromNs === null ? MonitorState.Monitoring : MonitorState.Backfilling);
     const deadline = sessionEndsMs ?? Number.POSITIVE_INFINITY;
     for (;;) {
-      const timeout = Math.max(1000, Math.min(deadline - Date.now(), 60_000));
+      // No periodic wake-up: an idle monitor costs the server nothing until data, a handler or the session end.
+      // Runs started before this change woke every minute; their histories replay with that timer.
+      const untilEnd = Number.isFinite(deadline) ? Math.max(1000, deadline - Date.now()) : undefined;
+      const timeout = patched(NO_IDLE_WAKE_PATCH) ? untilEnd : Math.min(untilEnd ?? 60_000, 60_000);
       await condition(
         () =>
           done ||
