@@ -74,9 +74,10 @@ const MAX_MINUTES = intArg('max-minutes', 12, 1, 120);
 const DB = argValue('db') ?? 'sqlite';
 if (DB !== 'sqlite' && DB !== 'memory') throw new Error('--db must be sqlite or memory');
 const POLL_INTERVAL_S = 1;
+const MALLOC_ARENAS = process.env.MALLOC_ARENA_MAX ?? '2';
 const RATE_PER_SECOND = 100_000;
-/** The SDK's default activity slot count; createWorker sets none, and each stream monitor holds one. */
-const SDK_DEFAULT_ACTIVITY_SLOTS = 100;
+/** Activity slots of the worker (FLOWGUARD_MAX_CONCURRENT_ACTIVITIES default); each stream monitor holds one. */
+const WORKER_ACTIVITY_SLOTS = 1000;
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const now = () => performance.timeOrigin + performance.now();
@@ -297,7 +298,8 @@ async function startWorkerProcess(rig: Rig, taskQueue: string): Promise<WorkerPr
   const child: ChildProcess = fork(path.join(__dirname, 'worker-process.ts'), [JSON.stringify(cfg)], {
     cwd: ROOT,
     execArgv: ['--expose-gc', '--import', 'tsx'],
-    env: { ...process.env, NODE_OPTIONS: '' },
+    // As the worker is deployed (Dockerfile, npm run worker); set MALLOC_ARENA_MAX to compare.
+    env: { ...process.env, NODE_OPTIONS: '', MALLOC_ARENA_MAX: MALLOC_ARENAS },
     stdio: ['ignore', log, log, 'ipc'],
   });
   fs.closeSync(log);
@@ -566,8 +568,8 @@ async function runMode(rig: Rig, mode: DataMode): Promise<void> {
       let note: string | undefined;
       if (live < n) {
         note = `only ${live}/${n} monitors went live (no progress for 30 s)`;
-        if (mode === 'stream' && live <= SDK_DEFAULT_ACTIVITY_SLOTS) {
-          note += `: each stream monitor holds an activity slot for its lifetime and createWorker leaves maxConcurrentActivityTaskExecutions at the SDK default (${SDK_DEFAULT_ACTIVITY_SLOTS})`;
+        if (mode === 'stream' && live >= WORKER_ACTIVITY_SLOTS) {
+          note += `: each stream monitor holds an activity slot for its lifetime and the worker has ${WORKER_ACTIVITY_SLOTS} (FLOWGUARD_MAX_CONCURRENT_ACTIVITIES)`;
         }
       }
       // Settle, and measure the poll rate the worker sustains with nobody querying.
@@ -675,7 +677,7 @@ async function main(): Promise<void> {
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}, node ${process.version}; ` +
-      `dev server persistence ${DB}; samples ${SAMPLES} per level; total ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`,
+      `dev server persistence ${DB}; worker MALLOC_ARENA_MAX=${MALLOC_ARENAS}; samples ${SAMPLES} per level; total ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`,
   );
 }
 
