@@ -50,13 +50,13 @@ export interface StartMonitorOptions {
   readonly account?: string;
 }
 
-/** Monitor settings from the validated configuration; FLOWGUARD_STALE_CHECK=false replays recorded data. */
+/** Monitor settings from the validated configuration; FLOWGUARD_MARKET_DATA_STALE_CHECK=false replays recorded data. */
 export function monitorSettingsFromConfig(config: AppConfig, broker: BrokerName, account: string): MonitorSettings {
   return {
     detectors: config.detectors,
     pollIntervalSeconds: config.marketData.pollIntervalSeconds,
     sessions: config.marketData.sessions,
-    staleCheck: process.env.FLOWGUARD_STALE_CHECK !== 'false',
+    staleCheck: config.marketData.staleCheck,
     exit: { broker, account, pricing: orderSettingsFromConfig(config.orders).pricing },
   };
 }

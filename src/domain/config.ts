@@ -69,6 +69,8 @@ export const MarketDataConfigSchema = z
       .min(1, 'must be ≥ 1')
       .max(60, 'must be ≤ 60')
       .default(2),
+    /** Off to replay a recorded session through a monitor: its data is old by design. */
+    staleCheck: z.boolean({ message: 'must be true or false' }).default(true),
     sessions: z
       .array(TradingSessionSchema)
       .min(1, 'must list at least one session')
@@ -132,6 +134,8 @@ const DESCRIPTIONS: Record<string, string> = {
   'orders.retry.backoffCoefficient': 'multiplier between retry delays (1–10)',
   'marketData.rateLimitPerSecond': 'Polygon REST requests per second (Starter plan: about 5)',
   'marketData.pollIntervalSeconds': 'REST polling interval for quotes/trades when not streaming (1–60)',
+  'marketData.staleCheck':
+    'reject market data older than the stale limits; false replays recorded data through a monitor',
 };
 
 export type ConfigValueKind = 'number' | 'string' | 'boolean';

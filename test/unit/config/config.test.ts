@@ -39,6 +39,7 @@ describe('defaults (SPEC)', () => {
     expect(DEFAULT_APP_CONFIG.marketData).toEqual({
       rateLimitPerSecond: 5,
       pollIntervalSeconds: 2,
+      staleCheck: true,
       sessions: [REGULAR_SESSION],
     });
     expect(REGULAR_SESSION).toMatchObject({ start: '09:30', end: '16:00', timeZone: 'America/New_York' });
@@ -197,6 +198,7 @@ describe('CONFIG_ENV_VARS', () => {
         'detectors.quoteSizeUnit': 'round_lots',
         'orders.offsetMode': 'absolute',
         'orders.brokerEvents': 'false',
+        'marketData.staleCheck': 'false',
       };
       const value =
         alternatives[v.path] ??
