@@ -582,6 +582,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
     }
 
     let result: PollMarketDataResult | null = null;
+    const pollStartedAt = Date.now();
     try {
       if (state === MonitorState.Starting || cursors === null) setState(MonitorState.Backfilling);
       result = await acts.pollMarketData({
@@ -629,7 +630,11 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
     }
     if (result.truncated || stopReason !== null) continue;
     wake = false;
-    await condition(() => stopReason !== null || wake, settings.pollIntervalSeconds * 1000);
+    // A fixed cadence: the interval runs from the start of the poll, so the time a poll takes does not add to it.
+    // The floor keeps an overloaded worker from polling back to back.
+    const intervalMs = settings.pollIntervalSeconds * 1000;
+    const untilNext = Math.max(intervalMs / 5, intervalMs - (Date.now() - pollStartedAt));
+    await condition(() => stopReason !== null || wake, untilNext);
   }
 
   if (state !== MonitorState.Exited) setState(quantity === 0 ? MonitorState.Closed : MonitorState.Stopped);
