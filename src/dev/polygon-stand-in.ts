@@ -64,8 +64,15 @@ export interface HttpFault {
 export interface LatencyFault {
   readonly ms: number;
   readonly route?: StandInRoute | 'any';
+  /** Only requests for this symbol; default: any. */
+  readonly symbol?: string;
   /** How many matching requests are slowed; default: until cleared with `setLatency(undefined)`. */
   readonly count?: number;
+  /**
+   * 'before' (default): the request waits, then sees the data as it is then. 'after': the response is computed on
+   * arrival and delivered late, so events published meanwhile are not in it (a slow network, not a slow server).
+   */
+  readonly phase?: 'before' | 'after';
 }
 
 export interface MalformedInjection {
@@ -465,14 +472,18 @@ class StandIn implements PolygonStandIn {
     if (url.pathname.startsWith('/_control/')) return this.handleControl(req, res, url);
     const { route, symbol } = matchRoute(url.pathname);
     const entry = { route, method: req.method ?? 'GET', path: maskKey(url), symbol, atMs: Date.now() };
+    const latency = this.takeLatency(route, symbol);
     const respond = (status: number, body: string, headers: Record<string, string> = {}) => {
       this.requests.push({ ...entry, status });
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(body);
+      const send = () => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(body);
+      };
+      if (latency.phase === 'after' && latency.ms > 0) setTimeout(send, latency.ms);
+      else send();
     };
 
-    const delay = this.takeLatency(route);
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    if (latency.phase === 'before' && latency.ms > 0) await new Promise((r) => setTimeout(r, latency.ms));
 
     const fault = this.takeFault(route);
     if (fault) {
@@ -587,12 +598,16 @@ class StandIn implements PolygonStandIn {
     return slot.fault;
   }
 
-  private takeLatency(route: StandInRoute): number {
+  private takeLatency(
+    route: StandInRoute,
+    symbol: string | undefined,
+  ): { readonly ms: number; readonly phase: 'before' | 'after' } {
     const latency = this.latency;
-    if (!latency || !matches(latency.fault.route, route)) return 0;
+    const forSymbol = latency?.fault.symbol === undefined || latency.fault.symbol === symbol;
+    if (!latency || !matches(latency.fault.route, route) || !forSymbol) return { ms: 0, phase: 'before' };
     latency.remaining -= 1;
     if (latency.remaining <= 0) this.latency = undefined;
-    return latency.fault.ms;
+    return { ms: latency.fault.ms, phase: latency.fault.phase ?? 'before' };
   }
 
   /** A small JSON control surface so a stand-in started from the command line can be driven by curl. */

@@ -265,6 +265,39 @@ describe('position monitor on Temporal with the Polygon stand-in', () => {
     await env.client.workflow.getHandle(WorkflowIds.position(positionId)).signal(stopMonitorSignal, {});
   });
 
+  it('stream mode: prints that arrive on the WebSocket while the start-up backfill is in flight are applied once', async () => {
+    const { scenario } = publishLive('seller-cluster-exit', 'HOLDA');
+    // The backfill's trades page is computed now and delivered 2 s late: the decisive prints released meanwhile
+    // are not in it, only on the socket the monitor subscribed before asking REST.
+    polygon.setLatency({ ms: 2000, route: 'trades', symbol: 'HOLDA', count: 1, phase: 'after' });
+    const positionId = `hold-${randomUUID().slice(0, 8)}`;
+    await startMonitor({
+      positionId,
+      symbol: 'HOLDA',
+      quantity: 100,
+      mode: 'alert',
+      dataMode: 'stream',
+      settings: settings(true),
+    });
+    const deadline = Date.now() + 20_000;
+    while (!polygon.requests.some((r) => r.route === 'trades' && r.symbol === 'HOLDA')) {
+      if (Date.now() > deadline) throw new Error('the monitor never asked for HOLDA trades');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    polygon.releaseAll();
+    const v = await waitFor(
+      positionId,
+      (x) => x.exitSignal !== null && x.alertTotal >= scenario.expected.alerts.length,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await monitorStatus(ctx, positionId);
+    expect(after.alerts.map((a) => [a.kind, a.severity, a.price])).toEqual(
+      scenario.expected.alerts.map((a) => [a.kind, a.severity, a.price]),
+    );
+    expect(after.alertTotal).toBe(v.alertTotal);
+    await env.client.workflow.getHandle(WorkflowIds.position(positionId)).signal(stopMonitorSignal, {});
+  });
+
   it("stream mode: monitors on different symbols share the worker's one WebSocket and keep their own alerts", async () => {
     const symbols = ['SHRA', 'SHRB', 'SHRC'];
     const names = ['seller-cluster-exit', 'resting-large-offer', 'spread-sellers-no-exit'];

@@ -149,6 +149,18 @@ describe('Polygon stand-in REST', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
   });
 
+  it('delivers a late response with the data as it was on arrival (latency phase after)', async () => {
+    const count = () =>
+      getText(tradesUrl('limit=50000')).then((r) => (JSON.parse(r.text) as { results: unknown[] }).results.length);
+    const before = await count();
+    standIn.setLatency({ ms: 200, route: 'trades', count: 1, phase: 'after' });
+    const late = count();
+    await new Promise((r) => setTimeout(r, 50));
+    standIn.publish('TSLA', { trades: [trade(900, BASE_NS + 9_000_000n)] });
+    expect(await late).toBe(before);
+    expect(await count()).toBe(before + 1);
+  });
+
   it('injects malformed rows into the next REST page only', async () => {
     standIn.injectMalformed({
       symbol: 'TSLA',
