@@ -181,6 +181,7 @@ const UNAUTHORIZED_RETRY_MS = 15 * 60_000;
  */
 const STREAM_STATE_PUSH_MS = 10_000;
 const NO_IDLE_WAKE_PATCH = 'stream-monitor-no-idle-wake';
+const FAST_STOP_PATCH = 'stream-monitor-fast-stop';
 
 /**
  * One durable monitor per position: polls Polygon through an activity that runs the detectors and returns
@@ -540,6 +541,9 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
     }
     if (!done) {
       scope.cancel();
+      // A stopped monitor needs no checkpoint: finish now rather than when the activity's next heartbeat (up to
+      // ~24 s away) tells it of the cancellation. Runs started before this change waited; they replay that way.
+      if (stopReason !== null && patched(FAST_STOP_PATCH)) return;
       try {
         await running;
       } catch {

@@ -239,7 +239,12 @@ describe('position monitor on Temporal with the Polygon stand-in', () => {
     // WebSocket times are milliseconds: the decisive print keeps its millisecond.
     const expectedExitMs = (BigInt(scenario.expected.exitSignal!.timestampNs) + delta) / 1_000_000n;
     expect(BigInt(v.exitSignal!.timestampNs) / 1_000_000n).toBe(expectedExitMs);
-    await env.client.workflow.getHandle(WorkflowIds.position(positionId)).signal(stopMonitorSignal, {});
+    const handle = env.client.workflow.getHandle(WorkflowIds.position(positionId));
+    await handle.signal(stopMonitorSignal, {});
+    // Stopping does not wait for the stream activity's next heartbeat.
+    const stopped = await Promise.race([handle.result(), new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    expect(stopped?.state).toBe('stopped');
+    expect((await monitorStatus(ctx, positionId)).alertTotal).toBe(v.alertTotal);
   });
 
   it('stream mode: a dropped WebSocket reconnects and backfills the gap without missing the decisive trade', async () => {
