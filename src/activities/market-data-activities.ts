@@ -13,7 +13,7 @@ import { MARKET_UPDATE_SIGNAL } from '../shared/contracts';
 /** The REST client of the worker (one rate limiter shared by every monitor it runs). */
 export interface MarketDataDeps {
   /** Alert and market-data error counters. */
-  readonly metrics?: Pick<FlowguardMetrics, 'alerts' | 'marketDataErrors'>;
+  readonly metrics?: Pick<FlowguardMetrics, 'alerts' | 'marketDataErrors' | 'trackStreamHub'>;
   readonly polygon: () => Promise<PolygonRest>;
   /** Key and WebSocket base for stream mode (POLYGON_API_KEY, POLYGON_WS_URL). */
   readonly polygonStream?: () => { readonly apiKey: string; readonly wsBaseUrl?: string };
@@ -101,6 +101,7 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
         return deps.polygonStream();
       },
     });
+  deps.metrics?.trackStreamHub(hub);
 
   return {
     /**

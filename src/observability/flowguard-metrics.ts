@@ -12,6 +12,11 @@ export interface RateLimiterStatsSource {
   stats(): { readonly waits: number; readonly totalWaitMs: number; readonly acquired: number };
 }
 
+/** What the worker's shared Polygon WebSocket reports (src/market-data/polygon-stream-hub.ts `stats()`). */
+export interface StreamHubStatsSource {
+  stats(): { readonly connected: boolean; readonly symbols: number; readonly feeds: number; readonly opened: number };
+}
+
 export interface FlowguardMetrics {
   readonly registry: MetricsRegistry;
   /** Alerts raised by the detectors. */
@@ -30,6 +35,12 @@ export interface FlowguardMetrics {
   readonly brokerCallDuration: Histogram<'broker' | 'operation' | 'outcome'>;
   /** 1 per running worker; labels say which. */
   readonly workerInfo: Gauge<'identity' | 'task_queue' | 'namespace'>;
+  /** The worker's shared Polygon WebSocket: open or not, symbols subscribed, monitors listening. */
+  readonly streamConnected: Gauge;
+  readonly streamSymbols: Gauge;
+  readonly streamFeeds: Gauge;
+  /** Connections the hub opened (a reconnect of an open one is not counted; an open after idle or failure is). */
+  readonly streamConnections: Counter;
   /** Times one broker call and records its outcome ('ok', or the error's type/name). */
   timeBrokerCall<T>(broker: string, operation: string, call: () => Promise<T>): Promise<T>;
   /**
@@ -38,6 +49,8 @@ export interface FlowguardMetrics {
    * current values on.
    */
   trackRateLimiter(name: string, limiter: RateLimiterStatsSource): void;
+  /** Reads the stream hub's figures at every scrape (one hub per worker; a second call replaces the first). */
+  trackStreamHub(hub: StreamHubStatsSource): void;
 }
 
 export function createFlowguardMetrics(registry = new MetricsRegistry()): FlowguardMetrics {
@@ -88,6 +101,33 @@ export function createFlowguardMetrics(registry = new MetricsRegistry()): Flowgu
     labelNames: ['identity', 'task_queue', 'namespace'],
   });
 
+  const streamConnected = registry.gauge({
+    name: 'flowguard_polygon_stream_connected',
+    help: "1 while the worker's shared Polygon WebSocket is open and authenticated.",
+  });
+  const streamSymbols = registry.gauge({
+    name: 'flowguard_polygon_stream_symbols',
+    help: "Symbols subscribed on the worker's shared Polygon WebSocket.",
+  });
+  const streamFeeds = registry.gauge({
+    name: 'flowguard_polygon_stream_feeds',
+    help: "Stream-mode monitors listening on the worker's shared Polygon WebSocket.",
+  });
+  const streamConnections = registry.counter({
+    name: 'flowguard_polygon_stream_connections_total',
+    help: 'Polygon WebSocket connections the worker opened (reconnects of an open connection not included).',
+  });
+  let hub: { source: StreamHubStatsSource; opened: number } | undefined;
+  registry.addCollector(() => {
+    if (!hub) return;
+    const stats = hub.source.stats();
+    streamConnected.set({}, stats.connected ? 1 : 0);
+    streamSymbols.set({}, stats.symbols);
+    streamFeeds.set({}, stats.feeds);
+    if (stats.opened > hub.opened) streamConnections.inc({}, stats.opened - hub.opened);
+    hub.opened = stats.opened;
+  });
+
   // Limiter counters are cumulative since the limiter was created: the scrape copies them (after
   // subtracting what was already added), so counting stays monotonic even if a limiter is swapped.
   const limiters = new Map<
@@ -120,6 +160,13 @@ export function createFlowguardMetrics(registry = new MetricsRegistry()): Flowgu
     rateLimitPermits,
     brokerCallDuration,
     workerInfo,
+    streamConnected,
+    streamSymbols,
+    streamFeeds,
+    streamConnections,
+    trackStreamHub(source) {
+      hub = { source, opened: hub?.source === source ? hub.opened : 0 };
+    },
     async timeBrokerCall(broker, operation, call) {
       const started = performance.now();
       let outcome = 'ok';

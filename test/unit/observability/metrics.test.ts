@@ -142,6 +142,22 @@ describe('flowguard metrics', () => {
     expect(m.rateLimitWaits.get({ limiter: 'polygon' })).toBe(3);
   });
 
+  it("reads the shared Polygon WebSocket's figures at scrape time", () => {
+    const m = createFlowguardMetrics();
+    const stats = { connected: true, symbols: 3, feeds: 4, opened: 1 };
+    m.trackStreamHub({ stats: () => stats });
+    const text = m.registry.render();
+    expect(text).toContain('flowguard_polygon_stream_connected 1');
+    expect(text).toContain('flowguard_polygon_stream_symbols 3');
+    expect(text).toContain('flowguard_polygon_stream_feeds 4');
+    expect(text).toContain('flowguard_polygon_stream_connections_total 1');
+    Object.assign(stats, { connected: false, symbols: 0, feeds: 0, opened: 2 });
+    const later = m.registry.render();
+    expect(later).toContain('flowguard_polygon_stream_connected 0');
+    expect(later).toContain('flowguard_polygon_stream_connections_total 2');
+    expectValidExposition(later);
+  });
+
   it('counts order transitions and first terminal outcomes from the order workflow log line', () => {
     const m = createFlowguardMetrics();
     const observe = orderTransitionObserver(m);
