@@ -132,6 +132,9 @@ describe('worker observability (spawned worker)', () => {
       sampleValue(body, 'flowguard_broker_call_duration_seconds_count{broker="paper",operation="cancel",outcome="ok"}'),
     ).toBeGreaterThanOrEqual(1);
     expect(body).toMatch(new RegExp(`flowguard_worker_info\\{identity="[^"]+",task_queue="${taskQueue}",namespace="`));
+    // The worker's shared Polygon WebSocket: no stream-mode monitor here, so closed and empty.
+    expect(sampleValue(body, 'flowguard_polygon_stream_connected')).toBe(0);
+    expect(sampleValue(body, 'flowguard_polygon_stream_feeds')).toBe(0);
     // Temporal's own exporter, re-exported: its families, with this worker's task queue.
     expect(sampleValue(body, 'flowguard_temporal_metrics_up')).toBe(1);
     expect(body).toMatch(/^# TYPE temporal_\w+ (counter|gauge|histogram)$/m);
