@@ -29,7 +29,7 @@ const config = AppConfigSchema.parse({
   orders: { pollIntervalSeconds: 1, sellOffset: '0' },
 });
 
-describe('auto-exit survives a worker crash right after the exit decision', () => {
+describe('monitors survive a worker crash', () => {
   let env: TestWorkflowEnvironment;
   let polygon: PolygonStandIn;
   let dataDir: string;
@@ -48,7 +48,7 @@ describe('auto-exit survives a worker crash right after the exit decision', () =
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('places exactly one protective SELL', async () => {
+  it('auto-exit: a crash right after the exit decision still places exactly one protective SELL', async () => {
     const taskQueue = uniqueTaskQueue('crash');
     const account = `acct-${randomUUID().slice(0, 8)}`;
     const workerEnv = {
@@ -123,5 +123,69 @@ describe('auto-exit survives a worker crash right after the exit decision', () =
     };
     const orders = Array.isArray(paper.orders) ? paper.orders : Object.values(paper.orders);
     expect(orders.filter((o) => o.side === 'sell')).toHaveLength(1);
+  });
+
+  it('stream mode: the activity resumes from its heartbeat on a new worker and alerts on what printed meanwhile', async () => {
+    const taskQueue = uniqueTaskQueue('crash-stream');
+    const workerEnv = {
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      POLYGON_API_KEY: polygon.apiKey,
+      POLYGON_BASE_URL: polygon.restUrl,
+      POLYGON_WS_URL: polygon.wsUrl,
+      FLOWGUARD_MARKET_DATA_RATE_LIMIT_PER_SECOND: '50',
+      FLOWGUARD_DATA_DIR: dataDir,
+    };
+    const scenario = loadScenario('seller-cluster-exit');
+    const firstAlertNs = BigInt(scenario.expected.alerts[0]!.timestampNs as string);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const delta = now - (firstAlertNs - 20_000_000_000n);
+    polygon.loadScenario('CRSS', {
+      trades: shiftRecords(scenario.trades, delta),
+      quotes: shiftRecords(scenario.quotes, delta),
+    });
+    polygon.advanceTo(now);
+
+    workers.push(await startWorkerProcess(workerEnv));
+    const positionId = `crash-stream-${randomUUID().slice(0, 8)}`;
+    const handle = await env.client.workflow.start(positionMonitorWorkflow, {
+      workflowId: WorkflowIds.position(positionId),
+      taskQueue,
+      args: [
+        {
+          positionId,
+          symbol: 'CRSS',
+          quantity: 300,
+          mode: 'alert',
+          dataMode: 'stream',
+          settings: {
+            detectors: config.detectors,
+            pollIntervalSeconds: 1,
+            sessions: config.marketData.sessions,
+            staleCheck: false,
+            exit: { broker: 'paper', account: 'crash', pricing: orderSettingsFromConfig(config.orders).pricing },
+          },
+        },
+      ],
+    });
+    const waitFor = async (done: (v: MonitorView) => boolean, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const v = await handle.query(monitorStateQuery);
+        if (done(v)) return v;
+        if (Date.now() > deadline) throw new Error(`stuck: ${JSON.stringify(v).slice(0, 2000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await waitFor((v) => v.live && v.state === 'monitoring', 30_000);
+    await workers[workers.length - 1]!.kill();
+    // The selling happens while no worker runs: only the REST backfill from the heartbeat checkpoint can see it.
+    polygon.releaseAll();
+    workers.push(await startWorkerProcess(workerEnv));
+    // The server notices the dead activity after its 30 s heartbeat timeout and retries it on the new worker.
+    const v = await waitFor((x) => x.exitSignal !== null && x.alertTotal >= scenario.expected.alerts.length, 90_000);
+    expect(v.alerts.map((a) => [a.kind, a.severity, a.price])).toEqual(
+      scenario.expected.alerts.map((a) => [a.kind, a.severity, a.price]),
+    );
+    await handle.terminate('test done');
   });
 });

@@ -15,7 +15,9 @@ export interface WorkerProcess {
 /** Runs the real worker entry point (`src/worker.ts`) in its own process on the run's dev server. */
 export async function startWorkerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<WorkerProcess> {
   const state = readIntegrationState();
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src', 'worker.ts')], {
+  // node with tsx's loader, not the tsx CLI: the CLI runs the script in a child process of its own, so killing
+  // it would orphan the real worker instead of crashing it.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'worker.ts')], {
     cwd: ROOT,
     env: {
       ...process.env,
