@@ -41,6 +41,22 @@ export interface LastQuote {
   readonly timestampNs: string;
 }
 
+/** The last trade as the monitor shows it, from an accepted REST-shaped record. */
+export function lastTradeOf(raw: Record<string, unknown>, ns: bigint): LastTrade {
+  return { price: wireText(raw.price) ?? '0', size: wireNumber(raw.size), timestampNs: ns.toString() };
+}
+
+/** The NBBO as the monitor shows it, from an accepted REST-shaped quote record. */
+export function lastQuoteOf(raw: Record<string, unknown>, ns: bigint): LastQuote {
+  return {
+    bid: wireText(raw.bid_price) ?? '0',
+    ask: wireText(raw.ask_price) ?? '0',
+    bidSize: wireNumber(raw.bid_size),
+    askSize: wireNumber(raw.ask_size),
+    timestampNs: ns.toString(),
+  };
+}
+
 export type FeedFreshness = 'ok' | 'warn' | 'stale' | 'unknown';
 
 export interface PollMarketDataInput {
@@ -202,17 +218,8 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       const outcome = e.kind === 'trade' ? detector.onTradeRecord(e.raw) : detector.onQuoteRecord(e.raw);
       if (outcome !== 'accepted') continue;
       if (newest === null || e.ns > newest) newest = e.ns;
-      if (e.kind === 'trade') {
-        lastTrade = { price: wireText(e.raw.price) ?? '0', size: wireNumber(e.raw.size), timestampNs: e.ns.toString() };
-      } else {
-        lastQuote = {
-          bid: wireText(e.raw.bid_price) ?? '0',
-          ask: wireText(e.raw.ask_price) ?? '0',
-          bidSize: wireNumber(e.raw.bid_size),
-          askSize: wireNumber(e.raw.ask_size),
-          timestampNs: e.ns.toString(),
-        };
-      }
+      if (e.kind === 'trade') lastTrade = lastTradeOf(e.raw, e.ns);
+      else lastQuote = lastQuoteOf(e.raw, e.ns);
     }
     const live =
       liveFrom === null || (newest !== null && newest >= liveFrom) || (!trades.truncated && !quotes.truncated);

@@ -4,9 +4,10 @@ import { createFlowDetector, type FlowDetector } from '../domain/detectors/flow-
 import { type PolygonError } from '../market-data/polygon-errors';
 import { cursorFrom } from '../market-data/polygon-rest';
 import { type FeedSubscription, type PolygonStreamHub } from '../market-data/polygon-stream-hub';
-import { wireNumber, wireText } from '../market-data/wire';
 import { toActivityFailure } from './failures';
 import {
+  lastQuoteOf,
+  lastTradeOf,
   type LastQuote,
   type LastTrade,
   type MonitorCursors,
@@ -174,21 +175,8 @@ export function createStreamActivity(deps: StreamDeps) {
         if (outcome !== 'accepted') continue;
         lastNs = record.ns;
         dirty = true;
-        if (record.kind === 'trade') {
-          lastTrade = {
-            price: wireText(record.raw.price) ?? '0',
-            size: wireNumber(record.raw.size),
-            timestampNs: record.ns.toString(),
-          };
-        } else {
-          lastQuote = {
-            bid: wireText(record.raw.bid_price) ?? '0',
-            ask: wireText(record.raw.ask_price) ?? '0',
-            bidSize: wireNumber(record.raw.bid_size),
-            askSize: wireNumber(record.raw.ask_size),
-            timestampNs: record.ns.toString(),
-          };
-        }
+        if (record.kind === 'trade') lastTrade = lastTradeOf(record.raw, record.ns);
+        else lastQuote = lastQuoteOf(record.raw, record.ns);
       }
       push(false);
     };
