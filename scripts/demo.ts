@@ -24,7 +24,7 @@ import { type CliContext } from '../src/cli/temporal';
 import { orderSettingsFromConfig } from '../src/config/order-settings';
 import { LIVE_TIMELINE, type PlantedPrint, type SessionPhase } from '../src/dev/market-simulator';
 import { devServerArgs, freePort, resolveTemporalCli } from '../src/dev/temporal-dev-server';
-import { AppConfigSchema } from '../src/domain/config';
+import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../src/domain/config';
 import { type FlowAlert } from '../src/domain/detectors/alerts';
 import { Money } from '../src/domain/orders/money';
 import { WorkflowIds } from '../src/shared/contracts';
@@ -37,17 +37,6 @@ const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const NAMESPACE = 'default';
 const TASK_QUEUE = 'flowguard';
 const ACCOUNT = 'demo';
-
-/** The demo trades whatever the clock says: one session that is always open. */
-const ALWAYS_OPEN = [
-  {
-    name: 'always',
-    start: '00:00',
-    end: '23:59',
-    timeZone: 'UTC',
-    days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
-  },
-];
 
 interface Options {
   keep: boolean;
@@ -370,7 +359,7 @@ async function main(): Promise<number> {
 
     // 4. A paper position: a BUY through the desk that crosses to the ask.
     const config = AppConfigSchema.parse({
-      marketData: { pollIntervalSeconds: 1, sessions: ALWAYS_OPEN },
+      marketData: { pollIntervalSeconds: 1, sessions: [ALWAYS_OPEN_SESSION] },
       // The protective SELL crosses to the bid (sell offset 0) so it fills in a falling market.
       orders: { pollIntervalSeconds: 1, sellOffset: '0' },
     });

@@ -33,7 +33,7 @@ import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { startPolygonStandIn, type PolygonStandIn, type StandInRecord } from '../../src/dev/polygon-stand-in';
 import { freePort, resolveTemporalCli, startDevServer } from '../../src/dev/temporal-dev-server';
-import { AppConfigSchema } from '../../src/domain/config';
+import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { WorkflowIds } from '../../src/shared/contracts';
 import {
   monitorStateQuery,
@@ -87,17 +87,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const startedAt = Date.now();
 const overTime = () => Date.now() - startedAt > MAX_MINUTES * 60_000;
 
-const ALWAYS_OPEN = [
-  {
-    name: 'always',
-    start: '00:00',
-    end: '23:59',
-    timeZone: 'UTC',
-    days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
-  },
-];
 const config = AppConfigSchema.parse({
-  marketData: { pollIntervalSeconds: POLL_INTERVAL_S, sessions: ALWAYS_OPEN },
+  marketData: { pollIntervalSeconds: POLL_INTERVAL_S, sessions: [ALWAYS_OPEN_SESSION] },
 });
 const LARGE_PRINT = 15_000;
 if (LARGE_PRINT < config.detectors.largeOrderSize || LARGE_PRINT >= 2 * config.detectors.largeOrderSize) {

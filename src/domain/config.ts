@@ -55,6 +55,15 @@ export const REGULAR_SESSION: TradingSession = {
   days: [Weekday.Mon, Weekday.Tue, Weekday.Wed, Weekday.Thu, Weekday.Fri],
 };
 
+/** Open whatever the clock says (every day, 00:00–23:59 UTC): for the demo, replays, benchmarks and tests. */
+export const ALWAYS_OPEN_SESSION: TradingSession = {
+  name: 'always',
+  start: '00:00',
+  end: '23:59',
+  timeZone: 'UTC',
+  days: [Weekday.Mon, Weekday.Tue, Weekday.Wed, Weekday.Thu, Weekday.Fri, Weekday.Sat, Weekday.Sun],
+};
+
 export const MarketDataConfigSchema = z
   .object({
     /** Polygon's starter plan allows about 5 requests per second (SPEC §4). */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
-import { AppConfigSchema } from '../../src/domain/config';
+import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { WorkflowIds } from '../../src/shared/contracts';
 import { deskWorkflow } from '../../src/workflows/desk';
 import { monitorStateQuery, positionMonitorWorkflow, type MonitorView } from '../../src/workflows/position-monitor';
@@ -16,15 +16,7 @@ import { startWorkerProcess, type WorkerProcess } from '../support/worker-proces
 const config = AppConfigSchema.parse({
   marketData: {
     pollIntervalSeconds: 1,
-    sessions: [
-      {
-        name: 'always',
-        start: '00:00',
-        end: '23:59',
-        timeZone: 'UTC',
-        days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
-      },
-    ],
+    sessions: [ALWAYS_OPEN_SESSION],
   },
   orders: { pollIntervalSeconds: 1, sellOffset: '0' },
 });
@@ -48,26 +40,34 @@ describe('monitors survive a worker crash', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('auto-exit: a crash right after the exit decision still places exactly one protective SELL', async () => {
-    const taskQueue = uniqueTaskQueue('crash');
-    const account = `acct-${randomUUID().slice(0, 8)}`;
-    const workerEnv = {
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      POLYGON_API_KEY: polygon.apiKey,
-      POLYGON_BASE_URL: polygon.restUrl,
-      POLYGON_WS_URL: polygon.wsUrl,
-      FLOWGUARD_MARKET_DATA_RATE_LIMIT_PER_SECOND: '50',
-      FLOWGUARD_DATA_DIR: dataDir,
-    };
+  const workerEnvFor = (taskQueue: string) => ({
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    POLYGON_API_KEY: polygon.apiKey,
+    POLYGON_BASE_URL: polygon.restUrl,
+    POLYGON_WS_URL: polygon.wsUrl,
+    FLOWGUARD_MARKET_DATA_RATE_LIMIT_PER_SECOND: '50',
+    FLOWGUARD_DATA_DIR: dataDir,
+  });
+
+  /** The seller-cluster scenario on `symbol`, its history released up to now and the selling 20 s ahead. */
+  function loadLive(symbol: string) {
     const scenario = loadScenario('seller-cluster-exit');
     const firstAlertNs = BigInt(scenario.expected.alerts[0]!.timestampNs as string);
     const now = BigInt(Date.now()) * 1_000_000n;
     const delta = now - (firstAlertNs - 20_000_000_000n);
-    polygon.loadScenario('CRSH', {
+    polygon.loadScenario(symbol, {
       trades: shiftRecords(scenario.trades, delta),
       quotes: shiftRecords(scenario.quotes, delta),
     });
     polygon.advanceTo(now);
+    return scenario;
+  }
+
+  it('auto-exit: a crash right after the exit decision still places exactly one protective SELL', async () => {
+    const taskQueue = uniqueTaskQueue('crash');
+    const account = `acct-${randomUUID().slice(0, 8)}`;
+    const workerEnv = workerEnvFor(taskQueue);
+    loadLive('CRSH');
 
     workers.push(await startWorkerProcess(workerEnv));
     await env.client.workflow.start(deskWorkflow, {
@@ -127,23 +127,8 @@ describe('monitors survive a worker crash', () => {
 
   it('stream mode: the activity resumes from its heartbeat on a new worker and alerts on what printed meanwhile', async () => {
     const taskQueue = uniqueTaskQueue('crash-stream');
-    const workerEnv = {
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      POLYGON_API_KEY: polygon.apiKey,
-      POLYGON_BASE_URL: polygon.restUrl,
-      POLYGON_WS_URL: polygon.wsUrl,
-      FLOWGUARD_MARKET_DATA_RATE_LIMIT_PER_SECOND: '50',
-      FLOWGUARD_DATA_DIR: dataDir,
-    };
-    const scenario = loadScenario('seller-cluster-exit');
-    const firstAlertNs = BigInt(scenario.expected.alerts[0]!.timestampNs as string);
-    const now = BigInt(Date.now()) * 1_000_000n;
-    const delta = now - (firstAlertNs - 20_000_000_000n);
-    polygon.loadScenario('CRSS', {
-      trades: shiftRecords(scenario.trades, delta),
-      quotes: shiftRecords(scenario.quotes, delta),
-    });
-    polygon.advanceTo(now);
+    const workerEnv = workerEnvFor(taskQueue);
+    const scenario = loadLive('CRSS');
 
     workers.push(await startWorkerProcess(workerEnv));
     const positionId = `crash-stream-${randomUUID().slice(0, 8)}`;

@@ -10,7 +10,7 @@ import { orderStatus } from '../../src/cli/orders';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
-import { AppConfigSchema } from '../../src/domain/config';
+import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { createPolygonRest } from '../../src/market-data/polygon-rest';
 import { polygonPriceSource } from '../../src/market-data/polygon-price-source';
 import { TokenBucketRateLimiter } from '../../src/market-data/rate-limiter';
@@ -27,18 +27,8 @@ import { readIntegrationState } from '../support/integration-env';
 import { firstTimestamp, loadScenario, scenarioNames, shiftRecords } from '../support/scenarios';
 import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
 
-const ALWAYS_OPEN = [
-  {
-    name: 'always',
-    start: '00:00',
-    end: '23:59',
-    timeZone: 'UTC',
-    days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
-  },
-];
-
 const config = AppConfigSchema.parse({
-  marketData: { pollIntervalSeconds: 1, sessions: ALWAYS_OPEN },
+  marketData: { pollIntervalSeconds: 1, sessions: [ALWAYS_OPEN_SESSION] },
   // The protective exit crosses to the bid so it fills in a falling market.
   orders: { pollIntervalSeconds: 1, sellOffset: '0' },
 });

@@ -24,7 +24,7 @@ import { monitorStatus, startMonitor } from '../../src/cli/monitor';
 import { type CliContext } from '../../src/cli/temporal';
 import { LIVE_TIMELINE, startMarketSimulator, type MarketSimulator } from '../../src/dev/market-simulator';
 import { freePort, resolveTemporalCli, startDevServer, type DevServer } from '../../src/dev/temporal-dev-server';
-import { AppConfigSchema } from '../../src/domain/config';
+import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { createPolygonRest } from '../../src/market-data/polygon-rest';
 import { polygonPriceSource } from '../../src/market-data/polygon-price-source';
 import { TokenBucketRateLimiter } from '../../src/market-data/rate-limiter';
@@ -47,15 +47,7 @@ const CHROMIUM_FLAGS = [
 const config = AppConfigSchema.parse({
   marketData: {
     pollIntervalSeconds: 1,
-    sessions: [
-      {
-        name: 'always',
-        start: '00:00',
-        end: '23:59',
-        timeZone: 'UTC',
-        days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
-      },
-    ],
+    sessions: [ALWAYS_OPEN_SESSION],
   },
   orders: { pollIntervalSeconds: 1, sellOffset: '0' },
 });

@@ -8,6 +8,7 @@ import {
   type PolygonStreamHubOptions,
   type SymbolFeed,
 } from '../../../src/market-data/polygon-stream-hub';
+import { until } from '../../support/until';
 import { BASE_NS, quote, trade } from '../polygon-stand-in/records';
 
 const KEY = 'hub-key';
@@ -29,14 +30,6 @@ afterEach(async () => {
   hub = undefined;
   await standIn.close();
 });
-
-async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const settle = () => new Promise((r) => setTimeout(r, 60));
 

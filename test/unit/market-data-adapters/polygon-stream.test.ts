@@ -7,6 +7,7 @@ import {
   type PolygonStream,
   type PolygonStreamOptions,
 } from '../../../src/market-data/polygon-stream';
+import { until } from '../../support/until';
 import { BASE_NS, quote, trade } from '../polygon-stand-in/records';
 
 const KEY = 'ws-key';
@@ -27,14 +28,6 @@ afterEach(async () => {
   stream = undefined;
   await standIn.close();
 });
-
-async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function collector(overrides: Partial<PolygonStreamOptions> = {}) {
   const received: Record<string, unknown>[] = [];

@@ -1,4 +1,4 @@
-import { REGULAR_SESSION, type TradingSession } from '../../../src/domain/config';
+import { ALWAYS_OPEN_SESSION, AppConfigSchema, REGULAR_SESSION, type TradingSession } from '../../../src/domain/config';
 import { sessionStatus, zonedTimeToUtc } from '../../../src/domain/sessions';
 
 const at = (iso: string) => Date.parse(iso);
@@ -40,5 +40,16 @@ describe('sessionStatus (regular session 09:30–16:00 New York, Mon–Fri)', ()
     };
     const s = sessionStatus(at('2026-11-23T10:00:00Z'), [pre, REGULAR_SESSION]); // 05:00 EST Monday
     expect(s).toMatchObject({ open: true, session: 'pre' });
+  });
+});
+
+describe('ALWAYS_OPEN_SESSION', () => {
+  it('is a valid session, open on a Sunday night and a Wednesday noon, closed only in the last UTC minute', () => {
+    expect(AppConfigSchema.parse({ marketData: { sessions: [ALWAYS_OPEN_SESSION] } }).marketData.sessions).toEqual([
+      ALWAYS_OPEN_SESSION,
+    ]);
+    expect(sessionStatus(at('2026-11-22T22:00:00Z'), [ALWAYS_OPEN_SESSION]).open).toBe(true);
+    expect(sessionStatus(at('2026-11-25T12:00:00Z'), [ALWAYS_OPEN_SESSION]).open).toBe(true);
+    expect(sessionStatus(at('2026-11-25T23:59:30Z'), [ALWAYS_OPEN_SESSION]).open).toBe(false);
   });
 });
