@@ -359,8 +359,18 @@ class Stream implements PolygonStream {
         }
         return;
       }
+      case 'max_connections': {
+        // Polygon closes the socket next; say why, or the caller only sees "closed before subscribing".
+        const error = new PolygonUnavailable(
+          `Polygon refused the stream: the key's connection limit is reached (max_connections); another process is streaming with it`,
+        );
+        safeClose(session.socket);
+        if (session.ready) this.giveUp(error);
+        else fail(error);
+        return;
+      }
       default:
-        return; // connected, max_connections, error: the close (or timeout) that follows decides
+        return; // connected, error: the close (or timeout) that follows decides
     }
   }
 
