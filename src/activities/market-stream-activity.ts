@@ -155,17 +155,12 @@ export function createStreamActivity(deps: StreamDeps) {
       const d = detector;
       if (!d) return;
       const nowNs = BigInt(Date.now()) * 1_000_000n;
-      const seen = d.sequenceWatermarks();
       for (const m of messages) {
         const record = wsToRecord(m, input.symbol, lastNs);
         if (!record) continue;
         // Already taken from REST (held messages overlap the backfill): not bad data, just seen.
         const seq = record.raw.sequence_number;
-        if (
-          record.ns <= lastNs &&
-          typeof seq === 'number' &&
-          seq <= (record.kind === 'trade' ? seen.trade : seen.quote)
-        ) {
+        if (typeof seq === 'number' && d.alreadySeen(record.kind, seq, record.ns)) {
           overlap += 1;
           continue;
         }

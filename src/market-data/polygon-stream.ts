@@ -87,8 +87,6 @@ export interface PolygonStream {
   subscribe(symbols: readonly string[]): Promise<void>;
   /** Drops symbols from this connection (their messages stop being delivered at once). */
   unsubscribe(symbols: readonly string[]): void;
-  /** Symbols currently subscribed. */
-  symbols(): readonly string[];
   close(): Promise<void>;
 }
 
@@ -144,10 +142,6 @@ class Stream implements PolygonStream {
     private readonly options: PolygonStreamOptions,
   ) {
     this.subscribed = new Set(options.symbols);
-  }
-
-  symbols(): readonly string[] {
-    return [...this.subscribed];
   }
 
   subscribe(symbols: readonly string[]): Promise<void> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { type WorkflowHandle } from '@temporalio/client';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
@@ -97,16 +98,7 @@ describe('monitors survive a worker crash', () => {
         },
       ],
     });
-    const query = () => handle.query(monitorStateQuery);
-    const waitFor = async (done: (v: MonitorView) => boolean, timeoutMs = 45_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const v = await query();
-        if (done(v)) return v;
-        if (Date.now() > deadline) throw new Error(`stuck: ${JSON.stringify(v).slice(0, 2000)}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    };
+    const waitFor = (done: (v: MonitorView) => boolean, timeoutMs = 45_000) => waitForMonitor(handle, done, timeoutMs);
     await waitFor((v) => v.live);
     polygon.releaseAll();
     // The moment the monitor has decided to exit, the worker dies.
@@ -152,15 +144,7 @@ describe('monitors survive a worker crash', () => {
         },
       ],
     });
-    const waitFor = async (done: (v: MonitorView) => boolean, timeoutMs: number) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const v = await handle.query(monitorStateQuery);
-        if (done(v)) return v;
-        if (Date.now() > deadline) throw new Error(`stuck: ${JSON.stringify(v).slice(0, 2000)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
+    const waitFor = (done: (v: MonitorView) => boolean, timeoutMs: number) => waitForMonitor(handle, done, timeoutMs);
     await waitFor((v) => v.live && v.state === 'monitoring', 30_000);
     await workers[workers.length - 1]!.kill();
     // The selling happens while no worker runs: only the REST backfill from the heartbeat checkpoint can see it.
@@ -174,3 +158,18 @@ describe('monitors survive a worker crash', () => {
     await handle.terminate('test done');
   });
 });
+
+/** Queries the monitor every 25 ms until `done` holds. */
+async function waitForMonitor(
+  handle: WorkflowHandle<typeof positionMonitorWorkflow>,
+  done: (v: MonitorView) => boolean,
+  timeoutMs: number,
+): Promise<MonitorView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await handle.query(monitorStateQuery);
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`stuck: ${JSON.stringify(v).slice(0, 2000)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

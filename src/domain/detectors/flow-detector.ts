@@ -238,8 +238,12 @@ export interface FlowDetector {
   readonly warmUp: boolean;
   /** Alerts raised since the last drain, oldest first. */
   drainAlerts(): FlowAlert[];
-  /** Highest sequence number accepted today per kind (-1 before the first); a feed overlapping REST uses it. */
-  sequenceWatermarks(): { readonly trade: number; readonly quote: number };
+  /**
+   * Whether a record with this sequence number and SIP time (ns) is one already taken: same session day as the
+   * last accepted record of its kind, sequence number not above it. A feed that overlaps REST (WebSocket messages
+   * held while a backfill ran) skips these instead of having them rejected as duplicates of good data.
+   */
+  alreadySeen(kind: 'trade' | 'quote', sequence: number, timestampNs: bigint): boolean;
   /** Set once, the first time the exit rule fires; never cleared. */
   readonly exitSignal: ExitSignal | null;
   readonly stats: FlowStats;
@@ -412,8 +416,10 @@ class Detector implements FlowDetector {
     this.nowUs = t.us;
   }
 
-  sequenceWatermarks(): { readonly trade: number; readonly quote: number } {
-    return { trade: this.tSeq, quote: this.qSeq };
+  alreadySeen(kind: 'trade' | 'quote', sequence: number, timestampNs: bigint): boolean {
+    const [seq, day] = kind === 'trade' ? [this.tSeq, this.tDay] : [this.qSeq, this.qDay];
+    const recordDay = Number(timestampNs / 1000n / BigInt(US_PER_DAY));
+    return day >= 0 && recordDay === day && sequence <= seq;
   }
 
   drainAlerts(): FlowAlert[] {

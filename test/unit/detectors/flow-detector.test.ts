@@ -452,6 +452,24 @@ describe('data validation: rejected with a stable code, counted, never thrown', 
   });
 });
 
+describe('alreadySeen (a feed overlapping REST)', () => {
+  it('is true for sequence numbers up to the last accepted of that kind on the same day, and only then', () => {
+    const { d, f } = setup();
+    const at = (ms: number) => BigInt(ns(ms));
+    expect(d.alreadySeen('trade', 1, at(0))).toBe(false); // nothing accepted yet
+    f.quote(0, 249.5, 249.53); // quote sequence 102
+    f.trade(1, 249.5, 100); // trade sequence 102
+    f.trade(2, 249.5, 100); // trade sequence 104
+    expect(d.alreadySeen('trade', 104, at(2))).toBe(true);
+    expect(d.alreadySeen('trade', 103, at(2))).toBe(true);
+    expect(d.alreadySeen('trade', 105, at(3))).toBe(false);
+    expect(d.alreadySeen('quote', 102, at(0))).toBe(true);
+    expect(d.alreadySeen('quote', 104, at(3))).toBe(false);
+    // Sequence numbers restart every session: a low number tomorrow is new.
+    expect(d.alreadySeen('trade', 5, at(86_400_000))).toBe(false);
+  });
+});
+
 describe('eligibility', () => {
   const cases: { name: string; extra: Record<string, unknown>; eligible: boolean }[] = [
     { name: 'regular (no conditions)', extra: {}, eligible: true },
