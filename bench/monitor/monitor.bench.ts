@@ -43,6 +43,7 @@ import {
   type MonitorView,
 } from '../../src/workflows/position-monitor';
 import { type FromWorker, type ToWorker, type WorkerProcessConfig } from './worker-process';
+import { onCleanup, quantile, runBench } from '../support/bench-harness';
 
 // ── arguments ───────────────────────────────────────────────────────────────────────────────────────
 
@@ -96,12 +97,6 @@ if (LARGE_PRINT < config.detectors.largeOrderSize || LARGE_PRINT >= 2 * config.d
 }
 
 // ── statistics ──────────────────────────────────────────────────────────────────────────────────────
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i]!;
-}
 
 function fmtMs(ms: number): string {
   if (Number.isNaN(ms)) return '-';
@@ -218,17 +213,6 @@ function printTable(): void {
 
 // ── the rig ─────────────────────────────────────────────────────────────────────────────────────────
 
-const cleanups: (() => Promise<void>)[] = [];
-async function cleanup(): Promise<void> {
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      process.stderr.write(`cleanup: ${String(err)}\n`);
-    }
-  }
-}
-
 interface Rig {
   readonly address: string;
   readonly client: Client;
@@ -241,7 +225,7 @@ const quietLogger = new DefaultLogger('WARN');
 
 async function startRig(): Promise<Rig> {
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowguard-bench-monitor-'));
-  cleanups.push(async () => fs.rmSync(tempDir, { recursive: true, force: true }));
+  onCleanup(async () => fs.rmSync(tempDir, { recursive: true, force: true }));
   const [cli, port] = await Promise.all([resolveTemporalCli(), freePort()]);
   process.stderr.write('starting the dev server and bundling workflows...\n');
   const [server, bundle] = await Promise.all([
@@ -254,13 +238,13 @@ async function startRig(): Promise<Rig> {
     }),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
   ]);
-  cleanups.push(() => server.stop());
+  onCleanup(() => server.stop());
   const bundlePath = path.join(tempDir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, bundle.code);
   const polygon = await startPolygonStandIn({ clock: { mode: 'manual' } });
-  cleanups.push(() => polygon.close());
+  onCleanup(() => polygon.close());
   const connection = await Connection.connect({ address: server.address });
-  cleanups.push(() => connection.close());
+  onCleanup(() => connection.close());
   return {
     address: server.address,
     client: new Client({ connection, namespace: 'default' }),
@@ -313,7 +297,7 @@ async function startWorkerProcess(rig: Rig, taskQueue: string): Promise<WorkerPr
     await exited;
     clearTimeout(timer);
   };
-  cleanups.push(stop);
+  onCleanup(stop);
   const waiters: ((m: FromWorker) => void)[] = [];
   child.on('message', (m: FromWorker) => waiters.shift()?.(m));
   const next = (timeoutMs: number) =>
@@ -550,7 +534,7 @@ async function runMode(rig: Rig, mode: DataMode): Promise<void> {
     terminated = true;
     await mapLimit(monitors, 20, (m) => m.handle.terminate('bench done').catch(() => undefined));
   };
-  cleanups.push(terminateAll);
+  onCleanup(terminateAll);
   try {
     for (const n of LEVELS) {
       if (overTime()) {
@@ -676,22 +660,6 @@ async function main(): Promise<void> {
   );
 }
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`\n${signal}: stopping everything the bench started...\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-main()
-  .then(cleanup)
-  .then(() => process.exit(0))
-  .catch(async (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    if (results.length > 0) printTable();
-    await cleanup();
-    process.exit(1);
-  });
+runBench(main, () => {
+  if (results.length > 0) printTable();
+});

@@ -39,6 +39,7 @@ import * as orderWorkflows from '../../src/workflows/order';
 import { orderStatusQuery, type OrderSettings } from '../../src/workflows/order';
 import { AlpacaStandIn } from '../../test/support/alpaca-stand-in';
 import { ScriptedMarket } from '../../test/support/scripted-market';
+import { onCleanup, quantile, runBench } from '../support/bench-harness';
 
 // ── arguments ───────────────────────────────────────────────────────────────────────────────────────
 
@@ -102,12 +103,6 @@ async function until<T>(what: string, timeoutMs: number, everyMs: number, probe:
 }
 
 // ── statistics and the table ────────────────────────────────────────────────────────────────────────
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i]!;
-}
 
 interface Row {
   readonly name: string;
@@ -200,21 +195,10 @@ interface Rig {
   readonly taskQueue: string;
 }
 
-const cleanups: (() => Promise<void>)[] = [];
-async function cleanup(): Promise<void> {
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      process.stderr.write(`cleanup: ${String(err)}\n`);
-    }
-  }
-}
-
 async function startRig(): Promise<Rig> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowguard-bench-'));
-  cleanups.push(async () => fs.rmSync(tempDir, { recursive: true, force: true }));
+  onCleanup(async () => fs.rmSync(tempDir, { recursive: true, force: true }));
   const [cli, port] = await Promise.all([resolveTemporalCli(), freePort()]);
   const server = await startDevServer({
     cli,
@@ -223,9 +207,9 @@ async function startRig(): Promise<Rig> {
     dbFile: path.join(tempDir, 'temporal.sqlite'),
     watchdog: true,
   });
-  cleanups.push(() => server.stop());
+  onCleanup(() => server.stop());
   const alpaca = await AlpacaStandIn.start({ buyingPower: '1000000000' });
-  cleanups.push(() => alpaca.close());
+  onCleanup(() => alpaca.close());
   const alpacaBroker = new ArrivalRecordingBroker(
     createAlpacaBroker({ keyId: alpaca.keyId, secretKey: alpaca.secretKey, baseUrl: alpaca.baseUrl, timeoutMs: 5000 }),
   );
@@ -238,7 +222,7 @@ async function startRig(): Promise<Rig> {
 
   const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
   const nativeConnection = await NativeConnection.connect({ address: server.address });
-  cleanups.push(() => nativeConnection.close());
+  onCleanup(() => nativeConnection.close());
   process.stderr.write('bundling workflows and starting the worker...\n');
   const worker: Worker = await createWorker({
     connection: nativeConnection,
@@ -251,12 +235,12 @@ async function startRig(): Promise<Rig> {
     },
   });
   const running = worker.run();
-  cleanups.push(async () => {
+  onCleanup(async () => {
     worker.shutdown();
     await running;
   });
   const connection = await Connection.connect({ address: server.address });
-  cleanups.push(() => connection.close());
+  onCleanup(() => connection.close());
   const client = new Client({ connection, namespace: 'default' });
   const ctx: CliContext = {
     client,
@@ -550,22 +534,6 @@ async function main(): Promise<void> {
   );
 }
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`\n${signal}: stopping everything the bench started...\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-main()
-  .then(cleanup)
-  .then(() => process.exit(0))
-  .catch(async (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    if (rows.length > 0) printTable();
-    await cleanup();
-    process.exit(1);
-  });
+runBench(main, () => {
+  if (rows.length > 0) printTable();
+});

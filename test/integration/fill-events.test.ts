@@ -10,8 +10,7 @@ import { OrdersConfigSchema } from '../../src/domain/orders/config';
 import { type OrderStatus } from '../../src/workflows/order';
 import { AlpacaStandIn } from '../support/alpaca-stand-in';
 import { waitForOrder } from '../support/order-waits';
-import { readIntegrationState } from '../support/integration-env';
-import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
+import { connectTestEnv, createTestWorker, uniqueTaskQueue, cliContext } from '../support/temporal-harness';
 
 // Polling every 300 s: within these tests only the event path (stream or its REST reconciliation) can see a fill.
 const settings = orderSettingsFromConfig(
@@ -40,16 +39,7 @@ describe('fills on the event path: Alpaca trade_updates → desk relay → order
       deps: { brokers: createBrokerRegistry({ alpacaConfig: alpaca.config(1000) }), audit },
     });
     running = worker.run();
-    const state = readIntegrationState();
-    ctx = {
-      client: env.client,
-      env: {
-        TEMPORAL_ADDRESS: state.address,
-        TEMPORAL_NAMESPACE: state.namespace,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        TEMPORAL_TLS: false,
-      },
-    };
+    ctx = cliContext(env, taskQueue);
   });
 
   afterAll(async () => {

@@ -34,9 +34,8 @@ import { isTerminalOrderState } from '../../src/domain/orders/order-state';
 import { type CancelAllEntry, type CancelAllRun } from '../../src/workflows/desk';
 import { AlpacaStandIn } from '../support/alpaca-stand-in';
 import { waitForOrder } from '../support/order-waits';
-import { readIntegrationState } from '../support/integration-env';
 import { ScriptedMarket } from '../support/scripted-market';
-import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
+import { connectTestEnv, createTestWorker, uniqueTaskQueue, cliContext } from '../support/temporal-harness';
 
 const settings = orderSettingsFromConfig(
   OrdersConfigSchema.parse({ pollIntervalSeconds: 300, retry: { maximumAttempts: 3, initialIntervalMs: 100 } }),
@@ -125,7 +124,6 @@ interface Rig {
 
 describe('kill switch: cancel-all at scale', () => {
   let env: TestWorkflowEnvironment;
-  const state = readIntegrationState();
   const rigs: Rig[] = [];
 
   beforeAll(async () => {
@@ -146,15 +144,7 @@ describe('kill switch: cancel-all at scale', () => {
     });
     const running = worker.run();
     const rig: Rig = {
-      ctx: {
-        client: env.client,
-        env: {
-          TEMPORAL_ADDRESS: state.address,
-          TEMPORAL_NAMESPACE: state.namespace,
-          TEMPORAL_TASK_QUEUE: taskQueue,
-          TEMPORAL_TLS: false,
-        },
-      },
+      ctx: cliContext(env, taskQueue),
       close: async () => {
         worker.shutdown();
         await running;

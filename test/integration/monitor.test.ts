@@ -23,9 +23,8 @@ import {
   type MonitorView,
   type PositionMonitorInput,
 } from '../../src/workflows/position-monitor';
-import { readIntegrationState } from '../support/integration-env';
 import { firstTimestamp, loadScenario, scenarioNames, shiftRecords } from '../support/scenarios';
-import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
+import { connectTestEnv, createTestWorker, uniqueTaskQueue, cliContext } from '../support/temporal-harness';
 
 const config = AppConfigSchema.parse({
   marketData: { pollIntervalSeconds: 1, sessions: [ALWAYS_OPEN_SESSION] },
@@ -62,16 +61,7 @@ describe('position monitor on Temporal with the Polygon stand-in', () => {
       },
     });
     running = worker.run();
-    const state = readIntegrationState();
-    ctx = {
-      client: env.client,
-      env: {
-        TEMPORAL_ADDRESS: state.address,
-        TEMPORAL_NAMESPACE: state.namespace,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        TEMPORAL_TLS: false,
-      },
-    };
+    ctx = cliContext(env, taskQueue);
   });
 
   afterAll(async () => {

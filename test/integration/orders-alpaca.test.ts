@@ -11,8 +11,7 @@ import { OrdersConfigSchema } from '../../src/domain/orders/config';
 import { cancelOrderSignal } from '../../src/workflows/order';
 import { AlpacaStandIn } from '../support/alpaca-stand-in';
 import { waitForOrder } from '../support/order-waits';
-import { readIntegrationState } from '../support/integration-env';
-import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
+import { connectTestEnv, createTestWorker, uniqueTaskQueue, cliContext } from '../support/temporal-harness';
 import { startWorkerProcess } from '../support/worker-process';
 
 // Short broker timeouts so retries and crash recovery happen within a test's time.
@@ -29,7 +28,6 @@ describe('orders on Temporal against the Alpaca stand-in', () => {
   let ctx: CliContext;
   const audit = createMemoryAuditLog();
   const taskQueue = uniqueTaskQueue('alpaca');
-  const state = readIntegrationState();
 
   beforeAll(async () => {
     env = await connectTestEnv();
@@ -45,15 +43,7 @@ describe('orders on Temporal against the Alpaca stand-in', () => {
       deps: { brokers: createBrokerRegistry({ overrides: { alpaca: broker } }), audit },
     });
     running = worker.run();
-    ctx = {
-      client: env.client,
-      env: {
-        TEMPORAL_ADDRESS: state.address,
-        TEMPORAL_NAMESPACE: state.namespace,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        TEMPORAL_TLS: false,
-      },
-    };
+    ctx = cliContext(env, taskQueue);
   });
 
   afterAll(async () => {

@@ -10,9 +10,8 @@ import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { OrdersConfigSchema } from '../../src/domain/orders/config';
 import { type OrderStatus } from '../../src/workflows/order';
 import { waitForOrder } from '../support/order-waits';
-import { readIntegrationState } from '../support/integration-env';
 import { RobinhoodStandIn } from '../support/robinhood-stand-in';
-import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
+import { connectTestEnv, createTestWorker, uniqueTaskQueue, cliContext } from '../support/temporal-harness';
 
 const settings = orderSettingsFromConfig(
   OrdersConfigSchema.parse({ pollIntervalSeconds: 1, retry: { maximumAttempts: 3, initialIntervalMs: 200 } }),
@@ -38,16 +37,7 @@ describe('orders on Temporal against the Robinhood stand-in', () => {
       },
     });
     running = worker.run();
-    const state = readIntegrationState();
-    ctx = {
-      client: env.client,
-      env: {
-        TEMPORAL_ADDRESS: state.address,
-        TEMPORAL_NAMESPACE: state.namespace,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        TEMPORAL_TLS: false,
-      },
-    };
+    ctx = cliContext(env, taskQueue);
   });
 
   afterAll(async () => {

@@ -20,9 +20,8 @@ import { OrdersConfigSchema } from '../../src/domain/orders/config';
 import { ValidationError } from '../../src/domain/validation';
 import { cancelOrderSignal, type OrderStatus } from '../../src/workflows/order';
 import { waitForOrder } from '../support/order-waits';
-import { readIntegrationState } from '../support/integration-env';
 import { ScriptedMarket } from '../support/scripted-market';
-import { connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
+import { connectTestEnv, createTestWorker, uniqueTaskQueue, cliContext } from '../support/temporal-harness';
 
 const config = orderSettingsFromConfig(
   OrdersConfigSchema.parse({ pollIntervalSeconds: 1, retry: { maximumAttempts: 3, initialIntervalMs: 100 } }),
@@ -49,16 +48,7 @@ describe('orders on Temporal (paper broker)', () => {
       deps: { brokers: createBrokerRegistry({ overrides: { paper } }), audit },
     });
     running = worker.run();
-    const state = readIntegrationState();
-    ctx = {
-      client: env.client,
-      env: {
-        TEMPORAL_ADDRESS: state.address,
-        TEMPORAL_NAMESPACE: state.namespace,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        TEMPORAL_TLS: false,
-      },
-    };
+    ctx = cliContext(env, taskQueue);
   });
 
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { type CliContext } from '../../src/cli/temporal';
 import { createWorker, type FlowguardWorkerOptions } from '../../src/worker';
 import { readIntegrationState } from './integration-env';
 
@@ -28,6 +29,20 @@ export async function createTestWorker(
     ...(options.deps ? { deps: options.deps } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
   });
+}
+
+/** What the CLI commands take, pointed at the run's dev server and this file's task queue. */
+export function cliContext(env: TestWorkflowEnvironment, taskQueue: string): CliContext {
+  const state = readIntegrationState();
+  return {
+    client: env.client,
+    env: {
+      TEMPORAL_ADDRESS: state.address,
+      TEMPORAL_NAMESPACE: state.namespace,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      TEMPORAL_TLS: false,
+    },
+  };
 }
 
 let runtimeInstalled = false;
