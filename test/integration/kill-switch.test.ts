@@ -155,6 +155,23 @@ describe('kill switch: cancel-all at scale', () => {
     return rig;
   }
 
+  /** The Alpaca stand-in behind a proxy that can hold or refuse cancel requests, and a rig on it. */
+  async function startAlpacaRig() {
+    const alpaca = await AlpacaStandIn.start({ buyingPower: '10000000' });
+    const proxy = await CancelRouteProxy.start(alpaca);
+    const broker = createAlpacaBroker({
+      keyId: alpaca.keyId,
+      secretKey: alpaca.secretKey,
+      baseUrl: proxy.baseUrl,
+      timeoutMs: 2000,
+    });
+    const { ctx } = await startRig(broker, async () => {
+      await proxy.close();
+      await alpaca.close();
+    });
+    return { alpaca, proxy, ctx };
+  }
+
   const waitForStatus = waitForOrder;
 
   /** 25 orders: 5 symbols × 5 reference prices (distinct limits, so the duplicate-intent guard lets each through). */
@@ -189,18 +206,7 @@ describe('kill switch: cancel-all at scale', () => {
     placed.filter((p) => p.clientOrderId.startsWith(`ks-${symbol}-4-`))[0]!;
 
   it('Alpaca: 25 orders + 3 foreign, fills racing the cancels → every order terminal with its own result; refused until reset', async () => {
-    const alpaca = await AlpacaStandIn.start({ buyingPower: '10000000' });
-    const proxy = await CancelRouteProxy.start(alpaca);
-    const broker = createAlpacaBroker({
-      keyId: alpaca.keyId,
-      secretKey: alpaca.secretKey,
-      baseUrl: proxy.baseUrl,
-      timeoutMs: 2000,
-    });
-    const { ctx } = await startRig(broker, async () => {
-      await proxy.close();
-      await alpaca.close();
-    });
+    const { alpaca, proxy, ctx } = await startAlpacaRig();
     const account = `ks-${randomUUID().slice(0, 8)}`;
     const placed = await placeTwentyFive(ctx, { broker: 'alpaca', account });
 
@@ -380,18 +386,7 @@ describe('kill switch: cancel-all at scale', () => {
   });
 
   it('a cancel the broker refuses every time is reported, the others are confirmed, and nothing is forgotten', async () => {
-    const alpaca = await AlpacaStandIn.start({ buyingPower: '10000000' });
-    const proxy = await CancelRouteProxy.start(alpaca);
-    const broker = createAlpacaBroker({
-      keyId: alpaca.keyId,
-      secretKey: alpaca.secretKey,
-      baseUrl: proxy.baseUrl,
-      timeoutMs: 2000,
-    });
-    const { ctx } = await startRig(broker, async () => {
-      await proxy.close();
-      await alpaca.close();
-    });
+    const { alpaca, proxy, ctx } = await startAlpacaRig();
     const account = `ks-${randomUUID().slice(0, 8)}`;
     const placed = await Promise.all(
       SYMBOLS.map((symbol, i) =>
