@@ -18,6 +18,28 @@ export const BrokerErrorType = {
 } as const;
 export type BrokerErrorType = (typeof BrokerErrorType)[keyof typeof BrokerErrorType];
 
+/**
+ * Why the broker refused an order, stable across brokers so the workflows, the desk and alerts can act on it
+ * without parsing vendor prose. Every one of these is permanent: resubmitting the same order gets the same
+ * answer until a human (or the calendar) changes something.
+ */
+export const RejectReason = {
+  PatternDayTrading: 'pattern_day_trading',
+  WashTrade: 'wash_trade',
+  Halted: 'halted',
+  MarketClosed: 'market_closed',
+  ShortSale: 'short_sale_restricted',
+  NotTradable: 'not_tradable',
+  InsufficientQuantity: 'insufficient_quantity',
+  /** The account may not place this order at all (trading blocked, liquidation only, asset class not enabled). */
+  AccountRestricted: 'account_restricted',
+  Other: 'other',
+} as const;
+export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
+
+/** Vendor bodies larger than this are cut in details: they travel through workflow history on every failure. */
+const MAX_DETAILS_BODY_CHARS = 2_000;
+
 export interface BrokerErrorInit {
   /** Which broker raised it ('alpaca', 'robinhood', 'paper'). */
   readonly broker: string;
@@ -65,8 +87,23 @@ export abstract class BrokerError extends Error {
       vendorCode: this.vendorCode ?? null,
       outcomeUnknown: this.outcomeUnknown,
       retryAfterMs: this instanceof BrokerRateLimited ? this.retryAfterMs : null,
+      rejectReason: this instanceof OrderRejected ? this.reason : null,
+      body: detailsBody(this.body),
     };
   }
+}
+
+/** The masked vendor body as it goes into details: whole when small, else a cut JSON string. */
+function detailsBody(body: unknown): unknown {
+  if (body === undefined) return null;
+  let text: string;
+  try {
+    text = typeof body === 'string' ? body : JSON.stringify(body);
+  } catch {
+    return null;
+  }
+  if (text.length <= MAX_DETAILS_BODY_CHARS) return body;
+  return `${text.slice(0, MAX_DETAILS_BODY_CHARS)}…`;
 }
 
 // `name` follows `type`, so stack traces and logs show "BrokerTimeout: ..." without repeating it per class.
@@ -86,6 +123,10 @@ export interface BrokerErrorDetails {
   readonly vendorCode: string | number | null;
   readonly outcomeUnknown: boolean;
   readonly retryAfterMs: number | null;
+  /** Set for OrderRejected only. */
+  readonly rejectReason: RejectReason | null;
+  /** The broker's own answer, already masked (cut when large), so a rejection's status can show it verbatim. */
+  readonly body: unknown;
 }
 
 // ── transient ────────────────────────────────────────────────────────────────────────────────────────
@@ -133,10 +174,15 @@ export class BrokerUnauthorized extends BrokerError {
   readonly retryable = false;
 }
 
-/** Any other refusal of the order by the broker. */
+/** Any other refusal of the order by the broker; `reason` says which kind (RejectReason.Other when unknown). */
 export class OrderRejected extends BrokerError {
   readonly type = BrokerErrorType.OrderRejected;
   readonly retryable = false;
+  readonly reason: RejectReason;
+  constructor(init: BrokerErrorInit & { readonly reason?: RejectReason }) {
+    super(init);
+    this.reason = init.reason ?? RejectReason.Other;
+  }
 }
 
 export class OrderNotFound extends BrokerError {
@@ -172,6 +218,46 @@ export const RETRYABLE_BROKER_ERROR_TYPES = [
   BrokerErrorType.Unavailable,
   BrokerErrorType.RateLimited,
 ] as const satisfies readonly BrokerErrorType[];
+
+/** What an adapter's error table decides for one vendor answer: the error type and, for rejections, why. */
+export interface BrokerErrorClass {
+  readonly type: BrokerErrorType;
+  readonly reason?: RejectReason;
+}
+
+/**
+ * Builds the error a table entry names. A 5xx is always an unknown outcome (the broker may have acted);
+ * retryAfterMs only matters for BrokerRateLimited.
+ */
+export function brokerErrorOf(
+  cls: BrokerErrorClass,
+  init: BrokerErrorInit,
+  extra: { readonly retryAfterMs?: number | null } = {},
+): BrokerError {
+  const full = (init.httpStatus ?? 0) >= 500 ? { ...init, outcomeUnknown: true } : init;
+  switch (cls.type) {
+    case BrokerErrorType.Timeout:
+      return new BrokerTimeout(full);
+    case BrokerErrorType.Unavailable:
+      return new BrokerUnavailable(full);
+    case BrokerErrorType.RateLimited:
+      return new BrokerRateLimited({ ...full, retryAfterMs: extra.retryAfterMs ?? null });
+    case BrokerErrorType.InsufficientFunds:
+      return new InsufficientFunds(full);
+    case BrokerErrorType.InvalidPrice:
+      return new InvalidPrice(full);
+    case BrokerErrorType.Unauthorized:
+      return new BrokerUnauthorized(full);
+    case BrokerErrorType.OrderRejected:
+      return new OrderRejected({ ...full, reason: cls.reason ?? RejectReason.Other });
+    case BrokerErrorType.OrderNotFound:
+      return new OrderNotFound(full);
+    case BrokerErrorType.DuplicateClientOrderId:
+      return new DuplicateClientOrderId(full);
+    case BrokerErrorType.BadResponse:
+      return new BrokerBadResponse(full);
+  }
+}
 
 export function isBrokerError(err: unknown): err is BrokerError {
   return err instanceof BrokerError;

@@ -17,19 +17,20 @@ import {
 } from '../broker';
 import {
   type BrokerError,
+  type BrokerErrorInit,
   BrokerBadResponse,
+  BrokerErrorType,
   BrokerRateLimited,
   BrokerUnauthorized,
   BrokerUnavailable,
-  DuplicateClientOrderId,
-  InsufficientFunds,
-  InvalidPrice,
   OrderNotFound,
   OrderRejected,
+  brokerErrorOf,
 } from '../errors';
 import { type HttpResponse, parseRetryAfter, sendHttp } from '../http';
 import { isTerminalOrderState } from '../../domain/orders/order-state';
 import { type AlpacaConfig, alpacaConfigFromEnv } from './config';
+import { alpacaErrorClassFor } from './error-codes';
 import { alpacaOrderToSnapshot } from './mapper';
 import {
   type AlpacaOrder,
@@ -188,12 +189,17 @@ export class AlpacaBroker implements Broker {
   }
 }
 
-/** Maps an Alpaca error reply onto the BrokerError hierarchy. Exported for tests and the stream client. */
+/**
+ * Maps an Alpaca error reply onto the BrokerError hierarchy: the documented `code` (and, under Alpaca's
+ * coarse codes, the documented message) first, from ALPACA_ERROR_CODES; HTTP status only for what the table
+ * does not know. Exported for tests and the stream client.
+ */
 export function classifyAlpacaError(res: HttpResponse, op: AlpacaOp, orderId?: string): BrokerError {
   // Everything quoted from the reply is masked first: error messages end up in workflow history and logs.
   const body = maskSecrets(res.json ?? maskString(res.text.slice(0, 500)));
   const parsed = AlpacaErrorSchema.safeParse(body);
   const code = parsed.success ? parsed.data.code : undefined;
+  const numericCode = code === undefined || !/^\d+$/.test(String(code)) ? undefined : Number(code);
   const vendorMessage =
     (parsed.success ? parsed.data.message : undefined) ??
     (typeof body === 'string' ? body.slice(0, 200) : JSON.stringify(body).slice(0, 200));
@@ -201,37 +207,31 @@ export function classifyAlpacaError(res: HttpResponse, op: AlpacaOp, orderId?: s
     broker: NAME,
     httpStatus: res.status,
     ...(code === undefined ? {} : { vendorCode: code }),
+    // The raw (masked) answer stays with the error: it is what the order's status shows for a rejection.
     body,
     message: `alpaca: ${op} refused with HTTP ${res.status}${code === undefined ? '' : ` code ${code}`}: ${vendorMessage}`,
   };
-  const msg = vendorMessage.toLowerCase();
   const status = res.status;
+  const retryAfterMs = status === 429 ? alpacaRetryAfterMs(res) : null;
 
-  if (status === 401) return new BrokerUnauthorized(init);
-  if (status === 403) {
-    if (msg.includes('insufficient qty') || msg.includes('insufficient quantity')) return new OrderRejected(init);
-    if (Number(code) === ALPACA_INSUFFICIENT_BUYING_POWER_CODE || msg.includes('buying power')) {
-      return new InsufficientFunds(init);
-    }
-    return new BrokerUnauthorized(init);
+  const known = status >= 400 ? alpacaErrorClassFor(numericCode, vendorMessage) : null;
+  // A 5xx is the broker failing, whatever its body says: never let a message turn it into a permanent refusal.
+  if (known && status < 500) {
+    if (known.type === BrokerErrorType.OrderNotFound) return notFound(init, orderId, vendorMessage);
+    return brokerErrorOf(known, init, { retryAfterMs });
   }
-  if (status === 404) {
-    return new OrderNotFound({ ...init, message: `alpaca: order ${orderId ?? ''} not found (${vendorMessage})` });
-  }
-  if (status === 429) {
-    return new BrokerRateLimited({ ...init, retryAfterMs: alpacaRetryAfterMs(res) });
-  }
+
+  // Not in the table: fall back by HTTP status.
+  if (status === 401 || status === 403) return new BrokerUnauthorized(init);
+  if (status === 404) return notFound(init, orderId, vendorMessage);
+  if (status === 429) return new BrokerRateLimited({ ...init, retryAfterMs });
   if (status >= 500) return new BrokerUnavailable({ ...init, outcomeUnknown: true });
-  if (status === 400 || status === 409 || status === 422) {
-    if (msg.includes('client_order_id') && (msg.includes('unique') || msg.includes('exist'))) {
-      return new DuplicateClientOrderId(init);
-    }
-    if (msg.includes('sub-penny') || msg.includes('subpenny') || msg.includes('limit_price') || msg.includes('price')) {
-      return new InvalidPrice(init);
-    }
-    return new OrderRejected(init);
-  }
+  if (status === 400 || status === 409 || status === 422) return new OrderRejected(init);
   return new BrokerBadResponse(init);
+}
+
+function notFound(init: BrokerErrorInit, orderId: string | undefined, vendorMessage: string): OrderNotFound {
+  return new OrderNotFound({ ...init, message: `alpaca: order ${orderId ?? ''} not found (${vendorMessage})` });
 }
 
 /** Retry-After when sent; otherwise Alpaca's X-RateLimit-Reset (epoch seconds). */

@@ -23,14 +23,15 @@ import {
   BrokerRateLimited,
   BrokerUnauthorized,
   BrokerUnavailable,
-  DuplicateClientOrderId,
-  InsufficientFunds,
   InvalidPrice,
   OrderNotFound,
   OrderRejected,
+  RejectReason,
+  brokerErrorOf,
 } from '../errors';
 import { type HttpResponse, parseRetryAfter, parseThrottleSeconds, sendHttp } from '../http';
 import { type RobinhoodConfig, robinhoodConfigFromEnv } from './config';
+import { robinhoodErrorClassFor } from './error-codes';
 import { robinhoodOrderToSnapshot } from './mapper';
 import { refIdForClientOrderId } from './ref-id';
 import {
@@ -230,10 +231,19 @@ export class RobinhoodBroker implements Broker {
     if (res.status !== 200) throw classifyRobinhoodError(res, 'instrument');
     const page = this.parse(RobinhoodInstrumentPageSchema, res, 'instrument');
     const instrument = page.results.find((i) => i.symbol === symbol);
-    if (!instrument)
-      throw new OrderRejected({ broker: NAME, message: `robinhood: no instrument for symbol ${symbol}` });
+    if (!instrument) {
+      throw new OrderRejected({
+        broker: NAME,
+        message: `robinhood: no instrument for symbol ${symbol}`,
+        reason: RejectReason.NotTradable,
+      });
+    }
     if (instrument.tradeable === false) {
-      throw new OrderRejected({ broker: NAME, message: `robinhood: ${symbol} is not tradeable` });
+      throw new OrderRejected({
+        broker: NAME,
+        message: `robinhood: ${symbol} is not tradeable`,
+        reason: RejectReason.NotTradable,
+      });
     }
     this.instrumentBySymbol.set(symbol, instrument.url);
     this.symbolByInstrumentId.set(instrument.id, symbol);
@@ -299,49 +309,40 @@ function errorTexts(json: unknown, fallback: string): string[] {
   return out.length > 0 ? out : [fallback];
 }
 
+/**
+ * Maps a Robinhood error reply onto the BrokerError hierarchy: the documented texts first, from
+ * ROBINHOOD_ERROR_TEXTS; HTTP status only for a text the table does not know.
+ */
 export function classifyRobinhoodError(res: HttpResponse, op: RobinhoodOp, orderId?: string): BrokerError {
   // Everything quoted from the reply is masked first: error messages end up in workflow history and logs.
   const body = maskSecrets(res.json ?? maskString(res.text.slice(0, 500)));
   const texts = errorTexts(body, typeof body === 'string' ? body.slice(0, 200) : '');
   const joined = texts.join(' | ');
-  const lower = joined.toLowerCase();
   const fields = body !== null && typeof body === 'object' ? Object.keys(body) : [];
   const init = {
     broker: NAME,
     httpStatus: res.status,
+    // The raw (masked) answer stays with the error: it is what the order's status shows for a rejection.
     body,
     message: `robinhood: ${op} refused with HTTP ${res.status}: ${joined}`,
   };
   const status = res.status;
+  const retryAfterMs = () => parseThrottleSeconds(joined) ?? parseRetryAfter(res.headers.get('retry-after'));
 
-  // Throttling arrives as 429 or, reportedly, as a 400 carrying the same sentence.
-  if (status === 429 || lower.includes('throttled')) {
-    return new BrokerRateLimited({
-      ...init,
-      retryAfterMs: parseThrottleSeconds(joined) ?? parseRetryAfter(res.headers.get('retry-after')),
-    });
-  }
+  const known = status >= 400 ? robinhoodErrorClassFor(status, texts) : null;
+  // A 5xx is Robinhood failing, whatever its body says: never let a sentence turn it into a permanent refusal.
+  if (known && status < 500) return brokerErrorOf(known, init, { retryAfterMs: retryAfterMs() });
+
+  // Not in the table: fall back by HTTP status.
+  if (status === 429) return new BrokerRateLimited({ ...init, retryAfterMs: retryAfterMs() });
   if (status === 401 || status === 403) return new BrokerUnauthorized(init);
   if (status === 404) {
     return new OrderNotFound({ ...init, message: `robinhood: order ${orderId ?? ''} not found (${joined})` });
   }
   if (status >= 500) return new BrokerUnavailable({ ...init, outcomeUnknown: true });
   if (status >= 400) {
-    if (lower.includes('ref_id') && lower.includes('already exists')) return new DuplicateClientOrderId(init);
-    if (
-      lower.includes('buying power') ||
-      lower.includes('insufficient funds') ||
-      lower.includes('you can only purchase')
-    ) {
-      return new InsufficientFunds(init);
-    }
-    if (
-      fields.includes('price') ||
-      /\b(price|tick|increment|decimal places)\b/.test(lower) ||
-      lower.includes('sub-penny')
-    ) {
-      return new InvalidPrice(init);
-    }
+    // A field error under `price` is the price being refused, whatever the sentence.
+    if (fields.includes('price')) return new InvalidPrice(init);
     return new OrderRejected(init);
   }
   return new BrokerBadResponse({ ...init, message: `robinhood: unexpected HTTP ${status} for ${op}` });
