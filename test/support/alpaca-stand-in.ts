@@ -13,12 +13,15 @@ import { randomUUID } from 'node:crypto';
 import Decimal from 'decimal.js';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
+  type BrokerRefusal,
   type Fault,
   type RecordedRequest,
+  type RefusalAnswer,
   type StandInRequest,
   type FaultScript,
   StandInServer,
   dropReply,
+  refusalAnswer,
   sendJson,
   unsupportedFault,
 } from './broker-faults';
@@ -76,6 +79,81 @@ const OPEN_STATUSES = new Set([
   'held',
 ]);
 const CANCELLABLE = new Set(['new', 'partially_filled', 'accepted', 'pending_new', 'accepted_for_bidding', 'held']);
+
+/**
+ * Alpaca's answers to a refused order, as reported publicly (the same sources as src/brokers/alpaca/
+ * error-codes.ts). Rows marked "undocumented wording" have no public body: their status and code are
+ * Alpaca's usual ones for a refused order, their message the plain words.
+ */
+export const ALPACA_REFUSALS: Readonly<Record<BrokerRefusal, readonly RefusalAnswer[]>> = {
+  pattern_day_trading: [
+    {
+      status: 403,
+      body: { code: 40310100, message: 'trade denied due to pattern day trading protection' },
+      source:
+        'forum.alpaca.markets/t/trade-denied-due-to-pattern-day-trading-protection-not-sure-why-i-get-this-error/2318',
+    },
+  ],
+  wash_trade: [
+    {
+      status: 403,
+      body: { code: 40310000, message: 'potential wash trade detected. use complex orders' },
+      source: 'forum.alpaca.markets/t/bogus-rule-potential-trade-wash-detected/13817',
+    },
+    {
+      status: 422,
+      body: { code: 42210000, message: 'potential wash trade detected. use complex orders' },
+      source: 'github.com/Petersoj/alpaca-java/issues/145',
+    },
+  ],
+  short_sale: [
+    {
+      status: 403,
+      body: { code: 40310000, message: 'account is not allowed to short' },
+      source: 'github.com/alpacahq/alpaca-trade-api-js/issues/57',
+    },
+  ],
+  insufficient_qty: [
+    {
+      status: 403,
+      body: { code: 40310000, message: 'insufficient qty available for order (requested: 100, available: 0)' },
+      source: 'github.com/alpacahq/alpaca-trade-api-python/issues/74; bot logs quoting 40310000',
+    },
+  ],
+  account_restricted: [
+    {
+      status: 403,
+      body: { code: 40310000, message: 'new orders are rejected by user request' },
+      source: 'github.com/Lumiwealth/lumibot/issues/373',
+    },
+    {
+      status: 422,
+      body: { code: 40010001, message: 'us_equity orders not allowed for account' },
+      source: 'github.com/Petersoj/alpaca-java/issues/147',
+    },
+  ],
+  not_tradable: [
+    {
+      status: 422,
+      body: { code: 42210000, message: 'asset "{symbol}" is not tradable' },
+      source: 'body quoted in a public bot test',
+    },
+  ],
+  halted: [
+    {
+      status: 422,
+      body: { code: 42210000, message: 'asset "{symbol}" is halted' },
+      source: 'undocumented wording',
+    },
+  ],
+  market_closed: [
+    {
+      status: 422,
+      body: { code: 42210000, message: 'market is closed' },
+      source: 'undocumented wording',
+    },
+  ],
+};
 
 export const DEFAULT_ALPACA_KEY_ID = 'PKTESTKEYID0001';
 export const DEFAULT_ALPACA_SECRET = 'test-secret-key-0001';
@@ -266,7 +344,10 @@ export class AlpacaStandIn {
       case 'drop_reply':
         return false; // handled after the side effect
       default:
-        if (route === 'POST /v2/orders' && (fault.kind === 'insufficient_buying_power' || fault.kind === 'sub_penny')) {
+        if (
+          route === 'POST /v2/orders' &&
+          (fault.kind === 'insufficient_buying_power' || fault.kind === 'sub_penny' || fault.kind === 'refusal')
+        ) {
           return false;
         }
         if (
@@ -297,6 +378,10 @@ export class AlpacaStandIn {
       return sendJson(ctx.res, 403, { code: 40310000, message: 'insufficient buying power' });
     }
     const b = (ctx.body ?? {}) as Record<string, unknown>;
+    if (fault?.kind === 'refusal') {
+      const { status, body } = refusalAnswer('alpaca', 'POST /v2/orders', ALPACA_REFUSALS, fault, String(b.symbol));
+      return sendJson(ctx.res, status, body);
+    }
     if (fault?.kind === 'sub_penny') return this.subPenny(ctx, String(b.limit_price));
     const missing = ['symbol', 'qty', 'side', 'type', 'time_in_force', 'limit_price', 'client_order_id'].filter(
       (k) => typeof b[k] !== 'string',

@@ -9,7 +9,37 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { type AddressInfo, type Socket } from 'node:net';
 
+/**
+ * Order refusals a broker states, by kind. Each stand-in answers them with that broker's documented status
+ * and body (ALPACA_REFUSALS / ROBINHOOD_REFUSALS, sources beside each row); a kind a broker has no
+ * documented body for is an unsupported fault there.
+ */
+export const BrokerRefusal = {
+  PatternDayTrading: 'pattern_day_trading',
+  WashTrade: 'wash_trade',
+  Halted: 'halted',
+  MarketClosed: 'market_closed',
+  ShortSale: 'short_sale',
+  NotTradable: 'not_tradable',
+  InsufficientQuantity: 'insufficient_qty',
+  AccountRestricted: 'account_restricted',
+} as const;
+export type BrokerRefusal = (typeof BrokerRefusal)[keyof typeof BrokerRefusal];
+
+/** One documented refusal answer: the exact status and body, and where it was seen. */
+export interface RefusalAnswer {
+  readonly status: number;
+  /** `{symbol}` in a string value is replaced by the order's symbol. */
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly source: string;
+}
+
 export type Fault =
+  /**
+   * The broker refuses the order as documented for `refusal`; `variant` picks one of several documented
+   * answers for the same kind (default 0). Nothing is created.
+   */
+  | { readonly kind: 'refusal'; readonly refusal: BrokerRefusal; readonly variant?: number }
   /** Never answer (until the stand-in closes): the client's timeout fires. */
   | { readonly kind: 'hang' }
   /** Answer normally, but only after `ms`. */
@@ -253,6 +283,22 @@ export function sendJson(
 /** Lets the handler's side effects happen, then kills the connection so the client never sees a reply. */
 export function dropReply(ctx: StandInRequest): void {
   ctx.req.socket.destroy();
+}
+
+/** The documented answer for a refusal fault, with `{symbol}` filled in; throws when the stand-in has none. */
+export function refusalAnswer(
+  standIn: string,
+  route: string,
+  table: Readonly<Partial<Record<BrokerRefusal, readonly RefusalAnswer[]>>>,
+  fault: Extract<Fault, { kind: 'refusal' }>,
+  symbol: string,
+): { readonly status: number; readonly body: unknown } {
+  const answer = table[fault.refusal]?.[fault.variant ?? 0];
+  if (!answer) {
+    throw new Error(`${standIn} stand-in: no documented answer for refusal '${fault.refusal}' (${route})`);
+  }
+  const body = JSON.parse(JSON.stringify(answer.body).replaceAll('{symbol}', symbol)) as unknown;
+  return { status: answer.status, body };
 }
 
 export function unsupportedFault(standIn: string, route: string, fault: Fault): never {

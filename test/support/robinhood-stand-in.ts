@@ -12,12 +12,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import Decimal from 'decimal.js';
 import {
+  type BrokerRefusal,
   type Fault,
   type RecordedRequest,
+  type RefusalAnswer,
   type StandInRequest,
   type FaultScript,
   StandInServer,
   dropReply,
+  refusalAnswer,
   sendJson,
   unsupportedFault,
 } from './broker-faults';
@@ -73,6 +76,35 @@ export interface RobinhoodStandInOrder {
 }
 
 const TERMINAL = new Set(['filled', 'cancelled', 'rejected', 'failed']);
+
+/**
+ * Robinhood's answers to a refused order, as reported by robin_stocks users and others (the same sources as
+ * src/brokers/robinhood/error-codes.ts). Robinhood's statuses are rarely quoted; 400 is the one reported
+ * ("HTTP 400: Not enough shares to sell.") and used throughout. Rows marked "undocumented wording" have no
+ * public body. Wash trade and account restrictions have no reported Robinhood answer at all and are
+ * unsupported here; an untradable symbol is GET /instruments/ answering `tradeable: false` (fault
+ * { kind: 'refusal', refusal: 'not_tradable' } on that route).
+ */
+export const ROBINHOOD_REFUSALS: Readonly<Partial<Record<BrokerRefusal, readonly RefusalAnswer[]>>> = {
+  pattern_day_trading: [
+    {
+      status: 400,
+      body: { detail: 'Sell may cause PDT designation.' },
+      source: 'github.com/siropkin/robinhood-ai-trading-bot/issues/17 (status not quoted)',
+    },
+  ],
+  insufficient_qty: [
+    {
+      status: 400,
+      body: { detail: 'Not enough shares to sell.' },
+      source:
+        'github.com/siropkin/robinhood-ai-trading-bot/issues/19; github.com/kevin1chun/robinhood-for-agents/issues/26',
+    },
+  ],
+  halted: [{ status: 400, body: { detail: 'Trading in {symbol} is halted.' }, source: 'undocumented wording' }],
+  market_closed: [{ status: 400, body: { detail: 'The market is closed.' }, source: 'undocumented wording' }],
+  short_sale: [{ status: 400, body: { detail: 'You cannot sell short {symbol}.' }, source: 'undocumented wording' }],
+};
 
 export const DEFAULT_ROBINHOOD_TOKEN = 'rh-test-access-token-0001';
 export const DEFAULT_ROBINHOOD_ACCOUNT = '5RZ07024';
@@ -247,10 +279,14 @@ export class RobinhoodStandIn {
       default:
         if (
           route === 'POST /orders/' &&
-          (fault.kind === 'insufficient_buying_power' || fault.kind === 'sub_penny' || fault.kind === 'ref_id_exists')
+          (fault.kind === 'insufficient_buying_power' ||
+            fault.kind === 'sub_penny' ||
+            fault.kind === 'ref_id_exists' ||
+            fault.kind === 'refusal')
         ) {
           return false;
         }
+        if (route === 'GET /instruments/' && fault.kind === 'refusal' && fault.refusal === 'not_tradable') return false;
         if (
           route === 'POST /orders/:id/cancel/' &&
           (fault.kind === 'fill_during_cancel' || fault.kind === 'fill_after_cancel')
@@ -291,7 +327,12 @@ export class RobinhoodStandIn {
     return inst;
   }
 
-  private instrumentJson(inst: { id: string; symbol: string }) {
+  private instrumentJson(inst: { id: string; symbol: string }): {
+    id: string;
+    url: string;
+    symbol: string;
+    tradeable: boolean;
+  } {
     return { id: inst.id, url: `${this.baseUrl}/instruments/${inst.id}/`, symbol: inst.symbol, tradeable: true };
   }
 
@@ -299,6 +340,8 @@ export class RobinhoodStandIn {
     if (this.commonFault(ctx, 'GET /instruments/', fault)) return;
     const symbol = ctx.query.get('symbol') ?? '';
     const results = /^[A-Z]{1,6}(\.[A-Z]{1,2})?$/.test(symbol) ? [this.instrumentJson(this.instrumentFor(symbol))] : [];
+    // An instrument Robinhood lists but will not trade (halted for good, delisted, OTC): `tradeable: false`.
+    if (fault?.kind === 'refusal') for (const r of results) r.tradeable = false;
     if (fault?.kind === 'drop_reply') return dropReply(ctx);
     sendJson(ctx.res, 200, { next: null, previous: null, results });
   }
@@ -355,6 +398,10 @@ export class RobinhoodStandIn {
       return this.refIdExists(ctx);
     }
     if (this.list.some((o) => o.ref_id === refId)) return this.refIdExists(ctx);
+    if (fault?.kind === 'refusal') {
+      const { status, body } = refusalAnswer('robinhood', 'POST /orders/', ROBINHOOD_REFUSALS, fault, fields.symbol);
+      return sendJson(ctx.res, status, body);
+    }
     if (fault?.kind === 'sub_penny') return this.subPenny(ctx);
     const price = new Decimal(b.price as string);
     if (price.decimalPlaces() > (price.gte(1) ? 2 : 4)) return this.subPenny(ctx);
@@ -371,7 +418,8 @@ export class RobinhoodStandIn {
   }
 
   private refIdExists(ctx: StandInRequest): void {
-    sendJson(ctx.res, 400, { non_field_errors: ['Order with this ref_id already exists.'] });
+    // The field-keyed shape robin_stocks users were answered with (robin_stocks pull 40).
+    sendJson(ctx.res, 400, { ref_id: ['Order with this ref_id already exists.'] });
   }
 
   private subPenny(ctx: StandInRequest): void {

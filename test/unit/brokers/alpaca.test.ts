@@ -14,9 +14,12 @@ import {
   InsufficientFunds,
   InvalidPrice,
   OrderNotFound,
+  OrderRejected,
+  RejectReason,
 } from '../../../src/brokers/errors';
 import { submitIdempotently } from '../../../src/brokers/submit-idempotently';
-import { AlpacaStandIn } from '../../support/alpaca-stand-in';
+import { ALPACA_REFUSALS, AlpacaStandIn } from '../../support/alpaca-stand-in';
+import { type BrokerRefusal } from '../../support/broker-faults';
 
 const order = (over: Partial<LimitOrderRequest> = {}): LimitOrderRequest => ({
   clientOrderId: `fg-${Math.random().toString(36).slice(2)}`,
@@ -223,6 +226,101 @@ describe('AlpacaBroker faults → error types', () => {
     alpaca.faults.next('POST /v2/orders', { kind: 'status', status: 500, body: { secret_key: alpaca.secretKey } });
     const err = await caught(broker.submitLimitOrder(order()));
     expect(JSON.stringify({ m: err.message, b: err.body, d: err.toDetails() })).not.toContain(alpaca.secretKey);
+  });
+});
+
+/** The reason each documented refusal must carry. */
+const EXPECTED_REASON: Record<BrokerRefusal, RejectReason> = {
+  pattern_day_trading: RejectReason.PatternDayTrading,
+  wash_trade: RejectReason.WashTrade,
+  halted: RejectReason.Halted,
+  market_closed: RejectReason.MarketClosed,
+  short_sale: RejectReason.ShortSale,
+  not_tradable: RejectReason.NotTradable,
+  insufficient_qty: RejectReason.InsufficientQuantity,
+  account_restricted: RejectReason.AccountRestricted,
+};
+
+describe('Alpaca refusals classified by documented code (issue 11, item 4)', () => {
+  it("PDT: 403 {code 40310100} is a pattern-day-trading rejection, not a credentials error, and keeps Alpaca's body", async () => {
+    alpaca.faults.next('POST /v2/orders', { kind: 'refusal', refusal: 'pattern_day_trading' });
+    const err = await caught(broker.submitLimitOrder(order({ side: 'sell' })));
+    expect(err).not.toBeInstanceOf(BrokerUnauthorized);
+    expect(err).toBeInstanceOf(OrderRejected);
+    expect(err).toMatchObject({
+      retryable: false,
+      reason: 'pattern_day_trading',
+      httpStatus: 403,
+      vendorCode: 40310100,
+    });
+    const body = { code: 40310100, message: 'trade denied due to pattern day trading protection' };
+    expect(err.body).toEqual(body);
+    expect(err.toDetails()).toMatchObject({ type: 'OrderRejected', rejectReason: 'pattern_day_trading', body });
+    expect(alpaca.ordersCreated).toBe(0);
+  });
+
+  const cases = Object.entries(ALPACA_REFUSALS).flatMap(([refusal, answers]) =>
+    answers.map(
+      (a, variant) => [`${refusal} #${variant} (${a.status} ${String(a.body.code)})`, refusal, variant] as const,
+    ),
+  );
+  it.each(cases)('%s → OrderRejected with its reason, never retried', async (_label, refusal, variant) => {
+    alpaca.faults.next('POST /v2/orders', { kind: 'refusal', refusal: refusal as BrokerRefusal, variant });
+    const err = await caught(broker.submitLimitOrder(order()));
+    expect(err).toBeInstanceOf(OrderRejected);
+    expect(err.retryable).toBe(false);
+    expect((err as OrderRejected).reason).toBe(EXPECTED_REASON[refusal as BrokerRefusal]);
+    expect(err.toDetails().rejectReason).toBe(EXPECTED_REASON[refusal as BrokerRefusal]);
+    expect(err.httpStatus).toBe(ALPACA_REFUSALS[refusal as BrokerRefusal][variant]!.status);
+    expect(alpaca.ordersCreated).toBe(0);
+  });
+
+  it('a refusal is final: submitIdempotently does not look it up or submit again', async () => {
+    alpaca.faults.next('POST /v2/orders', { kind: 'refusal', refusal: 'wash_trade', variant: 1 });
+    const err = await caught(submitIdempotently(broker, order()));
+    expect((err as OrderRejected).reason).toBe('wash_trade');
+    expect(alpaca.requestsFor('POST /v2/orders')).toHaveLength(1);
+    expect(alpaca.requestsFor('GET /v2/orders:by_client_order_id')).toHaveLength(0);
+  });
+
+  it('an undocumented message under a documented refusal code is a rejection (other), not a credentials error', async () => {
+    alpaca.faults.next('POST /v2/orders', {
+      kind: 'status',
+      status: 403,
+      body: { code: 40310000, message: 'some new account restriction' },
+    });
+    const err = await caught(broker.submitLimitOrder(order()));
+    expect(err).toBeInstanceOf(OrderRejected);
+    expect((err as OrderRejected).reason).toBe('other');
+  });
+
+  it.each([
+    [
+      '422 with an unknown code → OrderRejected (other)',
+      422,
+      { code: 42299999, message: 'brand new refusal' },
+      OrderRejected,
+    ],
+    ['403 with no code ("forbidden.") → BrokerUnauthorized', 403, { message: 'forbidden.' }, BrokerUnauthorized],
+    [
+      '403 with an unknown code → BrokerUnauthorized',
+      403,
+      { code: 40399999, message: 'key lacks scope' },
+      BrokerUnauthorized,
+    ],
+    ['429 with an unknown code → BrokerRateLimited', 429, { code: 42999999, message: 'slow down' }, BrokerRateLimited],
+    [
+      '503 quoting a refusal → BrokerUnavailable, still retried',
+      503,
+      { code: 42210000, message: 'potential wash trade detected' },
+      BrokerUnavailable,
+    ],
+  ] as const)('unknown codes fall back by HTTP status: %s', async (_label, status, body, type) => {
+    alpaca.faults.next('POST /v2/orders', { kind: 'status', status, body });
+    const err = await caught(broker.submitLimitOrder(order()));
+    expect(err).toBeInstanceOf(type);
+    expect(err.body).toEqual(body);
+    if (err instanceof OrderRejected) expect(err.reason).toBe('other');
   });
 });
 

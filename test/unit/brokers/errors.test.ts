@@ -13,6 +13,8 @@ import {
   OrderRejected,
   OrderNotFound,
   BrokerBadResponse,
+  RejectReason,
+  brokerErrorOf,
 } from '../../../src/brokers/errors';
 import { ValidationError } from '../../../src/domain/validation';
 import { parseRetryAfter, parseThrottleSeconds } from '../../../src/brokers/http';
@@ -63,7 +65,41 @@ describe('BrokerError hierarchy', () => {
       vendorCode: null,
       outcomeUnknown: false,
       retryAfterMs: 27_000,
+      rejectReason: null,
+      body: null,
     });
+  });
+
+  it('gives every rejection a stable reason (other by default) and carries the masked vendor body in details', () => {
+    expect(new OrderRejected(init).reason).toBe(RejectReason.Other);
+    const body = { code: 40310100, message: 'trade denied due to pattern day trading protection' };
+    const err = new OrderRejected({ ...init, httpStatus: 403, body, reason: RejectReason.PatternDayTrading });
+    expect(err.retryable).toBe(false);
+    expect(err.toDetails()).toMatchObject({ type: 'OrderRejected', rejectReason: 'pattern_day_trading', body });
+    expect(new InsufficientFunds(init).toDetails().rejectReason).toBeNull();
+  });
+
+  it('cuts a large vendor body in details, not on the error', () => {
+    const body = { detail: 'x'.repeat(5_000) };
+    const err = new OrderRejected({ ...init, body });
+    expect(err.body).toBe(body);
+    const cut = err.toDetails().body as string;
+    expect(typeof cut).toBe('string');
+    expect(cut.length).toBeLessThan(2_100);
+  });
+
+  it('builds the error a table names; a 5xx is always an unknown outcome', () => {
+    const rejected = brokerErrorOf(
+      { type: 'OrderRejected', reason: RejectReason.WashTrade },
+      { ...init, httpStatus: 422 },
+    );
+    expect(rejected).toBeInstanceOf(OrderRejected);
+    expect((rejected as OrderRejected).reason).toBe('wash_trade');
+    const limited = brokerErrorOf({ type: 'BrokerRateLimited' }, { ...init, httpStatus: 429 }, { retryAfterMs: 5 });
+    expect((limited as BrokerRateLimited).retryAfterMs).toBe(5);
+    const down = brokerErrorOf({ type: 'BrokerUnavailable' }, { ...init, httpStatus: 503 });
+    expect(down.outcomeUnknown).toBe(true);
+    expect(brokerErrorOf({ type: 'OrderRejected' }, { ...init, httpStatus: 400 }).outcomeUnknown).toBe(false);
   });
 });
 

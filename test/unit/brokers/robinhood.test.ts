@@ -10,12 +10,16 @@ import {
   InsufficientFunds,
   InvalidPrice,
   OrderNotFound,
+  OrderRejected,
+  RejectReason,
 } from '../../../src/brokers/errors';
+import { robinhoodRejectReason } from '../../../src/brokers/robinhood/error-codes';
 import { robinhoodConfigFromEnv } from '../../../src/brokers/robinhood/config';
 import { refIdForClientOrderId } from '../../../src/brokers/robinhood/ref-id';
 import { RobinhoodBroker } from '../../../src/brokers/robinhood/robinhood-broker';
 import { submitIdempotently } from '../../../src/brokers/submit-idempotently';
-import { RobinhoodStandIn } from '../../support/robinhood-stand-in';
+import { type BrokerRefusal } from '../../support/broker-faults';
+import { ROBINHOOD_REFUSALS, RobinhoodStandIn } from '../../support/robinhood-stand-in';
 
 let seq = 0;
 const order = (over: Partial<LimitOrderRequest> = {}): LimitOrderRequest => ({
@@ -228,6 +232,115 @@ describe('RobinhoodBroker faults → error types', () => {
       body: { next: 'https://evil.example/orders/?cursor=2', previous: null, results: [] },
     });
     expect(await caught(evil.listOpenOrders())).toBeInstanceOf(BrokerBadResponse);
+  });
+});
+
+const EXPECTED_REASON: Partial<Record<BrokerRefusal, RejectReason>> = {
+  pattern_day_trading: RejectReason.PatternDayTrading,
+  halted: RejectReason.Halted,
+  market_closed: RejectReason.MarketClosed,
+  short_sale: RejectReason.ShortSale,
+  insufficient_qty: RejectReason.InsufficientQuantity,
+};
+
+describe('Robinhood refusals classified by documented text (issue 11, item 4)', () => {
+  const cases = Object.entries(ROBINHOOD_REFUSALS).flatMap(([refusal, answers]) =>
+    (answers ?? []).map(
+      (a, variant) => [`${refusal} (${a.status} ${JSON.stringify(a.body)})`, refusal, variant] as const,
+    ),
+  );
+  it.each(cases)('%s → OrderRejected with its reason, never retried', async (_label, refusal, variant) => {
+    const req = order({ side: 'sell' });
+    rh.faults.next('POST /orders/', { kind: 'refusal', refusal: refusal as BrokerRefusal, variant });
+    const err = await caught(broker.submitLimitOrder(req));
+    expect(err).toBeInstanceOf(OrderRejected);
+    expect(err.retryable).toBe(false);
+    expect((err as OrderRejected).reason).toBe(EXPECTED_REASON[refusal as BrokerRefusal]);
+    expect(err.toDetails()).toMatchObject({ rejectReason: EXPECTED_REASON[refusal as BrokerRefusal] });
+    // Robinhood's own words stay with the error (masked), for the order's status.
+    const documented = ROBINHOOD_REFUSALS[refusal as BrokerRefusal]![variant]!;
+    expect(err.httpStatus).toBe(documented.status);
+    expect(err.body).toEqual(JSON.parse(JSON.stringify(documented.body).replaceAll('{symbol}', req.symbol)));
+    expect(rh.orderByRefId(refIdForClientOrderId(req.clientOrderId))).toBeUndefined();
+  });
+
+  it('"Sell may cause PDT designation." is a PDT rejection even as a 403, not a credentials error', async () => {
+    rh.faults.next('POST /orders/', {
+      kind: 'status',
+      status: 403,
+      body: { detail: 'Sell may cause PDT designation.' },
+    });
+    const err = await caught(broker.submitLimitOrder(order({ side: 'sell' })));
+    expect(err).not.toBeInstanceOf(BrokerUnauthorized);
+    expect((err as OrderRejected).reason).toBe('pattern_day_trading');
+  });
+
+  it('an instrument Robinhood will not trade is a not_tradable rejection before any order is posted', async () => {
+    rh.faults.next('GET /instruments/', { kind: 'refusal', refusal: 'not_tradable' });
+    const err = await caught(broker.submitLimitOrder(order()));
+    expect(err).toMatchObject({ type: 'OrderRejected', reason: 'not_tradable', retryable: false });
+    expect(rh.requestsFor('POST /orders/')).toHaveLength(0);
+  });
+
+  it.each([
+    [
+      '"Price does not satisfy the min tick value."',
+      { detail: 'Price does not satisfy the min tick value.' },
+      InvalidPrice,
+    ],
+    [
+      '"You can only purchase 3 shares of TSLA."',
+      { detail: 'You can only purchase 3 shares of TSLA.' },
+      InsufficientFunds,
+    ],
+    [
+      '{"ref_id": ["Order with this ref_id already exists."]}',
+      { ref_id: ['Order with this ref_id already exists.'] },
+      DuplicateClientOrderId,
+    ],
+  ] as const)('documented text %s keeps its type', async (_label, body, type) => {
+    rh.faults.next('POST /orders/', { kind: 'status', status: 400, body });
+    expect(await caught(broker.submitLimitOrder(order()))).toBeInstanceOf(type);
+  });
+
+  it.each([
+    [
+      '400 with an unknown sentence → OrderRejected (other)',
+      400,
+      { detail: 'Something new went wrong.' },
+      OrderRejected,
+    ],
+    [
+      '403 with an unknown sentence → BrokerUnauthorized',
+      403,
+      { detail: 'You do not have permission.' },
+      BrokerUnauthorized,
+    ],
+    [
+      '400 with an unknown field error under price → InvalidPrice',
+      400,
+      { price: ['A valid number is required.'] },
+      InvalidPrice,
+    ],
+    [
+      '502 quoting a refusal → BrokerUnavailable, still retried',
+      502,
+      { detail: 'Not enough shares to sell.' },
+      BrokerUnavailable,
+    ],
+  ] as const)('unknown texts fall back by HTTP status: %s', async (_label, status, body, type) => {
+    rh.faults.next('POST /orders/', { kind: 'status', status, body });
+    const err = await caught(broker.submitLimitOrder(order()));
+    expect(err).toBeInstanceOf(type);
+    expect(err.body).toEqual(body);
+    if (err instanceof OrderRejected) expect(err.reason).toBe('other');
+  });
+
+  it("maps an accepted-then-rejected order's reject_reason text to a stable reason", () => {
+    expect(robinhoodRejectReason('Sell may cause PDT designation.')).toBe('pattern_day_trading');
+    expect(robinhoodRejectReason('Not enough shares to sell.')).toBe('insufficient_quantity');
+    expect(robinhoodRejectReason('market closed for the day')).toBe('other');
+    expect(robinhoodRejectReason(null)).toBe('other');
   });
 });
 
