@@ -8,6 +8,7 @@ import {
 } from '../brokers/broker';
 import { type OrderUpdateStreamFactory } from '../brokers/order-updates';
 import { submitIdempotently, type SubmitResolution } from '../brokers/submit-idempotently';
+import { ValidationError } from '../domain/validation';
 import { type FlowguardMetrics, unscrapedMetrics } from '../observability/flowguard-metrics';
 import { type AuditLog, type AuditRecord } from './audit';
 import { toActivityFailure } from './failures';
@@ -42,6 +43,14 @@ export interface BrokerOrderRef {
   readonly brokerOrderId?: string | null;
 }
 
+/** Whether this worker can reach a broker at all: `missing` names the variables to set when it cannot. */
+export interface BrokerAvailability {
+  readonly configured: boolean;
+  readonly missing: string[];
+  /** Each broken rule as `VARIABLE: rule`, null when configured. */
+  readonly detail: string | null;
+}
+
 /** Open orders without their raw payloads: the kill switch lists many, history stays small. */
 export type OpenOrderSummary = Omit<BrokerOrderSnapshot, 'raw' | 'executions'>;
 
@@ -67,6 +76,22 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
   }
 
   return {
+    /**
+     * The worker's view of a broker, for the desk to refuse at once what this worker cannot place (a local
+     * activity: the answer is about the worker that runs the desk). Adapters are built from the environment
+     * without any network call, and a missing or malformed variable fails that build with a ValidationError
+     * naming it; other errors are not about configuration and propagate.
+     */
+    async brokerAvailability({ broker }: { readonly broker: BrokerName }): Promise<BrokerAvailability> {
+      try {
+        brokers.get(broker);
+        return { configured: true, missing: [], detail: null };
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        return { configured: false, missing: err.issues.map((i) => i.field), detail: err.message };
+      }
+    },
+
     /**
      * Places the order exactly once: the client order id is the idempotency key, and a retry looks the order
      * up before submitting again (an earlier attempt may have created it and lost the reply).

@@ -10,6 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../config/load-config';
 import { orderSettingsFromConfig } from '../config/order-settings';
 import { prepareLimitOrder, type BrokerName } from '../domain/orders/order-request';
+import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
 import { ValidationError, type ValidationIssue } from '../domain/validation';
 import { SearchAttributes, WorkflowIds } from '../shared/contracts';
 import {
@@ -21,6 +22,7 @@ import {
   type CancelAllRun,
   type DeskView,
   type PlaceOrderRequest,
+  type PlaceOrderResult,
 } from '../workflows/desk';
 import { cancelOrderSignal, orderStatusQuery, type OrderSettings, type OrderStatus } from '../workflows/order';
 import { action, ExitCode, printJson, UsageError } from './io';
@@ -33,6 +35,17 @@ export class OrderRefusedError extends Error {
   override readonly name = 'OrderRefusedError';
 }
 
+/** The worker has no configuration for the broker: refused at once, naming the variables to set (exit 1). */
+export class BrokerNotConfiguredError extends Error {
+  override readonly name = 'BrokerNotConfiguredError';
+  constructor(
+    message: string,
+    readonly missing: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
 export interface PlaceOrderOptions {
   readonly symbol: string;
   readonly side: string;
@@ -43,6 +56,11 @@ export interface PlaceOrderOptions {
   readonly maxSlippagePct?: string;
   readonly strategy?: string;
   readonly clientOrderId?: string;
+  /**
+   * Set when clientOrderId was generated for this placement rather than given by the caller (the command
+   * generates it before connecting). Only such an order may be answered by an open order of the same intent.
+   */
+  readonly clientOrderIdGenerated?: boolean;
   readonly broker?: string;
   readonly timeInForce?: string;
   readonly account?: string;
@@ -55,7 +73,8 @@ export interface PlacedOrder {
   readonly clientOrderId: string;
   readonly limitPrice: string;
   readonly state: string;
-  readonly existing: string | null;
+  /** Set when no new order was placed: the order returned is one the desk already had, matched this way. */
+  readonly existing: PlaceOrderResult['existing'];
 }
 
 function brokerOf(value: string | undefined): BrokerName {
@@ -100,6 +119,10 @@ function rethrowDeskFailure(err: unknown): never {
       throw new ValidationError(issues);
     }
     if (cause.type === 'OrderRefused') throw new OrderRefusedError(`order refused: ${cause.message}`);
+    if (cause.type === 'BrokerNotConfigured') {
+      const detail = cause.details?.[0] as { missing?: string[] } | undefined;
+      throw new BrokerNotConfiguredError(`order refused: ${cause.message}`, detail?.missing ?? []);
+    }
   }
   throw err;
 }
@@ -135,11 +158,12 @@ export async function placeOrder(
   const broker = brokerOf(opts.broker);
   const settings = configured ?? (await resolveOrderSettings());
   const request = buildOrderRequest(opts, settings);
+  const clientOrderIdGenerated = opts.clientOrderId === undefined || opts.clientOrderIdGenerated === true;
 
   let placed;
   try {
     placed = await ctx.client.workflow.executeUpdateWithStart(placeOrderUpdate, {
-      args: [{ request, pricing: settings.pricing }],
+      args: [{ request, pricing: settings.pricing, ...(clientOrderIdGenerated ? { clientOrderIdGenerated } : {}) }],
       startWorkflowOperation: deskStart(ctx, broker, accountOf(opts.account), settings),
     });
   } catch (err) {
@@ -240,6 +264,17 @@ export async function resetDesk(
   return { broker, ...result };
 }
 
+/** The text-mode line for a placement that returned an order already known to the desk. */
+function existingLine(placed: PlacedOrder): string {
+  const same =
+    placed.existing === 'same_intent' ? 'the same symbol, side, quantity and limit price' : 'the same client order id';
+  // The same id may name an order that has already ended: "open" would then be untrue.
+  const where = isTerminalOrderState(placed.state as OrderState)
+    ? `already exists (${placed.state})`
+    : 'is already open';
+  return `an order with ${same} ${where}: returned it, nothing new was placed`;
+}
+
 export function registerOrderCommands(program: Command, order: Command): void {
   order
     .command('place')
@@ -252,7 +287,10 @@ export function registerOrderCommands(program: Command, order: Command): void {
     .option('--offset <X>', 'offset in the offset mode')
     .option('--max-slippage-pct <Y>', 'largest allowed |limit − reference| / reference, in percent')
     .option('--strategy <NAME>', 'per-strategy offsets from the config file')
-    .option('--client-order-id <ID>', 'idempotency key (generated when omitted)')
+    .option(
+      '--client-order-id <ID>',
+      "idempotency key and the order's identity; when omitted one is generated, and an open order of the same intent (symbol, side, quantity, limit) is returned instead of placing another",
+    )
     .option('--broker <name>', 'paper, alpaca or robinhood', 'paper')
     .option('--account <LABEL>', 'desk account label (default: $FLOWGUARD_ACCOUNT or main)')
     .option('--time-in-force <tif>', 'day or gtc')
@@ -263,8 +301,10 @@ export function registerOrderCommands(program: Command, order: Command): void {
         const settings = await resolveOrderSettings();
         // Validated before connecting: bad input is exit 2 even with Temporal down.
         const request = buildOrderRequest(opts, settings);
+        // The same generated id goes to the desk, marked as generated: the caller gave none of its own.
+        const clientOrderIdGenerated = opts.clientOrderId === undefined;
         const placed = await withTemporal((ctx) =>
-          placeOrder(ctx, { ...opts, clientOrderId: request.clientOrderId }, settings),
+          placeOrder(ctx, { ...opts, clientOrderId: request.clientOrderId, clientOrderIdGenerated }, settings),
         );
         if (opts.json)
           printJson({
@@ -272,12 +312,15 @@ export function registerOrderCommands(program: Command, order: Command): void {
             clientOrderId: placed.clientOrderId,
             limitPrice: placed.limitPrice,
             state: placed.state,
+            existing: placed.existing !== null,
+            ...(placed.existing ? { existingMatch: placed.existing } : {}),
           });
         else {
           const note = placed.existing ? ` (existing order: ${placed.existing.replace(/_/g, ' ')})` : '';
           process.stdout.write(
             `${placed.clientOrderId} ${placed.state} limit ${placed.limitPrice} — workflow ${placed.workflowId}${note}\n`,
           );
+          if (placed.existing) process.stdout.write(`${existingLine(placed)}\n`);
         }
       }),
     );

@@ -11,6 +11,7 @@ import {
   defineUpdate,
   getExternalWorkflowHandle,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   startChild,
@@ -25,7 +26,11 @@ import type { BrokerOrderSnapshot } from '../brokers/broker';
 import { brokerHasOrderUpdates } from '../brokers/order-updates';
 import { type BrokerName } from '../domain/orders/order-request';
 import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
-import { type OrderPricingConfig, type OrderRequestInput } from '../domain/orders/order-request';
+import {
+  type OrderPricingConfig,
+  type OrderRequestInput,
+  type PreparedLimitOrder,
+} from '../domain/orders/order-request';
 import { ValidationError } from '../domain/validation';
 import { WorkflowIds } from '../shared/contracts';
 import { orderRequests } from './lazy-domain';
@@ -45,6 +50,12 @@ export interface DeskInput {
 export interface PlaceOrderRequest {
   /** Raw order request (validated by the desk and again by the order workflow). */
   readonly request: OrderRequestInput & { readonly clientOrderId: string };
+  /**
+   * True when the caller gave no client order id and one was generated for it (the CLI's `fg-<uuid>`): only
+   * then may an open order with the same intent stand in for this one. A caller's own id is its identity
+   * and is never mapped onto another order.
+   */
+  readonly clientOrderIdGenerated?: boolean;
   /** Pricing configuration resolved by the caller (strategies, offsets); defaults to the desk's. */
   readonly pricing?: OrderPricingConfig;
   /** Workflow to notify when the order is terminal (e.g. a position monitor). */
@@ -166,6 +177,11 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
 
   // The event path for fills: relays the broker's order updates to the order workflows while this run lasts
   // (polling stays their fallback). Its scope is cancelled before continue-as-new; the next run starts it again.
+  const { brokerAvailability } = proxyLocalActivities<BrokerActivities>({
+    startToCloseTimeout: '10 seconds',
+    retry: { maximumAttempts: 3, initialInterval: '200 milliseconds' },
+  });
+
   const brokerEvents = new CancellationScope();
   if (settings.brokerEvents !== false && brokerHasOrderUpdates(broker) && patched('desk-broker-events')) {
     const { relayBrokerEvents } = proxyActivities<ReturnType<typeof createBrokerEventActivities>>({
@@ -222,22 +238,71 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     prepare(req);
   }
 
-  async function place(req: PlaceOrderRequest): Promise<PlaceOrderResult> {
-    const prepared = prepare(req);
+  /**
+   * Refuses at once an order for a broker this worker has no configuration for, instead of accepting it and
+   * letting its order workflow be rejected in the background. Paper is embedded and always configured.
+   */
+  async function ensureBrokerConfigured(): Promise<void> {
+    let availability;
+    try {
+      availability = await brokerAvailability({ broker });
+    } catch (err) {
+      // The check itself broke (not a missing variable): the order workflow meets and reports any real
+      // problem, so a protective exit is never refused for a fault of the check.
+      log.warn('broker availability check failed; placing anyway', { broker, error: errorMessage(err) });
+      return;
+    }
+    if (availability.configured) return;
+    const vars = availability.missing.join(', ');
+    throw ApplicationFailure.create({
+      message:
+        `the ${broker} broker is not configured on the worker: set ${vars} in the worker's environment and ` +
+        `restart it (${availability.detail ?? 'missing configuration'})`,
+      type: 'BrokerNotConfigured',
+      nonRetryable: true,
+      details: [{ broker, missing: availability.missing }],
+    });
+  }
+
+  /** An order already known for this request, or null when a new order is to be placed. */
+  function existingFor(req: PlaceOrderRequest, prepared: PreparedLimitOrder): PlaceOrderResult | null {
     const clientOrderId = req.request.clientOrderId;
     const same = state.openOrders[clientOrderId];
     if (same) return { ...summary(same), existing: 'same_client_order_id' };
-    const sameIntent = Object.values(state.openOrders).find((o) => o.intentKey === prepared.intentKey);
-    if (sameIntent) return { ...summary(sameIntent), existing: 'same_intent' };
-    const done = state.recent.find((n) => n.clientOrderId === clientOrderId);
-    if (done) {
+    const done = (): PlaceOrderResult | null => {
+      const notice = state.recent.find((n) => n.clientOrderId === clientOrderId);
+      if (!notice) return null;
       return {
-        workflowId: done.workflowId,
+        workflowId: notice.workflowId,
         clientOrderId,
         limitPrice: prepared.limitPrice,
         existing: 'same_client_order_id',
       };
+    };
+    if (!patched('desk-order-identity')) {
+      // Histories from before: any open order at the same symbol, side and limit (quantity ignored, the
+      // caller's id ignored) stood in for this one. Replayed as it ran.
+      const legacy = Object.values(state.openOrders).find(
+        (o) => priceIntent(o.intentKey) === priceIntent(prepared.intentKey),
+      );
+      if (legacy) return { ...summary(legacy), existing: 'same_intent' };
+      return done();
     }
+    const finished = done();
+    if (finished) return finished;
+    if (req.clientOrderIdGenerated !== true) return null;
+    const sameIntent = Object.values(state.openOrders).find((o) => o.intentKey === prepared.intentKey);
+    return sameIntent ? { ...summary(sameIntent), existing: 'same_intent' } : null;
+  }
+
+  async function place(req: PlaceOrderRequest): Promise<PlaceOrderResult> {
+    const prepared = prepare(req);
+    // Before every check below, so they and the registration run in one step with nothing in between. Not
+    // awaited at all where it does not apply: a replayed old history must reach startChild in the same step.
+    if (broker !== 'paper' && patched('desk-broker-availability')) await ensureBrokerConfigured();
+    const clientOrderId = req.request.clientOrderId;
+    const existing = existingFor(req, prepared);
+    if (existing) return existing;
     // Checked again here: a cancelAll may have been handled while this update waited for its turn.
     const refused = refusal();
     if (refused) throw ApplicationFailure.create({ message: refused, type: 'OrderRefused', nonRetryable: true });
@@ -408,24 +473,34 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
       () => Object.values(run.results).every((r) => r.outcome !== 'pending'),
       CONFIRM_TIMEOUT_MS,
     );
+    // Settled first (the signals went out already; no new command): a refused one tells a closed workflow.
+    await Promise.all(notifications.splice(0));
     if (!confirmed) {
       for (const r of Object.values(run.results)) {
         if (r.outcome === 'pending') {
           r.outcome = 'unconfirmed';
-          r.detail = `no terminal state within ${CONFIRM_TIMEOUT_MS / 1000} s; its order workflow keeps trying to cancel`;
+          const within = `no terminal state within ${CONFIRM_TIMEOUT_MS / 1000} s`;
+          // "Keeps trying" only for a workflow that took the desk's signal, i.e. one that is running.
+          const unreachable = r.clientOrderId ? notRunning.get(WorkflowIds.order(r.clientOrderId)) : undefined;
+          r.detail = unreachable
+            ? `${within}; its order workflow is not running (${unreachable}): see 'flowguard order status ${r.clientOrderId}'`
+            : `${within}; its order workflow keeps trying to cancel`;
         }
       }
     }
     run.completedAt = now();
-    await Promise.all(notifications.splice(0));
+    notRunning.clear();
   }
 
   const notifications: Promise<void>[] = [];
+  /** Order workflows that refused a signal during this cancel-all (closed or gone), with the reason. */
+  const notRunning = new Map<string, string>();
 
   async function notifyOrder(workflowId: string, order: BrokerOrderSnapshot): Promise<void> {
     try {
       await getExternalWorkflowHandle(workflowId).signal(brokerUpdateSignal, order);
     } catch (err) {
+      notRunning.set(workflowId, errorMessage(err));
       log.warn('could not hand the cancel result to an order workflow', { workflowId, error: errorMessage(err) });
     }
   }
@@ -434,6 +509,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     try {
       await getExternalWorkflowHandle(workflowId).signal(cancelOrderSignal, { reason });
     } catch (err) {
+      notRunning.set(workflowId, errorMessage(err));
       log.warn('could not signal an order workflow', { workflowId, error: errorMessage(err) });
     }
   }
@@ -498,6 +574,11 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     brokerEvents.cancel();
     await continueAsNew<typeof deskWorkflow>({ broker, account, settings, state });
   }
+}
+
+/** The intent key without its quantity (`SYMBOL:side:limit`): what desks matched on before 'desk-order-identity'. */
+function priceIntent(intentKey: string): string {
+  return intentKey.split(':').slice(0, 3).join(':');
 }
 
 function summary(o: OpenOrderEntry) {

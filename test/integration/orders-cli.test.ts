@@ -34,7 +34,8 @@ describe('flowguard order CLI end to end', () => {
     env = await connectTestEnv();
     worker = await createTestWorker(env, {
       taskQueue,
-      deps: { brokers: createBrokerRegistry({ overrides: { paper } }), audit },
+      // No broker variables: paper is embedded, Alpaca is unconfigured on this worker.
+      deps: { brokers: createBrokerRegistry({ env: {}, overrides: { paper } }), audit },
     });
     running = worker.run();
   });
@@ -95,14 +96,17 @@ describe('flowguard order CLI end to end', () => {
     clientOrderId: string;
     limitPrice: string;
     state: string;
+    existing: boolean;
+    existingMatch?: string;
   }
 
-  it('order place --json prints exactly workflowId, clientOrderId, limitPrice and state; the same client order id returns the same order', async () => {
+  it('order place --json prints exactly workflowId, clientOrderId, limitPrice, state and existing; the same client order id returns the same order', async () => {
     const account = newAccount();
     const first = await place(account, '--json');
     expect(first.stderr).toBe('');
     const placed = json<Placed>(first);
-    expect(Object.keys(placed).sort()).toEqual(['clientOrderId', 'limitPrice', 'state', 'workflowId']);
+    expect(Object.keys(placed).sort()).toEqual(['clientOrderId', 'existing', 'limitPrice', 'state', 'workflowId']);
+    expect(placed.existing).toBe(false);
     expect(placed.limitPrice).toBe('249.93');
     expect(placed.workflowId).toBe(`order:${placed.clientOrderId}`);
     expect(['pending_submit', 'queued']).toContain(placed.state);
@@ -116,16 +120,66 @@ describe('flowguard order CLI end to end', () => {
     );
     expect(a.clientOrderId).toBe(id);
     expect(b.workflowId).toBe(a.workflowId);
+    expect(b).toMatchObject({ existing: true, existingMatch: 'same_client_order_id' });
     await waitForState(a.workflowId, ['queued']);
     expect(audit.records.filter((r) => r.event === 'submit' && r.clientOrderId === id)).toHaveLength(1);
     expect((await paper.listOpenOrders()).filter((o) => o.clientOrderId === id)).toHaveLength(1);
 
-    // Without --json: one human line naming the order and that it already existed.
+    // Without --json: the order's line, then one saying that nothing new was placed.
     const human = await place(account, '--symbol', 'AAPL', '--reference-price', '190.00', '--client-order-id', id);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(
-      new RegExp(`^${id} \\w+ limit 189\\.72 — workflow order:${id} \\(existing order: same client order id\\)\\n$`),
+      new RegExp(
+        `^${id} \\w+ limit 189\\.72 — workflow order:${id} \\(existing order: same client order id\\)\\n` +
+          'an order with the same client order id is already open: returned it, nothing new was placed\\n$',
+      ),
     );
+  });
+
+  it('issue 11 item 6: an explicit new client order id is a new order; a generated one returns the same intent, flagged', async () => {
+    const account = newAccount();
+    const small = json<Placed>(await place(account, '--json'));
+    // A 500-share order with its own id, at the symbol, side and limit of the open 10-share one.
+    const id = `cli-${randomUUID()}`;
+    const big = json<Placed>(await place(account, '--quantity', '500', '--client-order-id', id, '--json'));
+    expect(big).toMatchObject({ clientOrderId: id, workflowId: `order:${id}`, existing: false });
+    expect(big.limitPrice).toBe(small.limitPrice);
+    const status = await runCli(['order', 'status', id, '--json'], cliEnv(account));
+    expect(status.code).toBe(0);
+    expect(json<OrderStatus>(status)).toMatchObject({ clientOrderId: id, quantity: 500 });
+
+    // No id given (one is generated): a different quantity is a new order, the same quantity returns the open one.
+    const other = json<Placed>(await place(account, '--quantity', '7', '--json'));
+    expect(other.existing).toBe(false);
+    const again = json<Placed>(await place(account, '--json'));
+    expect(again).toMatchObject({
+      workflowId: small.workflowId,
+      clientOrderId: small.clientOrderId,
+      existing: true,
+      existingMatch: 'same_intent',
+    });
+    const human = await place(account);
+    expect(human).toMatchObject({ code: 0, stderr: '' });
+    expect(human.stdout).toContain(
+      'an order with the same symbol, side, quantity and limit price is already open: returned it, nothing new was placed\n',
+    );
+    await waitForState(small.workflowId, ['queued']);
+    expect(audit.records.filter((r) => r.event === 'submit' && r.clientOrderId === small.clientOrderId)).toHaveLength(
+      1,
+    );
+  });
+
+  it('issue 11 item 7: --broker alpaca on a worker without Alpaca keys exits 1 at once, naming the variables', async () => {
+    const account = newAccount();
+    const id = `cli-${randomUUID()}`;
+    const r = await place(account, '--broker', 'alpaca', '--client-order-id', id, '--json');
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 1, stdout: '' });
+    expect(r.stderr).toMatch(
+      /^error: order refused: the alpaca broker is not configured on the worker: set ALPACA_KEY_ID, ALPACA_SECRET_KEY in the worker's environment/m,
+    );
+    const status = await runCli(['order', 'status', id], cliEnv(account));
+    expect(status.code).toBe(2);
+    expect(status.stderr).toMatch(`no order ${id}`);
   });
 
   it.each([

@@ -6,6 +6,7 @@ import { PaperBroker } from '../../src/brokers/paper/paper-broker';
 import { MemoryPaperStore } from '../../src/brokers/paper/store';
 import { createBrokerRegistry } from '../../src/brokers/registry';
 import {
+  BrokerNotConfiguredError,
   cancelAll,
   deskState,
   OrderRefusedError,
@@ -45,7 +46,8 @@ describe('orders on Temporal (paper broker)', () => {
     env = await connectTestEnv();
     worker = await createTestWorker(env, {
       taskQueue,
-      deps: { brokers: createBrokerRegistry({ overrides: { paper } }), audit },
+      // No broker variables at all: paper is embedded, Alpaca and Robinhood are unconfigured on this worker.
+      deps: { brokers: createBrokerRegistry({ env: {}, overrides: { paper } }), audit },
     });
     running = worker.run();
     ctx = cliContext(env, taskQueue);
@@ -87,23 +89,61 @@ describe('orders on Temporal (paper broker)', () => {
     expect(audit.records.some((r) => r.event === 'submit' && r.clientOrderId === placed.clientOrderId)).toBe(true);
   });
 
-  it('returns the existing order for the same client order id and for the same intent', async () => {
+  it('returns the existing order for the same client order id, and for the same intent only when the id was generated', async () => {
     const acct = account();
-    const first = await placeOrder(ctx, order({ account: acct, symbol: 'AAPL', referencePrice: '190.00' }), config);
-    const again = await placeOrder(
-      ctx,
-      order({ account: acct, symbol: 'AAPL', referencePrice: '190.00', clientOrderId: first.clientOrderId }),
-      config,
-    );
+    const aapl = (over: Partial<PlaceOrderOptions> = {}) =>
+      order({ account: acct, symbol: 'AAPL', referencePrice: '190.00', ...over });
+    const first = await placeOrder(ctx, aapl(), config);
+    expect(first.existing).toBeNull();
+    const again = await placeOrder(ctx, aapl({ clientOrderId: first.clientOrderId }), config);
     expect(again).toMatchObject({ workflowId: first.workflowId, existing: 'same_client_order_id' });
-    const sameIntent = await placeOrder(
-      ctx,
-      order({ account: acct, symbol: 'AAPL', referencePrice: '190.00', quantity: '5' }),
-      config,
+
+    // Issue 11 item 6: a 500-share order with its own new id, while the 10-share one is open, is a new order.
+    const big = await placeOrder(ctx, aapl({ quantity: '500' }), config);
+    expect(big.existing).toBeNull();
+    expect(big.workflowId).not.toBe(first.workflowId);
+    expect(big.workflowId).toBe(`order:${big.clientOrderId}`);
+    expect(await orderStatus(ctx, big.clientOrderId)).toMatchObject({ quantity: 500, limitPrice: first.limitPrice });
+    // So is one with its own id at the very same intent: the caller's id is its identity.
+    const twin = await placeOrder(ctx, aapl(), config);
+    expect(twin.existing).toBeNull();
+    expect(await orderStatus(ctx, twin.clientOrderId)).toMatchObject({ quantity: 10 });
+
+    // Without an id (one is generated): the same intent at another quantity is a new order...
+    const five = await placeOrder(ctx, aapl({ clientOrderId: undefined, quantity: '5' }), config);
+    expect(five.existing).toBeNull();
+    expect(await orderStatus(ctx, five.clientOrderId)).toMatchObject({ quantity: 5 });
+    // ...and at the same quantity returns the open order, flagged, with nothing new placed.
+    const sameIntent = await placeOrder(ctx, aapl({ clientOrderId: undefined, quantity: '500' }), config);
+    expect(sameIntent).toMatchObject({ workflowId: big.workflowId, existing: 'same_intent' });
+
+    await waitForStatus(big.clientOrderId, (s) => s.state === 'queued');
+    const submits = (id: string) => audit.records.filter((r) => r.event === 'submit' && r.clientOrderId === id);
+    expect(submits(first.clientOrderId)).toHaveLength(1);
+    expect(submits(big.clientOrderId)).toHaveLength(1);
+    const desk = await deskState(ctx, 'paper', acct);
+    expect(Object.keys(desk?.openOrders ?? {}).sort()).toEqual(
+      [first.clientOrderId, big.clientOrderId, twin.clientOrderId, five.clientOrderId].sort(),
     );
-    expect(sameIntent).toMatchObject({ workflowId: first.workflowId, existing: 'same_intent' });
-    const submits = audit.records.filter((r) => r.event === 'submit' && r.clientOrderId === first.clientOrderId);
-    expect(submits).toHaveLength(1);
+  });
+
+  it('refuses at once an order for a broker the worker has no configuration for, naming the variables', async () => {
+    const acct = account();
+    const id = `t-${randomUUID()}`;
+    const started = Date.now();
+    const refused = placeOrder(ctx, order({ account: acct, broker: 'alpaca', clientOrderId: id }), config);
+    await expect(refused).rejects.toThrow(BrokerNotConfiguredError);
+    await expect(refused).rejects.toThrow(
+      /alpaca broker is not configured on the worker: set ALPACA_KEY_ID, ALPACA_SECRET_KEY/,
+    );
+    await expect(refused).rejects.toMatchObject({ missing: ['ALPACA_KEY_ID', 'ALPACA_SECRET_KEY'] });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // Nothing was registered or started: no order workflow, nothing open on the desk.
+    await expect(orderStatus(ctx, id)).rejects.toThrow(`no order ${id}`);
+    expect((await deskState(ctx, 'alpaca', acct))?.openOrders).toEqual({});
+    await expect(placeOrder(ctx, order({ account: acct, broker: 'robinhood' }), config)).rejects.toThrow(
+      /set ROBINHOOD_TOKEN, ROBINHOOD_ACCOUNT_NUMBER/,
+    );
   });
 
   it('rejects invalid input before it reaches Temporal, naming the field', async () => {

@@ -105,7 +105,7 @@ export interface PreparedLimitOrder {
   readonly clientOrderId?: string;
   readonly timeInForce: TimeInForce;
   readonly broker: BrokerName;
-  /** normalizedIntentKey(symbol, side, limitPrice), for the duplicate-intent guard. */
+  /** normalizedIntentKey(symbol, side, limitPrice, quantity), for the duplicate-intent guard. */
   readonly intentKey: string;
 }
 
@@ -162,18 +162,25 @@ export function prepareLimitOrder(request: unknown, orders: OrderPricingConfig):
     ...(req.clientOrderId !== undefined ? { clientOrderId: req.clientOrderId } : {}),
     timeInForce: req.timeInForce,
     broker: req.broker,
-    intentKey: normalizedIntentKey(req.symbol, req.side, limitPrice),
+    intentKey: normalizedIntentKey(req.symbol, req.side, limitPrice, req.quantity),
   };
 }
 
-const IntentSchema = z.object({ symbol: SymbolSchema, side: OrderSideSchema, limitPrice: PriceStringSchema });
+const IntentSchema = z.object({
+  symbol: SymbolSchema,
+  side: OrderSideSchema,
+  limitPrice: PriceStringSchema,
+  quantity: QuantitySchema,
+});
 
 /**
- * Identity of an order intent for the duplicate guard: same symbol, side and limit price (compared as a
- * decimal, so "250.1" and "250.10" match) is the same intent. Quantity is deliberately not part of it.
- * Throws ValidationError on a malformed symbol, side or price.
+ * Identity of an order intent for the duplicate guard: same symbol, side, limit price (compared as a decimal,
+ * so "250.1" and "250.10" match) and quantity is the same intent. Quantity belongs to it: a 500-share order is
+ * never "the same" as an open 10-share one. The key reads `SYMBOL:side:limit:quantity`; its first three parts
+ * are the key desks matched on before quantity joined it (the desk replays old histories with them).
+ * Throws ValidationError on a malformed symbol, side, price or quantity.
  */
-export function normalizedIntentKey(symbol: string, side: string, limitPrice: string): string {
-  const v = parseOrThrow(IntentSchema, { symbol, side, limitPrice });
-  return `${v.symbol}:${v.side}:${canonicalDecimal(v.limitPrice)}`;
+export function normalizedIntentKey(symbol: string, side: string, limitPrice: string, quantity: number): string {
+  const v = parseOrThrow(IntentSchema, { symbol, side, limitPrice, quantity });
+  return `${v.symbol}:${v.side}:${canonicalDecimal(v.limitPrice)}:${v.quantity}`;
 }

@@ -32,7 +32,7 @@ describe('prepareLimitOrder', () => {
       maxSlippagePct: '0.5',
       timeInForce: 'day',
       broker: 'paper',
-      intentKey: 'TSLA:buy:249.93',
+      intentKey: 'TSLA:buy:249.93:10',
     });
     const sell = prepareLimitOrder(
       { ...base, side: 'sell', referencePrice: '252.10', offsetMode: 'absolute', offset: '0.04' },
@@ -198,23 +198,39 @@ describe('prepareLimitOrder', () => {
 
 describe('normalizedIntentKey', () => {
   it('treats 250.1 and 250.10 as the same intent', () => {
-    expect(normalizedIntentKey('TSLA', 'buy', '250.1')).toBe(normalizedIntentKey('TSLA', 'buy', '250.10'));
-    expect(normalizedIntentKey('TSLA', 'buy', '250.10')).toBe('TSLA:buy:250.1');
+    expect(normalizedIntentKey('TSLA', 'buy', '250.1', 10)).toBe(normalizedIntentKey('TSLA', 'buy', '250.10', 10));
+    expect(normalizedIntentKey('TSLA', 'buy', '250.10', 10)).toBe('TSLA:buy:250.1:10');
   });
 
-  it('distinguishes symbol, side and price', () => {
+  it('distinguishes symbol, side, price and quantity', () => {
     const keys = new Set([
-      normalizedIntentKey('TSLA', 'buy', '250.10'),
-      normalizedIntentKey('TSLA', 'sell', '250.10'),
-      normalizedIntentKey('TSL', 'buy', '250.10'),
-      normalizedIntentKey('TSLA', 'buy', '250.11'),
-      normalizedIntentKey('BRK.B', 'buy', '250.10'),
+      normalizedIntentKey('TSLA', 'buy', '250.10', 10),
+      normalizedIntentKey('TSLA', 'sell', '250.10', 10),
+      normalizedIntentKey('TSL', 'buy', '250.10', 10),
+      normalizedIntentKey('TSLA', 'buy', '250.11', 10),
+      normalizedIntentKey('BRK.B', 'buy', '250.10', 10),
+      // Issue 11 item 6: a 500-share order at the same symbol, side and limit is a different intent.
+      normalizedIntentKey('TSLA', 'buy', '250.10', 500),
     ]);
-    expect(keys.size).toBe(5);
+    expect(keys.size).toBe(6);
+  });
+
+  it('prepareLimitOrder keys the intent by quantity too', () => {
+    const ten = prepareLimitOrder(base, DEFAULT_ORDERS_CONFIG);
+    const fiveHundred = prepareLimitOrder({ ...base, quantity: 500 }, DEFAULT_ORDERS_CONFIG);
+    expect(ten.limitPrice).toBe(fiveHundred.limitPrice);
+    expect(ten.intentKey).not.toBe(fiveHundred.intentKey);
+    expect(prepareLimitOrder({ ...base, quantity: '10' }, DEFAULT_ORDERS_CONFIG).intentKey).toBe(ten.intentKey);
+  });
+
+  it('keeps the pre-quantity key as its first three parts (the desk replays old histories with it)', () => {
+    expect(normalizedIntentKey('BRK.B', 'sell', '410.40', 3).split(':').slice(0, 3).join(':')).toBe('BRK.B:sell:410.4');
   });
 
   it('validates its inputs', () => {
-    expect(() => normalizedIntentKey('tsla', 'buy', '1')).toThrow('symbol: must be uppercase (TSLA)');
-    expect(() => normalizedIntentKey('TSLA', 'buy', '1e2')).toThrow(ValidationError);
+    expect(() => normalizedIntentKey('tsla', 'buy', '1', 1)).toThrow('symbol: must be uppercase (TSLA)');
+    expect(() => normalizedIntentKey('TSLA', 'buy', '1e2', 1)).toThrow(ValidationError);
+    expect(() => normalizedIntentKey('TSLA', 'buy', '1', 0)).toThrow('quantity: must be a positive integer');
+    expect(() => normalizedIntentKey('TSLA', 'buy', '1', 1.5)).toThrow(ValidationError);
   });
 });
