@@ -30,6 +30,13 @@ export interface BrokerActivityDeps {
 export interface SubmitOrderInput {
   readonly broker: BrokerName;
   readonly order: LimitOrderRequest;
+  /**
+   * Look the order up by client order id before submitting: the order workflow sets it on every attempt after
+   * one that may have reached the broker. Temporal's own retries of this activity always look first.
+   */
+  readonly lookupFirst?: boolean;
+  /** Cap on a broker-advised wait, in ms (see ToActivityFailureOptions); default 60 s. */
+  readonly maxWaitMs?: number;
 }
 
 export interface SubmitOrderResult {
@@ -41,6 +48,8 @@ export interface BrokerOrderRef {
   readonly broker: BrokerName;
   readonly clientOrderId?: string | null;
   readonly brokerOrderId?: string | null;
+  /** Cap on a broker-advised wait, in ms (see ToActivityFailureOptions); default 60 s. */
+  readonly maxWaitMs?: number;
 }
 
 /** Whether this worker can reach a broker at all: `missing` names the variables to set when it cannot. */
@@ -59,6 +68,7 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
     base: Omit<AuditRecord, 'outcome' | 'latencyMs' | 'attempt' | 'workflowId'>,
     call: () => Promise<T>,
     describe: (result: T) => Partial<AuditRecord>,
+    maxBrokerWaitMs?: number,
   ): Promise<T> {
     const info = Context.current().info;
     const started = performance.now();
@@ -71,7 +81,7 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
       const error =
         err instanceof Error ? { type: err.name, message: err.message } : { type: 'Error', message: String(err) };
       audit.record({ ...common, outcome: 'error', latencyMs: elapsed(started), error });
-      throw toActivityFailure(err);
+      throw toActivityFailure(err, maxBrokerWaitMs === undefined ? {} : { maxBrokerWaitMs });
     }
   }
 
@@ -96,8 +106,8 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
      * Places the order exactly once: the client order id is the idempotency key, and a retry looks the order
      * up before submitting again (an earlier attempt may have created it and lost the reply).
      */
-    async submitOrder({ broker, order }: SubmitOrderInput): Promise<SubmitOrderResult> {
-      const lookupFirst = Context.current().info.attempt > 1;
+    async submitOrder({ broker, order, lookupFirst: asked, maxWaitMs }: SubmitOrderInput): Promise<SubmitOrderResult> {
+      const lookupFirst = asked === true || Context.current().info.attempt > 1;
       return audited(
         { event: 'submit', broker, clientOrderId: order.clientOrderId },
         () => submitIdempotently(brokers.get(broker), order, { lookupFirst }),
@@ -107,6 +117,7 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
           filledQuantity: r.order.filledQuantity,
           detail: { resolution: r.resolution, limitPrice: order.limitPrice, symbol: order.symbol, side: order.side },
         }),
+        maxWaitMs,
       );
     },
 
@@ -121,6 +132,7 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
           return null;
         },
         (o) => (o ? { brokerOrderId: o.brokerOrderId, state: o.state, filledQuantity: o.filledQuantity } : {}),
+        ref.maxWaitMs,
       );
     },
 
@@ -129,6 +141,7 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
         { event: 'cancel', broker: ref.broker, clientOrderId: ref.clientOrderId, brokerOrderId: ref.brokerOrderId },
         () => brokers.get(ref.broker).cancelOrder(ref.brokerOrderId),
         (r) => ({ state: r.order.state, filledQuantity: r.order.filledQuantity, detail: { outcome: r.outcome } }),
+        ref.maxWaitMs,
       );
     },
 

@@ -2,19 +2,42 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { isBrokerError } from '../brokers/errors';
 import { PolygonError, PolygonRateLimited } from '../market-data/polygon-errors';
 import { ValidationError } from '../domain/validation';
+import { BROKER_WAIT_TOO_LONG } from '../domain/orders/submit-outcome';
+
+/** Default cap on a broker-advised wait before the next attempt (orders.maxBrokerWaitSeconds). */
+export const DEFAULT_MAX_BROKER_WAIT_MS = 60_000;
+
+export interface ToActivityFailureOptions {
+  /**
+   * The longest broker-advised wait (Retry-After, a throttle's "expected available in N seconds") that is
+   * honoured as the next retry delay. A longer one fails the attempt as non-retryable `BrokerWaitTooLong`:
+   * Robinhood has been seen asking for 1,154,515 s, which would park a submit (and a kill switch) for 13 days.
+   */
+  readonly maxBrokerWaitMs?: number;
+}
 
 /**
  * Turns adapter errors into Temporal failures: the broker error's stable `type` becomes the failure type,
  * permanence becomes nonRetryable, and a broker's Retry-After becomes the next retry delay.
  */
-export function toActivityFailure(err: unknown): unknown {
+export function toActivityFailure(err: unknown, options: ToActivityFailureOptions = {}): unknown {
   if (isBrokerError(err)) {
+    const details = err.toDetails();
+    const cap = options.maxBrokerWaitMs ?? DEFAULT_MAX_BROKER_WAIT_MS;
+    if (details.retryAfterMs !== null && details.retryAfterMs > cap) {
+      return ApplicationFailure.create({
+        message: `${err.broker} asked to wait ${formatSeconds(details.retryAfterMs)} before trying again, more than the ${formatSeconds(cap)} cap (orders.maxBrokerWaitSeconds, FLOWGUARD_ORDER_MAX_BROKER_WAIT_SECONDS): ${err.message}`,
+        type: BROKER_WAIT_TOO_LONG,
+        nonRetryable: true,
+        details: [details],
+      });
+    }
     return ApplicationFailure.create({
       message: err.message,
       type: err.type,
       nonRetryable: !err.retryable,
-      details: [err.toDetails()],
-      ...(err.toDetails().retryAfterMs ? { nextRetryDelay: err.toDetails().retryAfterMs ?? undefined } : {}),
+      details: [details],
+      ...(details.retryAfterMs ? { nextRetryDelay: details.retryAfterMs } : {}),
     });
   }
   if (err instanceof PolygonError) {
@@ -35,4 +58,8 @@ export function toActivityFailure(err: unknown): unknown {
     });
   }
   return err;
+}
+
+function formatSeconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }

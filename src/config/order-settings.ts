@@ -1,9 +1,10 @@
 import { NON_RETRYABLE_BROKER_ERROR_TYPES } from '../brokers/errors';
 import { type OrdersConfig } from '../domain/orders/config';
+import { BROKER_WAIT_TOO_LONG } from '../domain/orders/submit-outcome';
 import { type OrderSettings } from '../workflows/order';
 
 /** Error types an order activity must never retry, beyond the broker's own permanent ones. */
-const NON_RETRYABLE_ORDER_ERROR_TYPES = ['ValidationError'] as const;
+const NON_RETRYABLE_ORDER_ERROR_TYPES = ['ValidationError', BROKER_WAIT_TOO_LONG] as const;
 
 /** Comfortably above the adapters' default HTTP timeout (10 s), so an attempt ends by the adapter's own timeout. */
 export const DEFAULT_BROKER_ACTIVITY_TIMEOUT_SECONDS = 30;
@@ -26,5 +27,7 @@ export function orderSettingsFromConfig(
     retry: { ...orders.retry },
     nonRetryableErrorTypes: [...NON_RETRYABLE_BROKER_ERROR_TYPES, ...NON_RETRYABLE_ORDER_ERROR_TYPES],
     brokerEvents: orders.brokerEvents,
+    maxBrokerWaitSeconds: orders.maxBrokerWaitSeconds,
+    unknownOutcomeWindowSeconds: orders.unknownOutcomeWindowSeconds,
   };
 }

@@ -138,6 +138,10 @@ const DESCRIPTIONS: Record<string, string> = {
   'orders.maxSlippagePct': 'refuse a limit further than this percentage from the reference (0–10)',
   'orders.pollIntervalSeconds': 'broker status polling interval when no update stream is available (1–300)',
   'orders.brokerEvents': 'follow fills on the broker update stream where one exists (Alpaca): true or false',
+  'orders.maxBrokerWaitSeconds':
+    'longest broker-advised wait (Retry-After, throttle) honoured before retrying (1–3600)',
+  'orders.unknownOutcomeWindowSeconds':
+    'how long an order whose submit may have reached the broker is looked up before it is declared failed (5–3600)',
   'orders.retry.maximumAttempts': 'attempts for a transient broker failure, including the first (1–20)',
   'orders.retry.initialIntervalMs': 'first retry delay in milliseconds (100–60000)',
   'orders.retry.backoffCoefficient': 'multiplier between retry delays (1–10)',

@@ -14,7 +14,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BrokerOrderSnapshot } from '../brokers/broker';
+import type { BrokerOrderSnapshot, LimitOrderRequest } from '../brokers/broker';
 import type { createBrokerActivities } from '../activities/broker-activities';
 import { type OrderEvent, type OrderRecord } from '../domain/orders/order-machine';
 import {
@@ -23,6 +23,12 @@ import {
   type PreparedLimitOrder,
 } from '../domain/orders/order-request';
 import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
+import {
+  BROKER_WAIT_TOO_LONG,
+  SubmitNext,
+  decideAfterSubmitFailure,
+  resolveDeadlineMs,
+} from '../domain/orders/submit-outcome';
 import { ValidationError } from '../domain/validation';
 import { SearchAttributes } from '../shared/contracts';
 import { orderMachine, orderRequests } from './lazy-domain';
@@ -47,6 +53,15 @@ export interface OrderSettings {
    * polling stays the fallback either way. Absent (settings from before this field) means on.
    */
   readonly brokerEvents?: boolean;
+  /** Longest broker-advised wait honoured before another attempt (absent: 60 s). */
+  readonly maxBrokerWaitSeconds?: number;
+  /** How long an unknown submit outcome is resolved by lookup after the last attempt (absent: 60 s). */
+  readonly unknownOutcomeWindowSeconds?: number;
+  /**
+   * Continue-as-new once the history reaches this many events, besides when the server suggests it. Absent
+   * in production (the server's suggestion decides); tests set it low to run every state across a new run.
+   */
+  readonly continueAsNewAfterEvents?: number;
 }
 
 export interface OrderWorkflowInput {
@@ -67,6 +82,32 @@ export interface CarriedOrder {
   readonly raw: unknown;
   readonly warnings: readonly string[];
   readonly errorType: string | null;
+  /** Absent in runs carried by older versions: the submit had completed before they continued-as-new. */
+  readonly submit?: SubmitProgress;
+}
+
+/** Where the submit stands; compact, carried across continue-as-new. */
+export interface SubmitProgress {
+  /** Submit attempts made (an attempt is one submitOrder activity, including Temporal's own retries of it). */
+  attempts: number;
+  /** Some attempt may have created the order at the broker: only a lookup by client order id can tell. */
+  mayHaveReachedBroker: boolean;
+  /** Epoch ms when the last attempt that may have reached the broker started. */
+  lastReachingAttemptAt: number | null;
+  /** No more submits: the attempts ran out, the broker refused, or a cancel arrived. Only lookups remain. */
+  stopped: boolean;
+  /** The broker stated a refusal (type and message); the order ends rejected unless a lookup finds it. */
+  refusal: { readonly type: string; readonly message: string; readonly rejectReason: string | null } | null;
+  lastError: { readonly type: string; readonly message: string } | null;
+}
+
+/** What `order status` shows of an order that is not at the broker yet. */
+export interface SubmitStatus {
+  readonly attempts: number;
+  readonly mayHaveReachedBroker: boolean;
+  /** ISO-8601: while the outcome is unknown, lookups by client order id go on until this time. */
+  readonly resolvingUntil: string | null;
+  readonly lastError: string | null;
 }
 
 export interface OrderStatus {
@@ -89,6 +130,10 @@ export interface OrderStatus {
   readonly reason: string | null;
   readonly errorType: string | null;
   readonly warnings: readonly string[];
+  /** The broker's stable reason for a refusal (pattern_day_trading, wash_trade, market_closed, ...), when it gave one. */
+  readonly rejectReason: string | null;
+  /** Present until the broker acknowledged the order (or it ended without reaching the broker). */
+  readonly submit: SubmitStatus | null;
   /** The broker's last payload for this order, secrets and account numbers masked. */
   readonly raw: unknown;
 }
@@ -101,6 +146,17 @@ export const brokerUpdateSignal = defineSignal<[BrokerOrderSnapshot]>('brokerUpd
 export const orderStatusQuery = defineQuery<OrderStatus>('status');
 
 const WARNINGS_KEPT = 10;
+const DEFAULT_MAX_BROKER_WAIT_SECONDS = 60;
+const DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS = 60;
+/** Temporal's retries of one submit attempt for failures that are not the broker's (worker lost mid-call). */
+const SUBMIT_INFRASTRUCTURE_ATTEMPTS = 3;
+/** The broker's transient errors come back to the workflow, which decides (and counts) the next attempt. */
+const TRANSIENT_BROKER_ERROR_TYPES = ['BrokerTimeout', 'BrokerUnavailable', 'BrokerRateLimited'];
+const LOOKUP_MAX_INTERVAL_MS = 10_000;
+/** Between lookups while an unknown outcome is resolved. */
+const LOOKUP_INTERVAL_MS = 5_000;
+/** After a lookup failed for good (credentials, an unreadable reply): the question stays open, asked less often. */
+const LOOKUP_RETRY_MS = 30_000;
 /** Pause before cancelling again after the broker could not be reached (retries inside the activity came first). */
 const CANCEL_RETRY_MS = 5000;
 
@@ -120,11 +176,30 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
     nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes],
   };
   const startToCloseTimeout = settings.activityTimeoutSeconds * 1000;
+  const maxWaitMs = (settings.maxBrokerWaitSeconds ?? DEFAULT_MAX_BROKER_WAIT_SECONDS) * 1000;
+  const windowSeconds = settings.unknownOutcomeWindowSeconds ?? DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS;
   const acts = proxyActivities<BrokerActivities>({ startToCloseTimeout, retry });
-  // Resolving an unknown submit outcome must not give up: the order may exist at the broker.
+  // The workflow decides between submit attempts (it must know which ones may have reached the broker, and a
+  // cancel must be able to stop a backoff), so Temporal retries only failures that are not the broker's: a
+  // worker that died mid-call, an unexpected exception. Those retries look the order up before submitting.
+  const submitter = proxyActivities<BrokerActivities>({
+    startToCloseTimeout,
+    retry: {
+      maximumAttempts: SUBMIT_INFRASTRUCTURE_ATTEMPTS,
+      initialInterval: settings.retry.initialIntervalMs,
+      backoffCoefficient: settings.retry.backoffCoefficient,
+      nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes, ...TRANSIENT_BROKER_ERROR_TYPES],
+    },
+  });
+  // Resolving an unknown outcome must not give up while the broker is unreachable: the order may exist there.
   const lookup = proxyActivities<BrokerActivities>({
     startToCloseTimeout,
-    retry: { ...retry, maximumAttempts: 0, maximumInterval: '1 minute' },
+    retry: {
+      initialInterval: settings.retry.initialIntervalMs,
+      backoffCoefficient: settings.retry.backoffCoefficient,
+      maximumInterval: LOOKUP_MAX_INTERVAL_MS,
+      nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes],
+    },
   });
 
   let prepared: PreparedLimitOrder | null = null;
@@ -144,7 +219,20 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
   let raw: unknown = carried?.raw ?? null;
   let errorType: string | null = carried?.errorType ?? null;
   const warnings: string[] = [...(carried?.warnings ?? [])];
+  const progress: SubmitProgress = carried?.submit ?? {
+    attempts: 0,
+    mayHaveReachedBroker: false,
+    lastReachingAttemptAt: null,
+    stopped: false,
+    refusal: null,
+    lastError: null,
+  };
   const updates: BrokerOrderSnapshot[] = [];
+
+  const resolvingUntil = (): number | null =>
+    progress.mayHaveReachedBroker && progress.lastReachingAttemptAt !== null
+      ? resolveDeadlineMs(progress.lastReachingAttemptAt, windowSeconds)
+      : null;
 
   const status = (): OrderStatus => ({
     workflowId: workflowInfo().workflowId,
@@ -166,6 +254,16 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
     reason: order.reason ?? null,
     errorType,
     warnings,
+    rejectReason: progress.refusal?.rejectReason ?? null,
+    submit:
+      submitted || progress.attempts === 0
+        ? null
+        : {
+            attempts: progress.attempts,
+            mayHaveReachedBroker: progress.mayHaveReachedBroker,
+            resolvingUntil: progress.stopped && !isTerminalOrderState(order.state) ? isoOrNull(resolvingUntil()) : null,
+            lastError: progress.lastError ? `${progress.lastError.type}: ${progress.lastError.message}` : null,
+          },
     raw,
   });
 
@@ -177,16 +275,17 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
     updates.push(snapshot);
   });
 
+  function warn(w: string): void {
+    warnings.push(w);
+    if (warnings.length > WARNINGS_KEPT) warnings.splice(0, warnings.length - WARNINGS_KEPT);
+    log.warn('order event needs attention', { clientOrderId, warning: w });
+  }
+
   function apply(event: OrderEvent): void {
     const before = order.state;
     const result = orderMachine().applyOrderEvent(order, { ...event, at: event.at ?? nowIso() });
     order = result.order;
-    for (const w of [result.warning, result.rejection?.reason]) {
-      if (w === undefined) continue;
-      warnings.push(w);
-      if (warnings.length > WARNINGS_KEPT) warnings.splice(0, warnings.length - WARNINGS_KEPT);
-      log.warn('order event needs attention', { clientOrderId, warning: w });
-    }
+    for (const w of [result.warning, result.rejection?.reason]) if (w !== undefined) warn(w);
     if (order.state !== before) {
       log.info('order state changed', { clientOrderId, from: before, to: order.state, filled: order.filledQuantity });
       publishSearchAttributes();
@@ -214,6 +313,19 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
     ]);
   }
 
+  function continueAsNewDue(): boolean {
+    const after = settings.continueAsNewAfterEvents;
+    return workflowInfo().continueAsNewSuggested || (after !== undefined && workflowInfo().historyLength >= after);
+  }
+
+  async function continueAsNewNow(): Promise<never> {
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof orderWorkflow>({
+      ...input,
+      carried: { order, submitted, cancelRequested, cancelSent, raw, warnings, errorType, submit: progress },
+    });
+  }
+
   if (!carried) {
     upsertSearchAttributes([
       { key: SearchAttributes.Symbol, value: request.symbol },
@@ -229,63 +341,49 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
     return finish();
   }
 
-  if (!submitted) {
-    if (cancelRequested) {
-      // Cancelled before anything reached the broker: nothing to undo there.
-      apply({ type: 'cancelled', reason: cancelRequested });
+  if (!submitted && !isTerminalOrderState(order.state)) {
+    const brokerOrder: LimitOrderRequest = {
+      clientOrderId,
+      symbol: prepared.symbol,
+      side: prepared.side,
+      quantity: prepared.quantity,
+      limitPrice: prepared.limitPrice,
+      timeInForce: prepared.timeInForce,
+    };
+    const found = await submitWithAttempts(brokerOrder);
+    if (found) {
+      submitted = true;
+      if (order.state === 'pending_submit') apply({ type: 'submitted', brokerOrderId: found.brokerOrderId });
+      applySnapshot(found);
+    } else {
+      concludeNotAtBroker();
       return finish();
-    }
-    try {
-      const result = await acts.submitOrder({
-        broker,
-        order: {
-          clientOrderId,
-          symbol: prepared.symbol,
-          side: prepared.side,
-          quantity: prepared.quantity,
-          limitPrice: prepared.limitPrice,
-          timeInForce: prepared.timeInForce,
-        },
-      });
-      submitted = true;
-      apply({ type: 'submitted', brokerOrderId: result.order.brokerOrderId });
-      applySnapshot(result.order);
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      const failure = applicationFailureOf(err);
-      if (failure?.nonRetryable) {
-        errorType = failure.type ?? 'Error';
-        apply({ type: 'rejected', reason: failure.message });
-        return finish();
-      }
-      // Retries ran out on a transient error: the request may still have created the order.
-      const found = await lookup.getBrokerOrder({ broker, clientOrderId });
-      submitted = true;
-      if (found) applySnapshot(found);
-      else {
-        errorType = failure?.type ?? 'Error';
-        apply({ type: 'failed', reason: `submit failed and the broker has no such order: ${describe(err)}` });
-      }
     }
   }
 
   const pollMs = settings.pollIntervalSeconds * 1000;
   while (!isTerminalOrderState(order.state)) {
+    if (continueAsNewDue()) await continueAsNewNow();
     if (cancelRequested && !cancelSent && order.brokerOrderId) {
       cancelSent = true;
       apply({ type: 'cancel_requested' });
       try {
-        const result = await acts.cancelBrokerOrder({ broker, brokerOrderId: order.brokerOrderId, clientOrderId });
+        const result = await acts.cancelBrokerOrder({
+          broker,
+          brokerOrderId: order.brokerOrderId,
+          clientOrderId,
+          maxWaitMs,
+        });
         applySnapshot(result.order);
       } catch (err) {
         if (isCancellation(err)) throw err;
         apply({ type: 'cancel_rejected', reason: describe(err) });
         cancelSent = false;
-        if (applicationFailureOf(err)?.nonRetryable) {
+        if (applicationFailureOf(err)?.nonRetryable && applicationFailureOf(err)?.type !== BROKER_WAIT_TOO_LONG) {
           // The broker refuses this cancel for good (unknown order, say): polling shows how the order ends.
           cancelRequested = null;
         } else {
-          // The broker is unreachable: the cancel stays owed and is tried again shortly.
+          // The broker is unreachable or throttling: the cancel stays owed and is tried again shortly.
           await condition(() => updates.length > 0, Math.min(pollMs, CANCEL_RETRY_MS));
           for (const snapshot of updates.splice(0)) applySnapshot(snapshot);
         }
@@ -298,21 +396,147 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
       continue;
     }
     try {
-      const snapshot = await acts.getBrokerOrder({ broker, clientOrderId, brokerOrderId: order.brokerOrderId ?? null });
+      const snapshot = await acts.getBrokerOrder({
+        broker,
+        clientOrderId,
+        brokerOrderId: order.brokerOrderId ?? null,
+        maxWaitMs,
+      });
       if (snapshot) applySnapshot(snapshot);
     } catch (err) {
       if (isCancellation(err)) throw err;
       log.warn('order poll failed; will poll again', { clientOrderId, error: describe(err) });
     }
-    if (workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof orderWorkflow>({
-        ...input,
-        carried: { order, submitted, cancelRequested, cancelSent, raw, warnings, errorType },
+  }
+  return finish();
+
+  /**
+   * Submits until the broker acknowledges, refuses, or the attempts run out, then resolves an unknown outcome by
+   * lookup. Returns the broker's order, or null when the broker has none (and cannot get one any more).
+   */
+  async function submitWithAttempts(brokerOrder: LimitOrderRequest): Promise<BrokerOrderSnapshot | null> {
+    while (!progress.stopped) {
+      if (cancelRequested || progress.attempts >= settings.retry.maximumAttempts) {
+        progress.stopped = true;
+        break;
+      }
+      progress.attempts += 1;
+      const startedAt = Date.now();
+      try {
+        const result = await submitter.submitOrder({
+          broker,
+          order: brokerOrder,
+          lookupFirst: progress.mayHaveReachedBroker,
+          maxWaitMs,
+        });
+        return result.order;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const failure = applicationFailureOf(err);
+        const details = brokerDetailsOf(failure);
+        const decision = decideAfterSubmitFailure(
+          {
+            type: failure?.type ?? null,
+            fromBroker: failure !== null && err instanceof ActivityFailure && failure.type !== 'Error',
+            outcomeUnknown: details?.outcomeUnknown ?? false,
+            retryAfterMs: details?.retryAfterMs ?? null,
+          },
+          progress.attempts,
+          {
+            initialIntervalMs: settings.retry.initialIntervalMs,
+            backoffCoefficient: settings.retry.backoffCoefficient,
+          },
+        );
+        progress.lastError = { type: failure?.type ?? 'Error', message: describe(err) };
+        if (decision.mayHaveReachedBroker) {
+          progress.mayHaveReachedBroker = true;
+          progress.lastReachingAttemptAt = startedAt;
+        }
+        if (decision.refused) {
+          progress.refusal = {
+            type: failure?.type ?? 'Error',
+            message: failure?.message ?? describe(err),
+            rejectReason: details?.rejectReason ?? null,
+          };
+          // The broker's own answer (masked by the adapter) is what an operator needs to see in `order status`.
+          if (details?.body !== undefined) raw = { error: details.body };
+        }
+        log.warn('submit attempt failed', {
+          clientOrderId,
+          attempt: progress.attempts,
+          error: progress.lastError.message,
+          mayHaveReachedBroker: decision.mayHaveReachedBroker,
+          next: decision.next,
+        });
+        if (decision.next === SubmitNext.Stop) {
+          progress.stopped = true;
+          break;
+        }
+        if (progress.attempts >= settings.retry.maximumAttempts) continue;
+        if (decision.delayMs > maxWaitMs) {
+          progress.lastError = {
+            type: BROKER_WAIT_TOO_LONG,
+            message: `next attempt would wait ${Math.round(decision.delayMs / 1000)} s, more than the ${maxWaitMs / 1000} s cap`,
+          };
+          progress.stopped = true;
+          break;
+        }
+        // A cancel (or the kill switch) ends the backoff at once.
+        await condition(() => cancelRequested !== null, decision.delayMs);
+        if (continueAsNewDue()) await continueAsNewNow();
+      }
+    }
+    return resolveByLookup();
+  }
+
+  /** Looks the order up by client order id until it appears or the window for a late landing has passed. */
+  async function resolveByLookup(): Promise<BrokerOrderSnapshot | null> {
+    if (!progress.mayHaveReachedBroker) return null;
+    for (;;) {
+      let found: BrokerOrderSnapshot | null = null;
+      let looked = false;
+      const askedAt = Date.now();
+      try {
+        found = await lookup.getBrokerOrder({ broker, clientOrderId, maxWaitMs });
+        looked = true;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        // Credentials or a broken reply: the outcome stays unknown, and so does the order. Say so, keep asking.
+        warn(`cannot resolve the submit outcome (${describe(err)}); trying again in ${LOOKUP_RETRY_MS / 1000} s`);
+      }
+      if (found) {
+        log.info('order found at the broker after an unknown submit outcome', { clientOrderId });
+        return found;
+      }
+      const deadline = resolvingUntil() ?? askedAt;
+      // Only a lookup that began after the deadline proves the order will not appear any more.
+      if (looked && askedAt >= deadline) return null;
+      const waitMs = looked ? Math.max(1, Math.min(LOOKUP_INTERVAL_MS, deadline - Date.now())) : LOOKUP_RETRY_MS;
+      await condition(() => updates.length > 0, waitMs);
+      const pushed = updates.splice(0).find((u) => u.clientOrderId === clientOrderId);
+      if (pushed) return pushed;
+      if (continueAsNewDue()) await continueAsNewNow();
+    }
+  }
+
+  /** No order exists at the broker and none can appear: say how it ended, and why. */
+  function concludeNotAtBroker(): void {
+    const tail = progress.mayHaveReachedBroker
+      ? `; the broker showed no order ${clientOrderId} within ${windowSeconds} s of the last attempt`
+      : '';
+    if (progress.refusal) {
+      errorType = progress.refusal.type;
+      apply({ type: 'rejected', reason: `${progress.refusal.message}${tail}` });
+    } else if (cancelRequested) {
+      apply({ type: 'cancelled', reason: `${cancelRequested} (before the order reached the broker${tail})` });
+    } else {
+      errorType = progress.lastError?.type ?? 'Error';
+      apply({
+        type: 'failed',
+        reason: `submit failed after ${progress.attempts} attempt(s): ${progress.lastError?.message ?? 'unknown error'}${tail}`,
       });
     }
   }
-  return finish();
 
   async function finish(): Promise<OrderResult> {
     const notice: OrderTerminalNotice = {
@@ -353,6 +577,23 @@ function applicationFailureOf(err: unknown): ApplicationFailure | null {
   if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause;
   if (err instanceof ApplicationFailure) return err;
   return null;
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** The parts of BrokerErrorDetails (brokers/errors.ts) an activity attaches to its failure that the workflow reads. */
+interface BrokerFailureDetails {
+  readonly outcomeUnknown?: boolean;
+  readonly retryAfterMs?: number | null;
+  readonly rejectReason?: string | null;
+  readonly body?: unknown;
+}
+
+function brokerDetailsOf(failure: ApplicationFailure | null): BrokerFailureDetails | null {
+  const first: unknown = failure?.details?.[0];
+  return first !== null && typeof first === 'object' ? first : null;
 }
 
 function describe(err: unknown): string {

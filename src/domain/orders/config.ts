@@ -54,6 +54,27 @@ export const OrdersConfigSchema = z
       .min(1, 'must be ≥ 1')
       .max(300, 'must be ≤ 300')
       .default(15),
+    /**
+     * The longest broker-advised wait (Retry-After, a throttle's "expected available in N seconds") honoured
+     * before the next attempt; a longer one ends the attempts with BrokerWaitTooLong.
+     */
+    maxBrokerWaitSeconds: z
+      .number({ message: 'must be a number' })
+      .int('must be an integer')
+      .min(1, 'must be ≥ 1')
+      .max(3600, 'must be ≤ 3600')
+      .default(60),
+    /**
+     * How long after the last submit attempt that may have reached the broker flowguard keeps looking the
+     * order up by client order id before concluding it was never created. Keep it above the adapters' HTTP
+     * timeout (10 s) and the broker activity timeout (30 s): a request can still land that late.
+     */
+    unknownOutcomeWindowSeconds: z
+      .number({ message: 'must be a number' })
+      .int('must be an integer')
+      .min(5, 'must be ≥ 5')
+      .max(3600, 'must be ≤ 3600')
+      .default(60),
     /** Fills from the broker's update stream where it has one (Alpaca); polling remains the fallback. */
     brokerEvents: z.boolean({ message: 'must be true or false' }).default(true),
     retry: z

@@ -34,6 +34,8 @@ describe('defaults (SPEC)', () => {
       strategies: {},
       pollIntervalSeconds: 15,
       brokerEvents: true,
+      maxBrokerWaitSeconds: 60,
+      unknownOutcomeWindowSeconds: 60,
       retry: { maximumAttempts: 3, initialIntervalMs: 1000, backoffCoefficient: 2 },
     });
     expect(DEFAULT_APP_CONFIG.marketData).toEqual({
