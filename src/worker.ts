@@ -1,11 +1,13 @@
 import os from 'node:os';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
 import { createAuditLog } from './activities/audit';
+import { throttledFailureLog } from './brokers/paper/market-data-guard';
+import { NO_MARKET_DATA } from './brokers/paper/market-price-source';
 import { createBrokerRegistry } from './brokers/registry';
 import { connectionOptions, readTemporalEnv } from './config/temporal-env';
 import { readWorkerEnv } from './config/worker-env';
-import { polygonPriceSource } from './market-data/polygon-price-source';
+import { paperMarketFromEnv, polygonPriceSource } from './market-data/polygon-price-source';
 import { polygonFromEnv, polygonStreamFromEnv } from './market-data/polygon-from-env';
 import { reportError } from './cli/io';
 import { activityCorrelationInterceptor } from './observability/activity-correlation';
@@ -28,17 +30,30 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
   const polygon =
     options.deps?.polygon ??
     polygonFromEnv(process.env, (limiter) => options.deps?.metrics?.trackRateLimiter('polygon', limiter));
+  let brokers = options.deps?.brokers;
+  if (!brokers) {
+    // No Polygon key: paper gets no market source and its orders rest, rather than every submit failing. A
+    // Polygon client handed in (tests, tools) is a configured source whatever the environment says.
+    const paperMarket = options.deps?.polygon
+      ? { marketPrices: polygonPriceSource(polygon, 'the Polygon client given to the worker') }
+      : paperMarketFromEnv(process.env, polygon);
+    const fillsAgainst = paperMarket.marketPrices?.description ?? NO_MARKET_DATA.description;
+    const logger = Runtime.instance().logger;
+    brokers = createBrokerRegistry({
+      dataDir: process.env.FLOWGUARD_DATA_DIR || undefined,
+      ...(paperMarket.marketPrices ? { marketPrices: paperMarket.marketPrices } : {}),
+      onPaperMarketDataFailure: throttledFailureLog((fields, message) => {
+        logger.warn(message, fields);
+      }),
+    });
+    logger.info(`paper broker fills against ${fillsAgainst}`, { paperFillsAgainst: fillsAgainst });
+  }
   const deps: ActivityDeps = {
     workerIdentity: identity,
     now: () => new Date(),
     polygon,
     polygonStream: options.deps?.polygonStream ?? polygonStreamFromEnv(),
-    brokers:
-      options.deps?.brokers ??
-      createBrokerRegistry({
-        dataDir: process.env.FLOWGUARD_DATA_DIR || undefined,
-        marketPrices: polygonPriceSource(polygon),
-      }),
+    brokers,
     audit: options.deps?.audit ?? createAuditLog(),
     ...options.deps,
   };

@@ -5,6 +5,7 @@ import { type AlpacaConfig, alpacaConfigFromEnv } from './alpaca/config';
 import { AlpacaTradeUpdatesStream } from './alpaca/stream';
 import { type Broker, type BrokerName } from './broker';
 import { type OrderUpdateStreamFactory } from './order-updates';
+import { type MarketDataFailure } from './paper/market-data-guard';
 import { PaperBroker } from './paper/paper-broker';
 import { type MarketPriceSource } from './paper/market-price-source';
 import { createRobinhoodBroker } from './robinhood/robinhood-broker';
@@ -14,7 +15,10 @@ export interface BrokerRegistryOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Directory for the paper broker's state file (survives worker restarts). */
   readonly dataDir?: string;
+  /** What paper orders fill against; absent: nothing, orders rest until cancelled (no keys needed). */
   readonly marketPrices?: MarketPriceSource;
+  /** Told of each market-data failure of the paper broker (its orders go on; fills are deferred). */
+  readonly onPaperMarketDataFailure?: (failure: MarketDataFailure) => void;
   /** Pre-built adapters (tests, stand-ins) that take precedence over the environment. */
   readonly overrides?: Partial<Record<BrokerName, Broker>>;
   /**
@@ -36,6 +40,7 @@ export function createBrokerRegistry(options: BrokerRegistryOptions = {}): Broke
       new PaperBroker({
         store: { path: path.join(options.dataDir ?? '.data', 'paper-broker.json') },
         ...(options.marketPrices ? { marketPrices: options.marketPrices } : {}),
+        ...(options.onPaperMarketDataFailure ? { onMarketDataFailure: options.onPaperMarketDataFailure } : {}),
       }),
     alpaca: () => createAlpacaBroker(alpacaConfig()),
     robinhood: () => createRobinhoodBroker(robinhoodConfigFromEnv(env)),

@@ -3,6 +3,7 @@ import { type Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
+import { type WorkerPaperHealth } from '../activities/health';
 import { createAlpacaBroker } from '../brokers/alpaca/alpaca-broker';
 import { alpacaConfigFromEnv } from '../brokers/alpaca/config';
 import { BrokerErrorType, BrokerName, isBrokerError } from '../brokers/broker';
@@ -15,7 +16,7 @@ import { createPolygonRest } from '../market-data/polygon-rest';
 import { TokenBucketRateLimiter } from '../market-data/rate-limiter';
 import { createScrubber, secretValuesFromEnv } from '../observability/logger';
 import { WorkflowIds } from '../shared/contracts';
-import { healthCheck } from '../workflows/health';
+import { healthCheck, type HealthCheckResult } from '../workflows/health';
 import { action, ExitCode, printJson, UsageError } from './io';
 import { withTemporal, type CliContext } from './temporal';
 
@@ -86,17 +87,29 @@ export async function checkHealth(ctx: CliContext, options: HealthOptions = {}):
   const require = options.require ?? new Set<HealthRequirement>();
   const brokers = options.brokers ?? readHealthBrokers(env);
   const probeTimeoutMs = options.probeTimeoutMs ?? 5000;
-  const [temporalChecks, marketData, ...brokerChecks] = await Promise.all([
+  const [worker, marketData, ...brokerChecks] = await Promise.all([
     checkTemporalAndWorker(ctx, options.timeoutMs ?? 10_000),
     checkMarketData(env, require.has(HealthRequirement.MarketData), probeTimeoutMs),
-    ...brokers.map((name) => checkBroker(name, env, require.has(HealthRequirement.Broker), probeTimeoutMs)),
+    // Paper runs inside the worker: it is judged from the worker's own answer below, not probed from here.
+    ...brokers.map((name) =>
+      name === BrokerName.Paper
+        ? Promise.resolve(null)
+        : checkBroker(name, env, require.has(HealthRequirement.Broker), probeTimeoutMs),
+    ),
   ]);
+  const brokerResults = brokerChecks.map((c) => c ?? checkPaperBroker(worker.answer));
   // Every detail passes the scrubber: an upstream error message must not carry a key into the terminal.
-  const checks = [...temporalChecks, marketData, ...brokerChecks].map((c) => ({ ...c, detail: scrub(c.detail) }));
+  const checks = [...worker.checks, marketData, ...brokerResults].map((c) => ({ ...c, detail: scrub(c.detail) }));
   return { healthy: checks.every((c) => c.ok || !c.required), checks };
 }
 
-async function checkTemporalAndWorker({ client, env }: CliContext, timeoutMs: number): Promise<HealthCheck[]> {
+/** What the health workflow returns: the worker's ping, which carries its paper broker's report. */
+type WorkerAnswer = HealthCheckResult & { readonly paper?: WorkerPaperHealth };
+
+async function checkTemporalAndWorker(
+  { client, env }: CliContext,
+  timeoutMs: number,
+): Promise<{ checks: HealthCheck[]; answer?: WorkerAnswer }> {
   const checks: HealthCheck[] = [];
   const system = await client.workflowService.getSystemInfo({});
   checks.push({
@@ -117,12 +130,13 @@ async function checkTemporalAndWorker({ client, env }: CliContext, timeoutMs: nu
       required: true,
       detail: `no worker is polling task queue '${env.TEMPORAL_TASK_QUEUE}': start one with 'npm run worker'`,
     });
-    return checks;
+    return { checks };
   }
 
   const startedAt = Date.now();
   try {
-    const result = await client.workflow.execute(healthCheck, {
+    // The workflow passes the ping through whole, so the worker's paper report arrives with it.
+    const result: WorkerAnswer = await client.workflow.execute(healthCheck, {
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       workflowId: WorkflowIds.health(randomUUID()),
       args: [{ requestedAt: new Date().toISOString() }],
@@ -134,6 +148,7 @@ async function checkTemporalAndWorker({ client, env }: CliContext, timeoutMs: nu
       required: true,
       detail: `${result.workerIdentity} answered in ${Date.now() - startedAt} ms (node ${result.nodeVersion})`,
     });
+    return { checks, answer: result };
   } catch (err) {
     const detail =
       err instanceof WorkflowFailedError
@@ -141,7 +156,7 @@ async function checkTemporalAndWorker({ client, env }: CliContext, timeoutMs: nu
         : String(err);
     checks.push({ name: 'worker', ok: false, required: true, detail });
   }
-  return checks;
+  return { checks };
 }
 
 const isSet = (env: NodeJS.ProcessEnv, name: string) => (env[name] ?? '').length > 0;
@@ -198,17 +213,48 @@ function describePolygonFailure(err: unknown, where: string): string {
   return `error: ${err instanceof Error ? err.message : String(err)}`;
 }
 
+/**
+ * The paper broker as the worker that runs it reported it: healthy when its store can take a save. What it
+ * fills against and how its market data has fared are stated, not judged: a feed failure only defers fills
+ * (orders, lookups and cancels go on), and the market-data check judges the key on its own.
+ */
+export function checkPaperBroker(answer: WorkerAnswer | undefined): HealthCheck {
+  const name = `broker:${BrokerName.Paper}`;
+  const fail = (detail: string): HealthCheck => ({ name, ok: false, required: true, detail });
+  if (!answer) return fail('unknown: paper runs inside the worker, and no worker answered');
+  const paper = answer.paper;
+  if (!paper) return fail(`${answer.workerIdentity} did not report its paper broker (a worker older than this CLI?)`);
+  if ('error' in paper) return fail(`error: ${paper.error}`);
+  if (!paper.store.writable) {
+    return fail(`store ${paper.store.where} is not usable: ${paper.store.error ?? 'unknown error'}`);
+  }
+  const md = paper.marketData;
+  let market = '';
+  if (md.configured) {
+    market =
+      md.failures > 0
+        ? `; market data failed ${md.failures} time(s) since the worker started (fills deferred, orders unaffected), last at ${md.lastFailureAt}: ${md.lastFailure}${md.lastSuccessAt ? `; last answer ${md.lastSuccessAt}` : ''}`
+        : md.lastSuccessAt
+          ? `; market data last answered ${md.lastSuccessAt}`
+          : '; market data not asked yet';
+  }
+  const open = paper.openOrders === null ? '' : `, ${paper.openOrders} open order(s)`;
+  return {
+    name,
+    ok: true,
+    required: true,
+    detail: `embedded in ${answer.workerIdentity}: store ${paper.store.where} writable${open}; fills against ${md.fillsAgainst}${market}`,
+  };
+}
+
 /** Broker reachability with the broker's own credentials (an authenticated call). */
 export async function checkBroker(
-  broker: BrokerName,
+  broker: Exclude<BrokerName, 'paper'>,
   env: NodeJS.ProcessEnv,
   required: boolean,
   timeoutMs = 5000,
 ): Promise<HealthCheck> {
   const name = `broker:${broker}`;
-  if (broker === BrokerName.Paper) {
-    return { name, ok: true, required: true, detail: 'embedded paper broker (no network, always available)' };
-  }
   const vars =
     broker === BrokerName.Alpaca
       ? ['ALPACA_KEY_ID', 'ALPACA_SECRET_KEY']
@@ -291,8 +337,10 @@ Checks, in order:
   worker        a worker polls TEMPORAL_TASK_QUEUE and runs a workflow+activity (always required)
   market-data   POLYGON_API_KEY is accepted for trades and quotes at POLYGON_BASE_URL
   broker:NAME   each broker of --brokers / FLOWGUARD_HEALTH_BROKERS (default: paper) answers an
-                authenticated call (paper is embedded and always ok; alpaca uses ALPACA_*,
-                robinhood ROBINHOOD_*)
+                authenticated call (alpaca uses ALPACA_*, robinhood ROBINHOOD_*). paper runs inside
+                the worker, which reports it: ok when its state store is writable; the detail says
+                what its orders fill against and how market data has fared (a feed failure defers
+                fills only, and is judged by market-data)
 
 market-data and broker checks are required when configured (their variables are set): a bad key or an
 unreachable broker makes the report unhealthy. When not configured they are reported as skipped and do not

@@ -24,6 +24,8 @@ export interface PaperTrade {
 }
 
 export interface MarketPriceSource {
+  /** What the paper broker fills against, for the worker's start line and `flowguard health`. */
+  readonly description?: string;
   /** The current NBBO, or null when there is none (no data, halted, stale beyond use). */
   latestQuote(symbol: string): Promise<PaperQuote | null> | PaperQuote | null;
   /** Eligible trades printed strictly after `sinceNs` (any order; the broker sorts). */
@@ -32,6 +34,7 @@ export interface MarketPriceSource {
 
 /** No market data at all: every order rests open until cancelled. */
 export const NO_MARKET_DATA: MarketPriceSource = {
+  description: 'nothing: no market data configured (orders rest until cancelled)',
   latestQuote: () => null,
   tradesSince: () => [],
 };

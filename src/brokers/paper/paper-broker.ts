@@ -3,6 +3,12 @@
  * in a PaperStore so orders survive a worker restart. Orders are keyed by client order id, so a resubmit
  * with the same id returns the existing order instead of creating another.
  *
+ * It needs no keys: without a market source orders rest until cancelled. With one, market data only ever
+ * adds fills: it is fetched outside the state lock with a time bound, and a failure or a slow answer defers
+ * filling to a later call (./market-data-guard.ts) instead of failing the submit, read, list or cancel. An
+ * operation either completes and is saved, or throws and changes nothing: a submit the caller is told failed
+ * never leaves an order behind.
+ *
  * Limits, on purpose: no account/buying-power model, and DAY orders are not expired at the close (there is
  * no market calendar here). State is read from the store on every call and written under a per-instance
  * lock; two worker processes sharing one file are not coordinated, so run paper mode with one worker.
@@ -25,6 +31,14 @@ import {
 } from '../broker';
 import { DuplicateClientOrderId, InvalidPrice, OrderNotFound } from '../errors';
 import { type FillContext, fillAgainstQuote, fillAgainstTrades, remaining } from './matching';
+import {
+  type MarketDataFailure,
+  type MarketDataStatus,
+  type MarketNeeds,
+  type MarketView,
+  EMPTY_MARKET_VIEW,
+  MarketDataGuard,
+} from './market-data-guard';
 import { type MarketPriceSource, NO_MARKET_DATA } from './market-price-source';
 import {
   type PaperOrderRecord,
@@ -37,9 +51,15 @@ import {
 
 export const DEFAULT_PAPER_STATE_PATH = '.data/paper-broker.json';
 
+/** Market-data bound for a submit or a lookup: fills wait for the next read rather than hold the caller. */
+export const DEFAULT_MARKET_DATA_TIMEOUT_MS = 2000;
+/** Tighter bound for cancel and listing: the kill switch must never wait on market data. */
+export const DEFAULT_CANCEL_MARKET_DATA_TIMEOUT_MS = 1000;
+
 export interface PaperBrokerOptions {
   /** Where state lives: a PaperStore, or a JSON file path. */
   readonly store: PaperStore | { readonly path: string };
+  /** What orders fill against; none: orders rest until cancelled. */
   readonly marketPrices?: MarketPriceSource;
   /** Wall clock for timestamps. */
   readonly now?: () => Date;
@@ -50,6 +70,19 @@ export interface PaperBrokerOptions {
   readonly marketTimeNs?: () => bigint;
   /** Share of a print exactly at our limit that fills us (0–1, default 0.5). */
   readonly atLimitParticipation?: number;
+  /** Bound on market data for submit and lookups (default 2000 ms). */
+  readonly marketDataTimeoutMs?: number;
+  /** Bound on market data for cancel and listing (default 1000 ms). */
+  readonly cancelMarketDataTimeoutMs?: number;
+  /** Told of every market-data failure (the order operation itself goes on); see throttledFailureLog. */
+  readonly onMarketDataFailure?: (failure: MarketDataFailure) => void;
+}
+
+/** What `flowguard health` reports about paper, from the worker that runs it. */
+export interface PaperBrokerHealth {
+  readonly store: { readonly where: string; readonly writable: boolean; readonly error: string | null };
+  readonly openOrders: number | null;
+  readonly marketData: MarketDataStatus;
 }
 
 const STATUS_TO_STATE: Readonly<Record<PaperStatus, OrderState>> = {
@@ -62,20 +95,24 @@ const STATUS_TO_STATE: Readonly<Record<PaperStatus, OrderState>> = {
 export class PaperBroker implements Broker {
   readonly name = BrokerName.Paper;
   private readonly store: PaperStore;
-  private readonly market: MarketPriceSource;
+  private readonly market: MarketDataGuard;
   private readonly now: () => Date;
   private readonly marketTimeNs: () => bigint;
   private readonly atLimitParticipation: number;
+  private readonly readTimeoutMs: number;
+  private readonly cancelTimeoutMs: number;
   private lock: Promise<unknown> = Promise.resolve();
 
   constructor(options: PaperBrokerOptions) {
     this.store = 'path' in options.store ? new JsonFilePaperStore(options.store.path) : options.store;
-    this.market = options.marketPrices ?? NO_MARKET_DATA;
     this.now = options.now ?? (() => new Date());
+    this.market = new MarketDataGuard(options.marketPrices ?? NO_MARKET_DATA, this.now, options.onMarketDataFailure);
     this.marketTimeNs = options.marketTimeNs ?? (() => BigInt(this.now().getTime()) * 1_000_000n);
     const p = options.atLimitParticipation ?? 0.5;
     if (!(p >= 0 && p <= 1)) throw new RangeError('atLimitParticipation must be between 0 and 1');
     this.atLimitParticipation = p;
+    this.readTimeoutMs = options.marketDataTimeoutMs ?? DEFAULT_MARKET_DATA_TIMEOUT_MS;
+    this.cancelTimeoutMs = options.cancelMarketDataTimeoutMs ?? DEFAULT_CANCEL_MARKET_DATA_TIMEOUT_MS;
   }
 
   /** Durable paper broker on a JSON file (default `.data/paper-broker.json`). */
@@ -95,6 +132,11 @@ export class PaperBroker implements Broker {
     return new PaperBroker({ ...extra, store: new MemoryPaperStore(), ...(marketPrices ? { marketPrices } : {}) });
   }
 
+  /** What orders fill against, e.g. "Polygon REST at https://api.polygon.io" or "nothing: …". */
+  get fillsAgainst(): string {
+    return this.market.fillsAgainst;
+  }
+
   async submitLimitOrder(input: LimitOrderRequest): Promise<BrokerOrderSnapshot> {
     const req = parseLimitOrderRequest(input);
     if (!isValidTick(req.limitPrice)) {
@@ -103,7 +145,14 @@ export class PaperBroker implements Broker {
         message: `paper: limit price ${req.limitPrice} is not a valid tick ($0.01 at or above $1.00, $0.0001 below)`,
       });
     }
-    return this.withState(async (state) => {
+    // The quote is asked for before the order exists (a new order has no trades to see yet), so the order is
+    // created, matched against it and saved in one step: the caller hears of the order only once it is saved,
+    // and a failed save leaves no order behind.
+    const peek = (state: PaperState) => {
+      const existing = state.orders[req.clientOrderId];
+      return { orders: existing ? [existing] : [], quoteSymbols: [req.symbol] };
+    };
+    return this.withFills(peek, this.readTimeoutMs, (state, view) => {
       const existing = state.orders[req.clientOrderId];
       if (existing) {
         if (!sameIntent(existing, req)) {
@@ -112,7 +161,6 @@ export class PaperBroker implements Broker {
             message: `paper: client order id ${req.clientOrderId} already used for a different order`,
           });
         }
-        await this.advance(existing);
         return this.snapshot(existing);
       }
       const nowIso = this.now().toISOString();
@@ -133,79 +181,126 @@ export class PaperBroker implements Broker {
         quoteSizeUsed: 0,
       };
       state.orders[req.clientOrderId] = order;
-      fillAgainstQuote(order, await this.market.latestQuote(order.symbol), this.fillContext());
-      this.settle(order);
+      this.applyFills(order, { trades: new Map(), quotes: view.quotes });
       return this.snapshot(order);
     });
   }
 
   getOrderByClientOrderId(clientOrderId: string): Promise<BrokerOrderSnapshot | null> {
-    return this.withState(async (state) => {
-      const order = state.orders[clientOrderId];
-      if (!order) return null;
-      await this.advance(order);
-      return this.snapshot(order);
-    });
+    const pick = (state: PaperState) => state.orders[clientOrderId];
+    return this.withFills(
+      (state) => ({ orders: optional(pick(state)) }),
+      this.readTimeoutMs,
+      (state) => {
+        const order = pick(state);
+        return order ? this.snapshot(order) : null;
+      },
+    );
   }
 
   getOrder(brokerOrderId: string): Promise<BrokerOrderSnapshot> {
-    return this.withState(async (state) => {
-      const order = this.findById(state, brokerOrderId);
-      await this.advance(order);
-      return this.snapshot(order);
-    });
+    return this.withFills(
+      (state) => ({ orders: optional(lookupById(state, brokerOrderId)) }),
+      this.readTimeoutMs,
+      (state) => this.snapshot(this.findById(state, brokerOrderId)),
+    );
   }
 
+  /** The kill switch's view: answered from the store; fills are applied first only if market data is quick. */
   listOpenOrders(): Promise<BrokerOrderSnapshot[]> {
-    return this.withState(async (state) => {
-      const open: BrokerOrderSnapshot[] = [];
-      for (const order of Object.values(state.orders)) {
-        if (isTerminalStatus(order.status)) continue;
-        await this.advance(order);
-        if (!isTerminalStatus(order.status)) open.push(this.snapshot(order));
-      }
-      return open;
-    });
+    const open = (state: PaperState) => Object.values(state.orders).filter((o) => !isTerminalStatus(o.status));
+    return this.withFills(
+      (state) => ({ orders: open(state) }),
+      this.cancelTimeoutMs,
+      (state) => open(state).map((o) => this.snapshot(o)),
+    );
   }
 
   cancelOrder(brokerOrderId: string): Promise<CancelResult> {
-    return this.withState(async (state): Promise<CancelResult> => {
-      const order = this.findById(state, brokerOrderId);
-      // Fills the market already gave us come first: a cancel never erases an execution.
-      await this.advance(order);
-      if (isTerminalStatus(order.status)) {
-        const snap = this.snapshot(order);
-        return { outcome: CancelOutcome.NotCancellable, reason: notCancellableReason(snap.state), order: snap };
-      }
-      order.status = 'canceled';
-      order.updatedAt = this.now().toISOString();
-      return { outcome: CancelOutcome.CancelRequested, order: this.snapshot(order) };
-    });
+    // Fills the market already gave us come first (a cancel never erases an execution it can see), but only
+    // as far as market data answers within the cancel bound: the cancel itself never waits on the feed.
+    return this.withFills(
+      (state) => ({ orders: optional(lookupById(state, brokerOrderId)) }),
+      this.cancelTimeoutMs,
+      (state): CancelResult => {
+        const order = this.findById(state, brokerOrderId);
+        if (isTerminalStatus(order.status)) {
+          const snap = this.snapshot(order);
+          return { outcome: CancelOutcome.NotCancellable, reason: notCancellableReason(snap.state), order: snap };
+        }
+        order.status = 'canceled';
+        order.updatedAt = this.now().toISOString();
+        return { outcome: CancelOutcome.CancelRequested, order: this.snapshot(order) };
+      },
+    );
   }
 
   async ping(): Promise<void> {
-    await this.withState(() => Promise.resolve());
+    await this.withState(() => undefined);
+  }
+
+  /** For `flowguard health`: can the store take a save now, and what do orders fill against (never calls the feed). */
+  async health(): Promise<PaperBrokerHealth> {
+    const where = this.store.where ?? 'custom store';
+    let openOrders: number | null = null;
+    try {
+      const state = await this.store.load();
+      openOrders = Object.values(state.orders).filter((o) => !isTerminalStatus(o.status)).length;
+      await this.store.checkWritable?.();
+      return { store: { where, writable: true, error: null }, openOrders, marketData: this.market.status() };
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      return { store: { where, writable: false, error }, openOrders, marketData: this.market.status() };
+    }
   }
 
   // ── internals ──────────────────────────────────────────────────────────────────────────────────────
 
-  /** Serialises every operation and persists the state after it (also when it throws midway). */
-  private withState<T>(fn: (state: PaperState) => Promise<T>): Promise<T> {
+  /**
+   * Reads (unlocked) which orders an operation concerns, fetches their market data with a bound and outside
+   * the lock (so one slow feed call never queues every other operation behind it), then under the lock
+   * applies what arrived to those orders and runs `fn`. Data fetched before the lock is safe to apply late:
+   * trades are filtered by each order's current watermark, and a quote's displayed size is used once.
+   */
+  private async withFills<T>(
+    targets: (state: PaperState) => { orders: readonly PaperOrderRecord[]; quoteSymbols?: readonly string[] },
+    timeoutMs: number,
+    fn: (state: PaperState, view: MarketView) => T,
+  ): Promise<T> {
+    let view = EMPTY_MARKET_VIEW;
+    if (this.market.configured) {
+      let needs: MarketNeeds = new Map();
+      try {
+        needs = marketNeeds(targets(await this.store.load()));
+      } catch {
+        // An unreadable store is reported by the locked load below, with the operation's own error.
+      }
+      view = await this.market.fetch(needs, timeoutMs);
+    }
+    return this.withState((state) => {
+      for (const order of targets(state).orders) this.applyFills(order, view);
+      return fn(state, view);
+    });
+  }
+
+  /**
+   * Serialises every operation and saves the state after it only when it succeeded: an operation that throws
+   * changes nothing (fills it applied on the way are re-derived from the watermark by the next call).
+   */
+  private withState<T>(fn: (state: PaperState) => T): Promise<T> {
     const run = this.lock.then(async () => {
       const state = await this.store.load();
       const before = JSON.stringify(state);
-      try {
-        return await fn(state);
-      } finally {
-        if (JSON.stringify(state) !== before) await this.store.save(state);
-      }
+      const result = fn(state);
+      if (JSON.stringify(state) !== before) await this.store.save(state);
+      return result;
     });
     this.lock = run.catch(() => undefined);
     return run;
   }
 
   private findById(state: PaperState, brokerOrderId: string): PaperOrderRecord {
-    const order = Object.values(state.orders).find((o) => o.brokerOrderId === brokerOrderId);
+    const order = lookupById(state, brokerOrderId);
     if (!order) throw new OrderNotFound({ broker: this.name, message: `paper: order ${brokerOrderId} not found` });
     return order;
   }
@@ -214,13 +309,26 @@ export class PaperBroker implements Broker {
     return { atLimitParticipation: this.atLimitParticipation, nowIso: this.now().toISOString() };
   }
 
-  private async advance(order: PaperOrderRecord): Promise<void> {
+  /**
+   * Applies what the feed answered for the order's symbol; never throws. Data the feed did not answer in time
+   * is simply absent, so the watermark stays where it was and those prints are considered next time. Data
+   * that cannot be applied (a malformed price) leaves the order exactly as it was.
+   */
+  private applyFills(order: PaperOrderRecord, view: MarketView): void {
     if (isTerminalStatus(order.status)) return;
-    const ctx = this.fillContext();
-    const trades = await this.market.tradesSince(order.symbol, order.watermarkNs);
-    fillAgainstTrades(order, trades, ctx);
-    if (remaining(order) > 0) fillAgainstQuote(order, await this.market.latestQuote(order.symbol), ctx);
-    this.settle(order);
+    const before = structuredClone(order);
+    try {
+      const ctx = this.fillContext();
+      const trades = view.trades.get(order.symbol);
+      if (trades) fillAgainstTrades(order, trades, ctx);
+      if (remaining(order) > 0 && view.quotes.has(order.symbol)) {
+        fillAgainstQuote(order, view.quotes.get(order.symbol) ?? null, ctx);
+      }
+      this.settle(order);
+    } catch (err) {
+      Object.assign(order, before);
+      this.market.reportApplyFailure(order.symbol, err);
+    }
   }
 
   private settle(order: PaperOrderRecord): void {
@@ -254,6 +362,30 @@ export class PaperBroker implements Broker {
       raw: maskSecrets({ ...order, executions: order.executions.map((e) => ({ ...e })) }),
     };
   }
+}
+
+function optional<T>(value: T | undefined): T[] {
+  return value === undefined ? [] : [value];
+}
+
+function lookupById(state: PaperState, brokerOrderId: string): PaperOrderRecord | undefined {
+  return Object.values(state.orders).find((o) => o.brokerOrderId === brokerOrderId);
+}
+
+/** Per symbol: trades after the oldest watermark of its open orders (each order filters by its own), and the NBBO. */
+function marketNeeds(target: {
+  orders: readonly PaperOrderRecord[];
+  quoteSymbols?: readonly string[];
+}): Map<string, { sinceNs: string | null }> {
+  const needs = new Map<string, { sinceNs: string | null }>();
+  for (const symbol of target.quoteSymbols ?? []) if (!needs.has(symbol)) needs.set(symbol, { sinceNs: null });
+  for (const order of target.orders) {
+    if (isTerminalStatus(order.status)) continue;
+    const prev = needs.get(order.symbol)?.sinceNs ?? null;
+    const sinceNs = prev === null || BigInt(order.watermarkNs) < BigInt(prev) ? order.watermarkNs : prev;
+    needs.set(order.symbol, { sinceNs });
+  }
+  return needs;
 }
 
 function isTerminalStatus(status: PaperStatus): boolean {

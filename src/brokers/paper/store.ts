@@ -59,10 +59,15 @@ export function emptyPaperState(): PaperState {
 export interface PaperStore {
   load(): Promise<PaperState>;
   save(state: PaperState): Promise<void>;
+  /** Where the state lives, for `flowguard health`. */
+  readonly where?: string;
+  /** Throws when a save would fail now (directory missing and not creatable, not writable, disk full). */
+  checkWritable?(): Promise<void>;
 }
 
 /** For tests and throwaway demos: survives nothing but keeps the same semantics (deep copies). */
 export class MemoryPaperStore implements PaperStore {
+  readonly where = 'memory (not durable)';
   private snapshot = JSON.stringify(emptyPaperState());
   load(): Promise<PaperState> {
     return Promise.resolve(PaperStateSchema.parse(JSON.parse(this.snapshot)));
@@ -75,6 +80,24 @@ export class MemoryPaperStore implements PaperStore {
 
 export class JsonFilePaperStore implements PaperStore {
   constructor(readonly path: string) {}
+
+  get where(): string {
+    return this.path;
+  }
+
+  /** Writes and removes a probe file next to the state: the same directory, permissions and disk a save uses. */
+  async checkWritable(): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true });
+    const probe = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.probe`;
+    const handle = await open(probe, 'w');
+    try {
+      await handle.writeFile('ok\n', 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+      await unlink(probe).catch(() => undefined);
+    }
+  }
 
   async load(): Promise<PaperState> {
     let text: string;

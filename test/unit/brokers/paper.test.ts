@@ -8,8 +8,10 @@ import {
   type PaperQuote,
   type PaperTrade,
 } from '../../../src/brokers/paper/market-price-source';
+import { type MarketDataFailure } from '../../../src/brokers/paper/market-data-guard';
 import { nsToIso } from '../../../src/brokers/paper/matching';
 import { PaperBroker } from '../../../src/brokers/paper/paper-broker';
+import { MemoryPaperStore, type PaperState } from '../../../src/brokers/paper/store';
 import { submitIdempotently } from '../../../src/brokers/submit-idempotently';
 
 /** Market data a test scripts by hand; market time is a counter the test moves. */
@@ -244,5 +246,213 @@ describe('persistence (JSON file)', () => {
     await expect(PaperBroker.onFile(path).listOpenOrders()).rejects.toThrow(/paper broker state .* is invalid/);
     await writeFile(path, '{not json');
     await expect(PaperBroker.onFile(path).ping()).rejects.toThrow(/not valid JSON/);
+  });
+});
+
+/** A market source whose calls the test breaks, hangs and repairs; it counts what it was asked. */
+class FlakyMarket implements MarketPriceSource {
+  readonly description = 'a flaky test feed';
+  mode: 'ok' | 'throw' | 'hang' = 'ok';
+  calls = 0;
+  constructor(private readonly inner: ScriptedMarket) {}
+
+  private gate<T>(answer: () => T): Promise<T> {
+    this.calls += 1;
+    if (this.mode === 'throw') return Promise.reject(new Error('ECONNREFUSED 127.0.0.1:1'));
+    if (this.mode === 'hang') return new Promise<T>(() => undefined);
+    return Promise.resolve(answer());
+  }
+
+  latestQuote(symbol: string): Promise<PaperQuote | null> {
+    return this.gate(() => this.inner.latestQuote(symbol));
+  }
+
+  tradesSince(symbol: string, sinceNs: string): Promise<PaperTrade[]> {
+    return this.gate(() => this.inner.tradesSince(symbol, sinceNs));
+  }
+}
+
+async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = Date.now();
+  const value = await p;
+  return { value, ms: Date.now() - started };
+}
+
+describe('market data never fails an order operation (issue 11, item 5)', () => {
+  let flaky: FlakyMarket;
+  let failures: MarketDataFailure[];
+  let fragile: PaperBroker;
+
+  beforeEach(() => {
+    flaky = new FlakyMarket(market);
+    failures = [];
+    fragile = PaperBroker.inMemory(flaky, {
+      marketTimeNs: () => market.nowNs,
+      marketDataTimeoutMs: 200,
+      cancelMarketDataTimeoutMs: 50,
+      onMarketDataFailure: (f) => failures.push(f),
+    });
+  });
+
+  it('a feed that throws: submit, lookups, listing and cancel all answer; the failures are counted', async () => {
+    flaky.mode = 'throw';
+    const placed = await fragile.submitLimitOrder(order());
+    expect(placed).toMatchObject({ state: 'queued', filledQuantity: 0 });
+    expect(await fragile.getOrder(placed.brokerOrderId)).toMatchObject({ state: 'queued' });
+    expect(await fragile.getOrderByClientOrderId(placed.clientOrderId!)).toMatchObject({ state: 'queued' });
+    expect((await fragile.listOpenOrders()).map((o) => o.brokerOrderId)).toEqual([placed.brokerOrderId]);
+    const cancelled = await fragile.cancelOrder(placed.brokerOrderId);
+    expect(cancelled).toMatchObject({ outcome: 'cancel_requested', order: { state: 'cancelled' } });
+    expect(await fragile.listOpenOrders()).toEqual([]);
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures[0]).toMatchObject({
+      symbol: 'TSLA',
+      timedOut: false,
+      error: expect.stringContaining('ECONNREFUSED'),
+    });
+    const status = (await fragile.health()).marketData;
+    expect(status).toMatchObject({ configured: true, fillsAgainst: 'a flaky test feed', failures: failures.length });
+    expect(status.lastFailure).toContain('ECONNREFUSED');
+  });
+
+  it('a feed that hangs: every operation answers within its bound, the kill switch within the cancel bound', async () => {
+    flaky.mode = 'hang';
+    const submit = await timed(fragile.submitLimitOrder(order()));
+    expect(submit.value.state).toBe('queued');
+    expect(submit.ms).toBeLessThan(1000);
+    const list = await timed(fragile.listOpenOrders());
+    expect(list.value).toHaveLength(1);
+    expect(list.ms).toBeLessThan(500);
+    const cancel = await timed(fragile.cancelOrder(submit.value.brokerOrderId));
+    expect(cancel.value.outcome).toBe('cancel_requested');
+    expect(cancel.ms).toBeLessThan(500);
+    expect(failures.every((f) => f.timedOut)).toBe(true);
+  });
+
+  it('a lookup stuck on the feed does not hold a cancel behind it (market data is fetched outside the lock)', async () => {
+    const placed = await fragile.submitLimitOrder(order());
+    flaky.mode = 'hang';
+    const slowRead = fragile.getOrder(placed.brokerOrderId); // waits up to its 200 ms bound on the feed
+    const cancel = await timed(fragile.cancelOrder(placed.brokerOrderId));
+    expect(cancel.value.outcome).toBe('cancel_requested');
+    expect(cancel.ms).toBeLessThan(150);
+    expect((await slowRead).state).toBe('cancelled');
+  });
+
+  it('fills resume when the feed recovers, and prints from the outage are not lost', async () => {
+    const placed = await fragile.submitLimitOrder(order({ limitPrice: '249.93' }));
+    flaky.mode = 'throw';
+    market.trade('TSLA', '249.50', 30); // printed while the feed is down
+    expect((await fragile.getOrder(placed.brokerOrderId)).filledQuantity).toBe(0);
+    expect((await fragile.listOpenOrders())[0]?.filledQuantity).toBe(0);
+    flaky.mode = 'ok';
+    market.trade('TSLA', '249.60', 20);
+    const now = await fragile.getOrder(placed.brokerOrderId);
+    expect(now).toMatchObject({ state: 'partially_filled', filledQuantity: 50, averageFillPrice: '249.93' });
+    expect(now.executions.map((e) => e.quantity)).toEqual([30, 20]);
+    expect((await fragile.health()).marketData.lastSuccessAt).not.toBeNull();
+  });
+
+  it('a marketable order that met a dead feed fills against the first quote after recovery', async () => {
+    flaky.mode = 'throw';
+    market.quote('TSLA', '249.80', '249.90', 500, 500);
+    const placed = await fragile.submitLimitOrder(order({ limitPrice: '250.00' }));
+    expect(placed.state).toBe('queued');
+    flaky.mode = 'ok';
+    expect(await fragile.getOrder(placed.brokerOrderId)).toMatchObject({ state: 'filled', averageFillPrice: '249.9' });
+  });
+
+  it('data that cannot be applied (a malformed price) leaves the order as it was and is counted', async () => {
+    const placed = await fragile.submitLimitOrder(order({ limitPrice: '249.93' }));
+    market.trade('TSLA', '249.50', 10);
+    market.trade('TSLA', 'not-a-price', 10);
+    const seen = await fragile.getOrder(placed.brokerOrderId);
+    expect(seen).toMatchObject({ state: 'queued', filledQuantity: 0 });
+    expect(failures.at(-1)).toMatchObject({ call: 'apply' });
+  });
+
+  it('a cancel still applies the fills the feed gives it within the bound', async () => {
+    const placed = await fragile.submitLimitOrder(order({ limitPrice: '249.93' }));
+    market.trade('TSLA', '249.50', 25);
+    const r = await fragile.cancelOrder(placed.brokerOrderId);
+    expect(r).toMatchObject({ outcome: 'cancel_requested', order: { state: 'cancelled', filledQuantity: 25 } });
+  });
+
+  it('without a market source nothing is asked and health says orders rest', async () => {
+    const plain = PaperBroker.inMemory();
+    await plain.submitLimitOrder(order());
+    const h = await plain.health();
+    expect(h).toMatchObject({
+      store: { writable: true, where: 'memory (not durable)' },
+      openOrders: 1,
+      marketData: { configured: false, failures: 0 },
+    });
+    expect(h.marketData.fillsAgainst).toBe('nothing: no market data configured (orders rest until cancelled)');
+  });
+});
+
+describe('a submit the caller is told failed leaves no order', () => {
+  /** A store whose next saves fail, like a full disk. */
+  class FailingStore extends MemoryPaperStore {
+    failSaves = 0;
+    override save(state: PaperState): Promise<void> {
+      if (this.failSaves > 0) {
+        this.failSaves -= 1;
+        return Promise.reject(new Error('ENOSPC: no space left on device'));
+      }
+      return super.save(state);
+    }
+  }
+
+  it('a failed save fails the submit and no order exists; the retry creates exactly one', async () => {
+    const store = new FailingStore();
+    const b = new PaperBroker({ store, marketPrices: new FlakyMarket(market), marketTimeNs: () => market.nowNs });
+    store.failSaves = 1;
+    const req = order();
+    await expect(b.submitLimitOrder(req)).rejects.toThrow(/ENOSPC/);
+    expect(await b.getOrderByClientOrderId(req.clientOrderId)).toBeNull();
+    expect(await b.listOpenOrders()).toEqual([]);
+    const placed = await b.submitLimitOrder(req);
+    expect(await b.listOpenOrders()).toEqual([expect.objectContaining({ brokerOrderId: placed.brokerOrderId })]);
+  });
+
+  it('a failed save fails the cancel and the order stays open', async () => {
+    const store = new FailingStore();
+    const b = new PaperBroker({ store });
+    const placed = await b.submitLimitOrder(order());
+    store.failSaves = 1;
+    await expect(b.cancelOrder(placed.brokerOrderId)).rejects.toThrow(/ENOSPC/);
+    expect((await b.getOrder(placed.brokerOrderId)).state).toBe('queued');
+  });
+
+  it('a refused resubmit (same id, other intent) changes nothing', async () => {
+    const req = order();
+    const placed = await broker.submitLimitOrder(req);
+    market.trade('TSLA', '249.00', 10);
+    await expect(broker.submitLimitOrder({ ...req, quantity: 5 })).rejects.toBeInstanceOf(DuplicateClientOrderId);
+    expect((await broker.getOrder(placed.brokerOrderId)).filledQuantity).toBe(10);
+  });
+});
+
+describe('health of the file store', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fg-paper-health-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a writable store is ok and leaves no probe file behind', async () => {
+    const path = join(dir, 'paper.json');
+    const h = await PaperBroker.onFile(path).health();
+    expect(h.store).toEqual({ where: path, writable: true, error: null });
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a store under a path that cannot be a directory is reported unusable', async () => {
+    await writeFile(join(dir, 'blocker'), 'a file, not a directory');
+    const h = await PaperBroker.onFile(join(dir, 'blocker', 'paper.json')).health();
+    expect(h.store).toMatchObject({ writable: false, error: expect.stringMatching(/ENOTDIR|EEXIST/) });
   });
 });
