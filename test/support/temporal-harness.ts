@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { type CliContext } from '../../src/cli/temporal';
@@ -12,8 +14,48 @@ export async function connectTestEnv(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createFromExistingServer({ address: state.address, namespace: state.namespace });
 }
 
+/** Task queues this test file ran workflows on: checked for failed workflow tasks when the file ends. */
+const taskQueuesInUse = new Set<string>();
+
 export function uniqueTaskQueue(prefix: string): string {
-  return `${prefix}-${randomUUID().slice(0, 8)}`;
+  const taskQueue = `${prefix}-${randomUUID().slice(0, 8)}`;
+  taskQueuesInUse.add(taskQueue);
+  return taskQueue;
+}
+
+/**
+ * A failed workflow task is a bug (non-determinism, a refused command, an exception in workflow code): the
+ * workflow stops making progress while it looks alive. Every workflow that ran on this file's task queues is
+ * read back, and any WorkflowTaskFailed event fails the file, except the server refusing a completion because
+ * new events arrived (UNHANDLED_COMMAND: a signal raced a continue-as-new or the end of the run, which the SDK
+ * handles by running the task again).
+ */
+export async function findWorkflowTaskFailures(): Promise<string[]> {
+  if (taskQueuesInUse.size === 0) return [];
+  const state = readIntegrationState();
+  const connection = await Connection.connect({ address: state.address });
+  try {
+    const client = new Client({ connection, namespace: state.namespace });
+    const found: string[] = [];
+    for (const taskQueue of taskQueuesInUse) {
+      for await (const wf of client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) {
+        const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+        for (const event of history.events ?? []) {
+          const failed = event.workflowTaskFailedEventAttributes;
+          if (!failed) continue;
+          const cause = failed.cause ?? 0;
+          if (cause === temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND) {
+            continue;
+          }
+          const causeName = temporal.api.enums.v1.WorkflowTaskFailedCause[cause] ?? String(cause);
+          found.push(`${wf.workflowId} (${wf.type}): ${causeName}: ${failed.failure?.message ?? 'no message'}`);
+        }
+      }
+    }
+    return found;
+  } finally {
+    await connection.close();
+  }
 }
 
 export async function createTestWorker(
