@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { type DetectorConfig } from '../domain/detectors/config';
 import { type ExitSignal, type FlowAlert, type FlowStats } from '../domain/detectors/alerts';
 import { createFlowDetector, type FlowDetector } from '../domain/detectors/flow-detector';
@@ -59,6 +60,13 @@ export function lastQuoteOf(raw: Record<string, unknown>, ns: bigint): LastQuote
 
 export type FeedFreshness = 'ok' | 'warn' | 'stale' | 'unknown';
 
+/**
+ * A poll heartbeats this often while it runs (the SDK sends at most one per 0.8 × the heartbeat timeout), so a
+ * worker lost mid-poll is noticed within the monitor's heartbeat timeout of a few seconds. Polls shorter than
+ * this (nearly all) send none: no extra server round trip per poll.
+ */
+export const POLL_HEARTBEAT_MS = 1000;
+
 export interface PollMarketDataInput {
   readonly positionId: string;
   readonly symbol: string;
@@ -72,6 +80,13 @@ export interface PollMarketDataInput {
   readonly liveFromNs: string | null;
   /** Check data age against the wall clock (off when replaying a recorded session). */
   readonly staleCheck: boolean;
+  /**
+   * Wall-clock time (ns) the monitor last had caught up with the feed (its last poll that was not truncated).
+   * Records that were within the stale bound then are the gap being filled (a lost poll, an outage): accepted
+   * and their alerts marked late, not rejected as STALE. Absent (stream backfill, first poll): the time of
+   * the cursor this poll starts from, as everything fetched from it is the gap.
+   */
+  readonly caughtUpAtNs?: string | null;
 }
 
 export interface PollMarketDataResult {
@@ -90,6 +105,8 @@ export interface PollMarketDataResult {
   /** Age of the newest record against the wall clock, when staleCheck is on. */
   readonly freshness: FeedFreshness;
   readonly lagMs: number | null;
+  /** Records accepted as late (older than the stale bound, part of the gap being filled). */
+  readonly late: number;
 }
 
 interface Timed {
@@ -125,11 +142,14 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
      * detectors in SIP-time order, and return only compact results — raw ticks never enter workflow history.
      */
     async pollMarketData(input: PollMarketDataInput): Promise<PollMarketDataResult> {
+      const stopHeartbeat = heartbeatWhileRunning();
       try {
         return await poll(input);
       } catch (err) {
         if (err instanceof PolygonError) deps.metrics?.marketDataErrors.inc({ code: err.name });
         throw toActivityFailure(err);
+      } finally {
+        stopHeartbeat();
       }
     },
 
@@ -207,16 +227,21 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
     const rejectedBefore: Record<string, number> = { ...detector.stats.rejected };
     const liveFrom = input.liveFromNs !== null ? BigInt(input.liveFromNs) : null;
     const nowNs = BigInt(now()) * 1_000_000n;
+    const caughtUpAtNs = input.caughtUpAtNs ?? start.trades.sipTimestamp;
+    const lateAfterNs = nowNs - BigInt(Math.round(input.config.staleRejectSeconds * 1_000_000)) * 1000n;
+    let late = 0;
     let lastTrade: LastTrade | null = null;
     let lastQuote: LastQuote | null = null;
     let newest: bigint | null = null;
     for (const e of events) {
       const warm = liveFrom !== null && e.ns < liveFrom;
       if (detector.warmUp !== warm) detector.setWarmUp(warm);
-      // Stale-data rules apply to live data only: backfilled history is old by definition.
-      detector.setNow(input.staleCheck && !warm ? nowNs : undefined);
+      // Stale-data rules apply to live data only: backfilled history is old by definition. Everything here
+      // comes from the cursor on, so a record that was fresh when the monitor last caught up is the gap.
+      detector.setNow(input.staleCheck && !warm ? nowNs : undefined, caughtUpAtNs);
       const outcome = e.kind === 'trade' ? detector.onTradeRecord(e.raw) : detector.onQuoteRecord(e.raw);
       if (outcome !== 'accepted') continue;
+      if (input.staleCheck && !warm && e.ns < lateAfterNs) late += 1;
       if (newest === null || e.ns > newest) newest = e.ns;
       if (e.kind === 'trade') lastTrade = lastTradeOf(e.raw, e.ns);
       else lastQuote = lastQuoteOf(e.raw, e.ns);
@@ -258,6 +283,23 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       stats: detector.stats,
       freshness,
       lagMs,
+      late,
     };
   }
+}
+
+/**
+ * Heartbeats every POLL_HEARTBEAT_MS until stopped: the server then retries a poll whose worker died within the
+ * heartbeat timeout instead of the start-to-close timeout. A timer rather than a beat per page, because one
+ * page can wait on the rate limiter or a slow answer for longer than the timeout while the worker is fine.
+ */
+function heartbeatWhileRunning(): () => void {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return () => undefined; // called outside an activity (tests, scripts): nothing to tell
+  }
+  const timer = setInterval(() => ctx.heartbeat(), POLL_HEARTBEAT_MS);
+  return () => clearInterval(timer);
 }

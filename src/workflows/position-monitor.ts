@@ -110,6 +110,8 @@ export interface DataHealth {
   lastError: string | null;
   lastPollAt: string | null;
   stats: FlowStats | null;
+  /** Records accepted late: older than the stale bound, fetched to fill a gap (a lost poll, an outage). */
+  lateRecords?: number;
 }
 
 export interface HealthAlert {
@@ -127,6 +129,8 @@ interface CarriedMonitor {
   readonly cursors: MonitorCursors | null;
   readonly liveFromNs: string | null;
   readonly backfillFromNs: string;
+  /** Absent in runs carried before late gap data was accepted. */
+  readonly caughtUpAtNs?: string | null;
   readonly alerts: FlowAlert[];
   readonly alertCounts: Record<string, number>;
   readonly alertTotal: number;
@@ -180,6 +184,16 @@ const UNAUTHORIZED_RETRY_MS = 15 * 60_000;
  * counts) at most this often. Each push is a workflow task, and a worker runs hundreds of monitors.
  */
 const STREAM_STATE_PUSH_MS = 10_000;
+/**
+ * A poll is lost with its worker: the heartbeat timeout, not the start-to-close timeout, bounds how long that
+ * holds the monitor (plus the 1 s retry back-off). The activity heartbeats every second while it runs.
+ */
+const POLL_HEARTBEAT_TIMEOUT = '5 seconds';
+/**
+ * A live worker's poll is bounded by its requests (≤ 10 pages, 10 s timeout each) and normally takes well
+ * under a second; this only stops one that hangs some other way.
+ */
+const POLL_START_TO_CLOSE = '1 minute';
 const NO_IDLE_WAKE_PATCH = 'stream-monitor-no-idle-wake';
 const FAST_STOP_PATCH = 'stream-monitor-fast-stop';
 
@@ -200,6 +214,8 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
   let liveFromNs: string | null = c ? c.liveFromNs : input.startAtNs ? null : nowNs(0);
   let backfillFromNs =
     c?.backfillFromNs ?? input.startAtNs ?? nowNs(-(settings.detectors.baselineMinutes + 1) * 60_000);
+  // When the monitor last had caught up with the feed: what printed after that and arrives late is our gap.
+  let caughtUpAtNs: string | null = c?.caughtUpAtNs ?? null;
   const alerts: FlowAlert[] = [...(c?.alerts ?? [])];
   const alertCounts: Record<string, number> = { ...(c?.alertCounts ?? {}) };
   let alertTotal = c?.alertTotal ?? 0;
@@ -222,9 +238,18 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
   let stopReason: string | null = null;
   let wake = false;
 
-  const acts = proxyActivities<MarketDataActivities>({
-    startToCloseTimeout: '2 minutes',
-    retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  const retry = {
+    maximumAttempts: 5,
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+  };
+  const acts = proxyActivities<MarketDataActivities>({ startToCloseTimeout: '2 minutes', retry });
+  // Same schedule commands as before (timeouts are not part of the command sequence replay checks).
+  const pollActs = proxyActivities<MarketDataActivities>({
+    startToCloseTimeout: POLL_START_TO_CLOSE,
+    heartbeatTimeout: POLL_HEARTBEAT_TIMEOUT,
+    retry,
   });
 
   const view = (): MonitorView => ({
@@ -323,7 +348,14 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
       const key = a.kind === 'large_seller' ? `${a.kind}:${a.source}:${a.severity}` : `${a.kind}:${a.severity}`;
       alertCounts[key] = (alertCounts[key] ?? 0) + 1;
       alertTotal += 1;
-      log.info('order-flow alert', { positionId, symbol, kind: a.kind, severity: a.severity, rule: a.rule });
+      log.info('order-flow alert', {
+        positionId,
+        symbol,
+        kind: a.kind,
+        severity: a.severity,
+        rule: a.rule,
+        ...(a.late ? { late: true, marketTimeNs: a.timestampNs } : {}),
+      });
     }
     if (alerts.length > ALERTS_KEPT) alerts.splice(0, alerts.length - ALERTS_KEPT);
     const last = fresh[fresh.length - 1]!;
@@ -344,6 +376,15 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
     health.lastError = null;
     health.lastPollAt = new Date().toISOString();
     health.stats = result.stats;
+    // Absent from a result of a worker that predates late gap data.
+    const late = result.late ?? 0;
+    if (late > 0) {
+      health.lateRecords = (health.lateRecords ?? 0) + late;
+      pushHealthAlert(
+        'warning',
+        `filled a gap: ${late} records older than ${settings.detectors.staleRejectSeconds} s accepted late (alerts on them are marked late)`,
+      );
+    }
     if ((result.freshness === 'warn' || result.freshness === 'stale') && before !== 'warn' && before !== 'stale') {
       pushHealthAlert(
         result.freshness === 'stale' ? 'critical' : 'warning',
@@ -474,6 +515,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
       cursors,
       liveFromNs,
       backfillFromNs,
+      caughtUpAtNs,
       alerts,
       alertCounts,
       alertTotal,
@@ -589,7 +631,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
     const pollStartedAt = Date.now();
     try {
       if (state === MonitorState.Starting || cursors === null) setState(MonitorState.Backfilling);
-      result = await acts.pollMarketData({
+      result = await pollActs.pollMarketData({
         positionId,
         symbol,
         config: settings.detectors,
@@ -598,6 +640,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
         backfillFromNs,
         liveFromNs,
         staleCheck: settings.staleCheck,
+        caughtUpAtNs,
       });
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -609,6 +652,8 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
 
     detectorState = result.detectorState;
     cursors = result.cursors;
+    // A truncated poll is still catching up: the gap keeps its start until a poll reaches the live edge.
+    if (!result.truncated) caughtUpAtNs = (BigInt(pollStartedAt) * 1_000_000n).toString();
     if (result.live) liveFromNs = null;
     lastTrade = result.lastTrade ?? lastTrade;
     lastQuote = result.lastQuote ?? lastQuote;

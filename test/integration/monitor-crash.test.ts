@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
@@ -116,6 +117,135 @@ describe('monitors survive a worker crash', () => {
     const orders = Array.isArray(paper.orders) ? paper.orders : Object.values(paper.orders);
     expect(orders.filter((o) => o.side === 'sell')).toHaveLength(1);
   });
+
+  it('poll mode: a poll lost with its worker is retried within seconds; the selling printed meanwhile raises late alerts and the exit', async () => {
+    const taskQueue = uniqueTaskQueue('crash-poll');
+    const account = `acct-${randomUUID().slice(0, 8)}`;
+    const workerEnv = workerEnvFor(taskQueue);
+    const symbol = 'CRPL';
+    workers.push(await startWorkerProcess(workerEnv));
+    // The scenario's history up to now is the quiet baseline; its own selling stays held (never released here).
+    loadLive(symbol);
+    await env.client.workflow.start(deskWorkflow, {
+      workflowId: WorkflowIds.desk('paper', account),
+      taskQueue,
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      args: [{ broker: 'paper', account, settings: orderSettingsFromConfig(config.orders) }],
+    });
+    const positionId = `crash-poll-${randomUUID().slice(0, 8)}`;
+    const handle = await env.client.workflow.start(positionMonitorWorkflow, {
+      workflowId: WorkflowIds.position(positionId),
+      taskQueue,
+      args: [
+        {
+          positionId,
+          symbol,
+          quantity: 300,
+          mode: 'auto-exit',
+          dataMode: 'poll',
+          settings: {
+            // Tight stale bounds: the outage below lasts longer than them, so every print of the gap is data
+            // older than staleRejectSeconds when it is finally fetched (what the old rule rejected as STALE).
+            detectors: { ...config.detectors, staleWarnSeconds: 1, staleRejectSeconds: 2 },
+            pollIntervalSeconds: 1,
+            sessions: config.marketData.sessions,
+            staleCheck: true,
+            exit: { broker: 'paper', account, pricing: orderSettingsFromConfig(config.orders).pricing },
+          },
+        },
+      ],
+    });
+    const waitFor = (done: (v: MonitorView) => boolean, timeoutMs: number) => waitForMonitor(handle, done, timeoutMs);
+    await waitFor((v) => v.live && v.state === 'monitoring', 30_000);
+
+    // The next trades request is answered late: the worker dies while that poll is in flight.
+    polygon.setLatency({ ms: 5000, route: 'trades', symbol, count: 1, phase: 'after' });
+    const seen = polygon.requests.length;
+    const inFlight = () => polygon.requests.slice(seen).some((r) => r.route === 'trades' && r.symbol === symbol);
+    for (const deadline = Date.now() + 10_000; !inFlight(); await new Promise((r) => setTimeout(r, 10))) {
+      if (Date.now() > deadline) throw new Error('no poll reached the stand-in');
+    }
+    await workers[workers.length - 1]!.kill();
+    const killedAt = Date.now();
+
+    // The decisive prints, while no worker runs: the NBBO, then 12,000, 15,000 and 25,000 shares at the bid.
+    const t0 = BigInt(killedAt) * 1_000_000n;
+    const at = (ms: number) => (t0 + BigInt(ms) * 1_000_000n).toString();
+    const base = { exchange: 11, tape: 3 };
+    polygon.publish(symbol, {
+      quotes: [
+        {
+          ...base,
+          ask_exchange: 11,
+          ask_price: 249.53,
+          ask_size: 300,
+          bid_exchange: 11,
+          bid_price: 249.5,
+          bid_size: 300,
+          participant_timestamp: at(100),
+          sequence_number: 20_000_001,
+          sip_timestamp: at(100),
+        },
+      ],
+      trades: [12_000, 15_000, 25_000].map((size, i) => ({
+        ...base,
+        id: `gap-${i}`,
+        participant_timestamp: at(200 + i * 300),
+        price: 249.5,
+        sequence_number: 20_000_010 + i,
+        sip_timestamp: at(200 + i * 300),
+        size,
+      })),
+    });
+    const printsNs = [0, 1, 2].map((i) => at(200 + i * 300));
+    // A new worker; the lost poll is on the server until its heartbeat timeout says the worker is gone.
+    workers.push(await startWorkerProcess(workerEnv));
+    const workerUpMs = Date.now() - killedAt;
+
+    const v = await waitFor((x) => x.exitSignal !== null, 60_000);
+    const killToExitMs = Date.now() - killedAt;
+    expect(v.alerts.filter((a) => a.late).map((a) => [a.kind, a.severity, a.timestampNs])).toEqual([
+      ['large_seller', 'warning', printsNs[0]],
+      ['large_seller', 'warning', printsNs[1]],
+      ['large_seller', 'critical', printsNs[2]],
+    ]);
+    expect(v.exitSignal).toMatchObject({ reason: 'large_seller_cluster', timestampNs: printsNs[2], late: true });
+    // The protective SELL is priced off the NBBO of the gap (its bid), not the one before the outage.
+    expect(v.lastQuote?.bid).toBe('249.5');
+    expect(v.dataHealth.stats?.rejected.STALE ?? 0).toBe(0);
+    expect(v.dataHealth.lateRecords).toBeGreaterThanOrEqual(4);
+    expect(v.healthAlerts.some((h) => h.rule.startsWith('filled a gap'))).toBe(true);
+
+    // The retry came from the heartbeat timeout (not the 2-minute start-to-close the poll used to have).
+    const { events } = await handle.fetchHistory();
+    const retriedEvent = (events ?? []).find((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+    const retried = retriedEvent?.activityTaskStartedEventAttributes;
+    expect(retried?.lastFailure?.timeoutFailureInfo?.timeoutType).toBe(
+      temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT,
+    );
+    const msOf = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null } | undefined) =>
+      Number(e?.eventTime?.seconds ?? 0) * 1000 + Math.round((e?.eventTime?.nanos ?? 0) / 1e6);
+    // How long polls take (started → completed), the figure the start-to-close timeout is sized against.
+    const started = new Map<string, number>();
+    const pollMs: number[] = [];
+    for (const e of events ?? []) {
+      if (e.activityTaskStartedEventAttributes)
+        started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), msOf(e));
+      const done = e.activityTaskCompletedEventAttributes;
+      if (done) pollMs.push(msOf(e) - (started.get(String(done.scheduledEventId)) ?? msOf(e)));
+    }
+    pollMs.sort((a, b) => a - b);
+    console.log(
+      `lost poll: retried on the new worker ${msOf(retriedEvent) - killedAt} ms after the kill (new worker up after ` +
+        `${workerUpMs} ms); exit signal visible ${killToExitMs} ms after the kill; ${pollMs.length} polls took ` +
+        `p50 ${pollMs[Math.floor(pollMs.length / 2)]} ms, max ${pollMs[pollMs.length - 1]} ms`,
+    );
+    expect(killToExitMs).toBeLessThan(30_000);
+
+    const done = await waitFor((x) => x.state === 'exited' || x.state === 'exit_failed', 60_000);
+    expect(done.state).toBe('exited');
+    expect(done.exitOrder).toMatchObject({ clientOrderId: `exit-${positionId}`, state: 'filled', filledQuantity: 300 });
+  }, 120_000);
 
   it('stream mode: the activity resumes from its heartbeat on a new worker and alerts on what printed meanwhile', async () => {
     const taskQueue = uniqueTaskQueue('crash-stream');

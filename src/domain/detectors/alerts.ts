@@ -28,6 +28,12 @@ export interface LargeSellerAlert {
   /** Shares: the print, the sweep's sum, or the ask size (round lots already converted). */
   readonly size: number;
   readonly rule: string;
+  /**
+   * Raised on a record older than staleRejectSeconds that was accepted because it fills a gap on our side (a
+   * lost worker, an outage; see staleness() in flow-detector.ts), so it comes later than a live alert would.
+   * `timestampNs` stays its market time. Absent on live alerts.
+   */
+  readonly late?: true;
 }
 
 /** Trailing-60 s volume far above the baseline with sellers dominating. */
@@ -47,6 +53,8 @@ export interface RedBurstAlert {
   /** Mean eligible shares per 60 s over the baseline. */
   readonly baselineVolume: number;
   readonly rule: string;
+  /** Raised from a gap being filled (see LargeSellerAlert.late): later than its market time, not live. */
+  readonly late?: true;
 }
 
 export type FlowAlert = LargeSellerAlert | RedBurstAlert;
@@ -55,6 +63,8 @@ export interface ExitSignal {
   readonly timestampNs: string;
   readonly reason: ExitReason;
   readonly rule: string;
+  /** Decided on a late record (see LargeSellerAlert.late). */
+  readonly late?: true;
 }
 
 export interface FlowStats {

@@ -97,6 +97,7 @@ const exitSchema = z
     timestampNs: z.string(),
     reason: z.enum([ExitReason.LargeSellerCluster, ExitReason.RedBurst]),
     rule: z.string(),
+    late: z.literal(true).optional(),
   })
   .nullable();
 
@@ -200,6 +201,27 @@ export interface CreateFlowDetectorOptions {
 /** What happened to one record. */
 export type RecordOutcome = 'accepted' | RejectCode | 'ignored';
 
+/** How old a record is for the stale-data rules: 'late' is accepted (its alerts say so), 'stale' rejected. */
+export type Staleness = 'fresh' | 'warn' | 'late' | 'stale';
+
+/**
+ * The stale-data rule for one record, ages in µs against the wall clock. Staleness is about the live edge of
+ * the feed: a record past the reject bound is STALE when the feed delivered it late. It is only 'late' when we
+ * fetched it late — it was still within the bound at `ageAtCaughtUpUs`, its age at the last time the consumer
+ * had caught up with the feed, so it belongs to the gap being filled from the cursor (a lost worker, an
+ * outage, a long catch-up), and dropping it would blind the monitor to exactly what happened meanwhile.
+ * Without a caught-up time every record past the bound is STALE (live data).
+ */
+export function staleness(
+  ageUs: number,
+  ageAtCaughtUpUs: number | undefined,
+  bounds: { readonly warnUs: number; readonly rejectUs: number },
+): Staleness {
+  if (ageUs <= bounds.warnUs) return 'fresh';
+  if (ageUs <= bounds.rejectUs) return 'warn';
+  return ageAtCaughtUpUs !== undefined && ageAtCaughtUpUs <= bounds.rejectUs ? 'late' : 'stale';
+}
+
 export interface FlowDetector {
   readonly symbol: string;
   readonly config: DetectorConfig;
@@ -230,9 +252,11 @@ export interface FlowDetector {
   onLine(line: string): RecordOutcome;
   /**
    * Wall-clock "now" in nanoseconds for the stale-data rules (the domain has no clock). Until set, or after
-   * setNow(undefined), no staleness is checked (replay, backfill).
+   * setNow(undefined), no staleness is checked (replay, backfill). `caughtUpAtNs`: the wall-clock time the
+   * consumer last had caught up with the feed, when it is filling a gap from a cursor: records that were
+   * within the reject bound then are accepted as late instead of STALE (see staleness()).
    */
-  setNow(nowNs: bigint | string | number | undefined): void;
+  setNow(nowNs: bigint | string | number | undefined, caughtUpAtNs?: bigint | string | number): void;
   /** Warm-up: process history for baseline and episodes without emitting alerts or an exit. */
   setWarmUp(on: boolean): void;
   readonly warmUp: boolean;
@@ -310,6 +334,9 @@ class Detector implements FlowDetector {
 
   warm = false;
   nowUs = -1;
+  caughtUpUs = -1;
+  /** The record being processed was accepted as late: alerts and the exit it raises carry `late: true`. */
+  late = false;
 
   // Trade stream validation.
   tSeq = -1;
@@ -405,7 +432,8 @@ class Detector implements FlowDetector {
     this.warm = on;
   }
 
-  setNow(nowNs: bigint | string | number | undefined): void {
+  setNow(nowNs: bigint | string | number | undefined, caughtUpAtNs?: bigint | string | number): void {
+    this.caughtUpUs = -1;
     if (nowNs === undefined) {
       this.nowUs = -1;
       return;
@@ -414,6 +442,11 @@ class Detector implements FlowDetector {
     if (t === undefined)
       throw new ValidationError([{ field: 'nowNs', rule: 'must be a non-negative integer of nanoseconds' }]);
     this.nowUs = t.us;
+    if (caughtUpAtNs === undefined) return;
+    const c = parseNs(caughtUpAtNs);
+    if (c === undefined)
+      throw new ValidationError([{ field: 'caughtUpAtNs', rule: 'must be a non-negative integer of nanoseconds' }]);
+    this.caughtUpUs = c.us;
   }
 
   alreadySeen(kind: 'trade' | 'quote', sequence: number, timestampNs: bigint): boolean {
@@ -584,12 +617,15 @@ class Detector implements FlowDetector {
     return code;
   }
 
-  /** Stale check shared by both streams; returns a reject code or undefined. */
+  /** Stale check shared by both streams; returns a reject code or undefined (and sets `late`). */
   private stale(tsUs: number): RejectCode | undefined {
+    this.late = false;
     if (this.nowUs < 0) return undefined;
-    const age = this.nowUs - tsUs;
-    if (age > this.rejectUs) return RejectCode.Stale;
-    if (age > this.warnUs) this.st.staleWarnings++;
+    const verdict = staleness(this.nowUs - tsUs, this.caughtUpUs < 0 ? undefined : this.caughtUpUs - tsUs, this);
+    if (verdict === 'fresh') return undefined;
+    if (verdict === 'stale') return RejectCode.Stale;
+    this.st.staleWarnings++;
+    this.late = verdict === 'late';
     return undefined;
   }
 
@@ -745,6 +781,7 @@ class Detector implements FlowDetector {
       price,
       size,
       rule,
+      ...(this.late ? { late: true as const } : {}),
     });
     const times = this.lsTimes;
     times.push(us);
@@ -754,6 +791,7 @@ class Detector implements FlowDetector {
         timestampNs: formatNs(us, rem),
         reason: ExitReason.LargeSellerCluster,
         rule: `${this.exitCount} large_seller alerts within ${Math.round((us - times[0]!) / 1000) / 1000} s (≤ ${this.config.alertWindowSeconds} s)`,
+        ...(this.late ? { late: true as const } : {}),
       };
     }
   }
@@ -801,9 +839,15 @@ class Detector implements FlowDetector {
       volume: this.volSum,
       baselineVolume: round4(mean),
       rule,
+      ...(this.late ? { late: true as const } : {}),
     });
     if (severity === Severity.Critical && this.exit === null) {
-      this.exit = { timestampNs, reason: ExitReason.RedBurst, rule: `critical red_burst: ${rule}` };
+      this.exit = {
+        timestampNs,
+        reason: ExitReason.RedBurst,
+        rule: `critical red_burst: ${rule}`,
+        ...(this.late ? { late: true as const } : {}),
+      };
     }
   }
 
