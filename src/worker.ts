@@ -70,6 +70,10 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
     interceptors: { activity: [activityCorrelationInterceptor] },
     // Lets in-flight activities (a broker submit, say) finish on SIGTERM instead of being abandoned.
     shutdownGraceTime: '10 seconds',
+    // A workflow task queued for a worker that died waits this long before any other worker may take it (SDK
+    // default 10 s). A monitor whose poll was lost stays blind for that long on top of its heartbeat timeout;
+    // a busy live worker picks up its sticky tasks in milliseconds, so a short bound costs nothing in replays.
+    stickyQueueScheduleToStartTimeout: '3 seconds',
     maxConcurrentActivityTaskExecutions:
       options.maxConcurrentActivities ?? readWorkerEnv().FLOWGUARD_MAX_CONCURRENT_ACTIVITIES,
   });
