@@ -1,5 +1,9 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createMarketDataActivities, POLL_HEARTBEAT_MS } from '../../../src/activities/market-data-activities';
+import {
+  createMarketDataActivities,
+  POLL_HEARTBEAT_MS,
+  type PollMarketDataResult,
+} from '../../../src/activities/market-data-activities';
 import { cursorFrom, type PolygonRest } from '../../../src/market-data/polygon-rest';
 import { DEFAULT_DETECTOR_CONFIG } from '../../../src/domain/detectors/config';
 import { createPolygonStreamHub } from '../../../src/market-data/polygon-stream-hub';
@@ -72,7 +76,7 @@ describe('pollMarketData heartbeats while it runs (a lost worker is noticed with
     let beats = 0;
     env.on('heartbeat', () => (beats += 1));
     const acts = activities(POLL_HEARTBEAT_MS * 2.5);
-    const result = await env.run((i: typeof input) => acts.pollMarketData(i), input);
+    const result: PollMarketDataResult = await env.run(acts.pollMarketData, input);
     expect(result.late).toBe(0);
     expect(beats).toBe(2);
     await new Promise((r) => setTimeout(r, POLL_HEARTBEAT_MS * 1.5));
