@@ -138,7 +138,7 @@ export const OrdersConfigSchema = z
             ctx.addIssue({
               code: 'custom',
               path: ['strategies', name, key],
-              message: `is required when the strategy's offsetMode (${override.offsetMode}) differs from the default (${c.offsetMode})`,
+              message: `is required when the strategy's offsetMode (${override.offsetMode}) differs from the default (${c.offsetMode}): the default ${offsetText(c.offsetMode, c[key])} would otherwise become ${offsetText(override.offsetMode, c[key])}`,
             });
           }
         }
@@ -146,6 +146,11 @@ export const OrdersConfigSchema = z
       check(['strategies', name], strategyPricing(c, name), override);
     }
   });
+
+/** "15 bps" or "$15": how an offset reads in its mode, for messages about mixing modes. */
+function offsetText(mode: OffsetMode, value: string): string {
+  return mode === OffsetMode.Bps ? `${value} bps` : `$${value}`;
+}
 
 export type OrdersConfig = z.output<typeof OrdersConfigSchema>;
 export type OrdersConfigInput = z.input<typeof OrdersConfigSchema>;

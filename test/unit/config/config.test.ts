@@ -118,7 +118,7 @@ describe('errors name the environment variable or the JSON path', () => {
     [
       { orders: { strategies: { abs: { offsetMode: 'absolute', buyOffset: 0.05 } } } },
       'orders.strategies.abs.sellOffset',
-      "is required when the strategy's offsetMode (absolute) differs from the default (bps)",
+      "is required when the strategy's offsetMode (absolute) differs from the default (bps): the default 10 bps would otherwise become $10",
     ],
     [
       { orders: { strategies: { 'bad name': {} } } },
