@@ -1,9 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { type Command } from 'commander';
 import { type FlowAlert } from '../domain/detectors/alerts';
 import { DetectorConfigSchema, type DetectorConfig } from '../domain/detectors/config';
+import { formatPriceE8 } from '../domain/market-data/price';
+import { formatNs } from '../domain/market-data/timestamp';
 import { parseRecordFile } from '../domain/market-data/record-file';
-import { replaySession, type ReplayResult } from '../domain/replay';
+import { recordTime, replaySession, type ReplayResult } from '../domain/replay';
+import { type RecordOutcome, type TradeVerdict } from '../domain/detectors/flow-detector';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import { action, printJson } from './io';
 
@@ -13,13 +17,15 @@ export interface ReplayOptions {
   quotes?: string;
   config?: string;
   json?: boolean;
+  tradesOut?: string;
 }
 
 const SYMBOL = /^[A-Z]{1,6}(\.[A-Z]{1,2})?$/;
 
 function readText(path: string, flag: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    // Recorded days are kept gzipped (a day of quotes is ~12 MB as text).
+    return path.endsWith('.gz') ? gunzipSync(readFileSync(path)).toString('utf8') : readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const rule = code === 'ENOENT' ? `file not found: ${path}` : `cannot read ${path} (${code ?? String(err)})`;
@@ -52,7 +58,42 @@ export function runReplay(opts: ReplayOptions): ReplayResult {
   const config = opts.config === undefined ? undefined : loadDetectorConfigFile(opts.config);
   const trades = parseRecordFile(readText(opts.trades!, '--trades'));
   const quotes = parseRecordFile(readText(opts.quotes!, '--quotes'));
-  return replaySession({ symbol: opts.symbol!, config, trades, quotes });
+  const lines: string[] = [];
+  const onTrade =
+    opts.tradesOut === undefined
+      ? undefined
+      : (raw: unknown, v: TradeVerdict, outcome: RecordOutcome) =>
+          lines.push(JSON.stringify(tradeLine(raw, v, outcome)));
+  const result = replaySession({ symbol: opts.symbol!, config, trades, quotes, onTrade });
+  if (opts.tradesOut !== undefined) {
+    try {
+      writeFileSync(opts.tradesOut, lines.length > 0 ? `${lines.join('\n')}\n` : '');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new ValidationError([{ field: '--trades-out', rule: `cannot write ${opts.tradesOut} (${code})` }]);
+    }
+  }
+  return result;
+}
+
+const priceOrNull = (e8: number): number | null => (e8 > 0 ? Number(formatPriceE8(e8)) : null);
+
+/** One `--trades-out` line: the record's identity as recorded and how the detector classified it. */
+export function tradeLine(raw: unknown, v: TradeVerdict, outcome: RecordOutcome): Record<string, unknown> {
+  const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const ws = r.ev !== undefined;
+  const t = recordTime(raw);
+  return {
+    id: (ws ? r.i : r.id) ?? null,
+    sequence_number: (ws ? r.q : r.sequence_number) ?? null,
+    sip_timestamp: t === undefined ? null : formatNs(t.us, t.rem),
+    eligible: v.eligible,
+    ...(outcome !== 'accepted' ? { outcome } : {}),
+    side: v.side,
+    rule: v.rule,
+    bid: priceOrNull(v.bidE8),
+    ask: priceOrNull(v.askE8),
+  };
 }
 
 /** The `--json` document: exactly the fields promised to scripts. */
@@ -120,6 +161,10 @@ export function registerReplayCommand(program: Command): void {
     .option('--quotes <FILE>', 'Polygon /v3/quotes response JSON, or JSON Lines of quote results')
     .option('--config <FILE>', 'JSON detector settings (or an app config with a "detectors" section)')
     .option('--json', 'print one JSON object')
+    .option(
+      '--trades-out <FILE>',
+      'write one JSON line per trade record: identity, eligible, side, rule, bid and ask used',
+    )
     .action(
       action((opts: ReplayOptions) => {
         const result = runReplay(opts);

@@ -1,6 +1,11 @@
 import { type ExitSignal, type FlowAlert, type FlowStats } from './detectors/alerts';
 import { type DetectorConfig, type DetectorConfigInput } from './detectors/config';
-import { createFlowDetector, type FlowDetector } from './detectors/flow-detector';
+import {
+  createFlowDetector,
+  type FlowDetector,
+  type RecordOutcome,
+  type TradeVerdict,
+} from './detectors/flow-detector';
 import { nsFromMillis, parseNs, type NsTime } from './market-data/timestamp';
 
 export interface ReplayInput {
@@ -15,7 +20,14 @@ export interface ReplayInput {
    * alerts — what a monitor does with its backfill. Omit to alert from the first record.
    */
   readonly liveFromNs?: bigint | string;
+  /**
+   * Called once per trade record, in the order fed, with how it was classified (the per-trade audit of
+   * `replay --trades-out`). A record that was rejected or dropped is ineligible.
+   */
+  readonly onTrade?: (raw: unknown, verdict: TradeVerdict, outcome: RecordOutcome) => void;
 }
+
+const INELIGIBLE: TradeVerdict = { eligible: false, side: 'unknown', rule: 'unknown', bidE8: 0, askE8: 0 };
 
 export interface ReplayResult {
   readonly symbol: string;
@@ -67,14 +79,15 @@ export function replaySession(input: ReplayInput): ReplayResult {
       const t = recordTime(raw);
       if (t !== undefined && (t.us > live.us || (t.us === live.us && t.rem >= live.rem))) detector.setWarmUp(false);
     }
-    feed(detector, raw, takeQuote);
+    const outcome = feed(detector, raw, takeQuote);
+    if (!takeQuote && input.onTrade !== undefined)
+      input.onTrade(raw, outcome === 'accepted' ? detector.lastTrade : INELIGIBLE, outcome);
     for (const a of detector.drainAlerts()) alerts.push(a);
   }
   return { symbol: input.symbol, alerts, exitSignal: detector.exitSignal, stats: detector.stats };
 }
 
-function feed(detector: FlowDetector, raw: unknown, quote: boolean): void {
-  if (isWs(raw)) detector.onWsMessage(raw);
-  else if (quote) detector.onQuoteRecord(raw);
-  else detector.onTradeRecord(raw);
+function feed(detector: FlowDetector, raw: unknown, quote: boolean): RecordOutcome {
+  if (isWs(raw)) return detector.onWsMessage(raw);
+  return quote ? detector.onQuoteRecord(raw) : detector.onTradeRecord(raw);
 }

@@ -198,6 +198,18 @@ export interface CreateFlowDetectorOptions {
   readonly warmUp?: boolean;
 }
 
+/** How the last trade was classified (what `replay --trades-out` writes, so a classification can be audited). */
+export interface TradeVerdict {
+  /** Accepted and counted (not rejected, not a correction, no excluded condition). */
+  readonly eligible: boolean;
+  readonly side: 'buy' | 'sell' | 'unknown';
+  /** quote: against the NBBO; tick: midpoint or locked market, by the tick test; unknown: neither could. */
+  readonly rule: 'quote' | 'tick' | 'unknown';
+  /** The NBBO it was compared with, 1e-8 USD (0: absent side). */
+  readonly bidE8: number;
+  readonly askE8: number;
+}
+
 /** What happened to one record. */
 export type RecordOutcome = 'accepted' | RejectCode | 'ignored';
 
@@ -262,6 +274,8 @@ export interface FlowDetector {
   readonly warmUp: boolean;
   /** Alerts raised since the last drain, oldest first. */
   drainAlerts(): FlowAlert[];
+  /** The verdict on the last trade that reached onTrade (ineligible when it was rejected or dropped). */
+  readonly lastTrade: TradeVerdict;
   /**
    * Whether a record with this sequence number and SIP time (ns) is one already taken: same session day as the
    * last accepted record of its kind, sequence number not above it. A feed that overlaps REST (WebSocket messages
@@ -392,6 +406,12 @@ class Detector implements FlowDetector {
   exit: ExitSignal | null = null;
   st: FlowStats = emptyStats();
   pending: FlowAlert[] = [];
+  // Verdict on the last trade (not persisted: it only describes the record just processed).
+  vEligible = false;
+  vSide = SIDE_UNKNOWN;
+  vRule: TradeVerdict['rule'] = 'unknown';
+  vBid = 0;
+  vAsk = 0;
   private readonly reader = new LineReader();
 
   constructor(
@@ -420,6 +440,15 @@ class Detector implements FlowDetector {
 
   get warmUp(): boolean {
     return this.warm;
+  }
+  get lastTrade(): TradeVerdict {
+    return {
+      eligible: this.vEligible,
+      side: this.vSide === SIDE_BUY ? 'buy' : this.vSide === SIDE_SELL ? 'sell' : 'unknown',
+      rule: this.vRule,
+      bidE8: this.vBid,
+      askE8: this.vAsk,
+    };
   }
   get exitSignal(): ExitSignal | null {
     return this.exit;
@@ -633,6 +662,11 @@ class Detector implements FlowDetector {
 
   onTrade(t: TradeEvent): RecordOutcome {
     this.st.trades++;
+    this.vEligible = false;
+    this.vSide = SIDE_UNKNOWN;
+    this.vRule = 'unknown';
+    this.vBid = this.bid;
+    this.vAsk = this.ask;
     const staleCode = this.stale(t.tsUs);
     if (staleCode !== undefined) return this.reject(staleCode);
     const day = Math.floor(t.tsUs / US_PER_DAY);
@@ -681,6 +715,8 @@ class Detector implements FlowDetector {
 
     const px = t.priceE8;
     const side = this.classify(px);
+    this.vEligible = true;
+    this.vSide = side;
     if (this.lastPx !== 0 && px !== this.lastPx) this.tickDir = px > this.lastPx ? 1 : -1;
     this.lastPx = px;
 
@@ -712,6 +748,7 @@ class Detector implements FlowDetector {
     const bid = this.bid;
     const ask = this.ask;
     if (bid <= 0 || ask <= 0) return SIDE_UNKNOWN;
+    this.vRule = 'quote';
     if (bid < ask) {
       if (px <= bid) return SIDE_SELL;
       if (px >= ask) return SIDE_BUY;
@@ -721,9 +758,14 @@ class Detector implements FlowDetector {
       if (twice > mid2) return SIDE_BUY;
     }
     // Midpoint (or locked): tick test against the previous different price.
-    if (this.lastPx === 0) return SIDE_UNKNOWN;
+    this.vRule = 'tick';
+    if (this.lastPx === 0) {
+      this.vRule = 'unknown';
+      return SIDE_UNKNOWN;
+    }
     if (px > this.lastPx) return SIDE_BUY;
     if (px < this.lastPx) return SIDE_SELL;
+    if (this.tickDir === 0) this.vRule = 'unknown';
     return this.tickDir > 0 ? SIDE_BUY : this.tickDir < 0 ? SIDE_SELL : SIDE_UNKNOWN;
   }
 
