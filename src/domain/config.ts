@@ -132,6 +132,8 @@ const DESCRIPTIONS: Record<string, string> = {
   'detectors.staleWarnSeconds': 'data older than this is flagged stale',
   'detectors.staleRejectSeconds': 'data older than this is rejected (≥ staleWarnSeconds)',
   'detectors.quoteSizeUnit': 'unit of NBBO sizes in the data: shares, or round_lots for older recordings',
+  'detectors.quoteLagMs':
+    'a print is classified against the last NBBO stamped strictly before its time minus this many ms (0–5000)',
   'orders.offsetMode': 'how limit offsets are expressed: bps or absolute (dollars)',
   'orders.buyOffset': 'buy limit below the reference, in offsetMode units',
   'orders.sellOffset': 'sell limit above the reference, in offsetMode units',
@@ -198,7 +200,28 @@ export const CONFIG_ENV_VARS: readonly ConfigEnvVar[] = (
   Object.keys(SECTION_ENV_PREFIX) as (keyof AppConfig)[]
 ).flatMap(envVarsFor);
 
-const NUMBER_TEXT = /^-?\d+(\.\d+)?$/;
+// Plain or exponent notation (1e4, 2.5E-1): what a person or a script writes for a number. Hex, Infinity and
+// the like stay refused; the schema then checks the range and whether it must be whole.
+const NUMBER_TEXT = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+
+function getAtPath(source: unknown, path: readonly string[]): unknown {
+  let node = source;
+  for (const key of path) {
+    if (!isPlainObject(node)) return undefined;
+    node = node[key];
+  }
+  return node;
+}
+
+/**
+ * Settings that must be at least another one. When only the lower one was set and pushed past the other's
+ * default, the schema blames the setting the user never touched; these say which value caused it and which
+ * variable to raise with it.
+ */
+const AT_LEAST: readonly { readonly path: string; readonly floor: string }[] = [
+  { path: 'detectors.redBurstThreshold', floor: 'detectors.volumeSpikeThreshold' },
+  { path: 'detectors.staleRejectSeconds', floor: 'detectors.staleWarnSeconds' },
+];
 
 function setAtPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
   let node = target;
@@ -236,8 +259,8 @@ export function resolveConfig({ env, file }: ResolveConfigInput): AppConfig {
     const raw = env[v.name]?.trim();
     if (raw === undefined || raw === '') continue;
     envByPath.set(v.path, v.name);
-    if (v.kind === 'number' && !NUMBER_TEXT.test(raw)) {
-      issues.push({ field: v.name, rule: 'must be a number' });
+    if (v.kind === 'number' && (!NUMBER_TEXT.test(raw) || !Number.isFinite(Number(raw)))) {
+      issues.push({ field: v.name, rule: 'must be a number such as 10000, 2.5 or 1e4' });
       continue;
     }
     if (v.kind === 'boolean' && raw !== 'true' && raw !== 'false') {
@@ -252,8 +275,23 @@ export function resolveConfig({ env, file }: ResolveConfigInput): AppConfig {
   }
   const result = AppConfigSchema.safeParse(merged);
   if (!result.success) {
+    const setByUser = (path: string) => envByPath.has(path) || getAtPath(file, path.split('.')) !== undefined;
     for (const issue of issuesFromZod(result.error)) {
-      issues.push({ field: envByPath.get(issue.field) ?? issue.field, rule: issue.rule });
+      const pair = AT_LEAST.find((p) => p.path === issue.field && !setByUser(p.path) && setByUser(p.floor));
+      if (pair === undefined) {
+        issues.push({ field: envByPath.get(issue.field) ?? issue.field, rule: issue.rule });
+        continue;
+      }
+      const name = (path: string) => path.split('.').pop()!;
+      const envName = CONFIG_ENV_VARS.find((v) => v.path === pair.path)?.name;
+      const value = getAtPath(merged, pair.floor.split('.'));
+      const fallback = getAtPath(DEFAULT_APP_CONFIG, pair.path.split('.'));
+      issues.push({
+        field: envByPath.get(pair.floor) ?? pair.floor,
+        rule:
+          `${String(value)} is above the default ${name(pair.path)} of ${String(fallback)}, which must be ≥ ` +
+          `${name(pair.floor)}: raise ${envName} (${pair.path} in the config file) to at least ${String(value)} too`,
+      });
     }
   }
   if (issues.length > 0) throw new ValidationError(issues);

@@ -88,7 +88,22 @@ describe('layering: defaults ← file ← environment', () => {
 
 describe('errors name the environment variable or the JSON path', () => {
   it.each([
-    [{ FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE: 'lots' }, 'FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE', 'must be a number'],
+    [
+      { FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE: 'lots' },
+      'FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE',
+      'must be a number such as 10000, 2.5 or 1e4',
+    ],
+    [
+      { FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE: '0x2710' },
+      'FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE',
+      'must be a number such as 10000, 2.5 or 1e4',
+    ],
+    [
+      { FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE: '1e400' },
+      'FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE',
+      'must be a number such as 10000, 2.5 or 1e4',
+    ],
+    [{ FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE: '1.00005e4' }, 'FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE', 'must be an integer'],
     [{ FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE: '500' }, 'FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE', 'must be ≥ 1000'],
     [{ FLOWGUARD_ORDER_POLL_INTERVAL_SECONDS: '301' }, 'FLOWGUARD_ORDER_POLL_INTERVAL_SECONDS', 'must be ≤ 300'],
     [{ FLOWGUARD_ORDER_POLL_INTERVAL_SECONDS: '1.5' }, 'FLOWGUARD_ORDER_POLL_INTERVAL_SECONDS', 'must be an integer'],
@@ -161,6 +176,64 @@ describe('errors name the environment variable or the JSON path', () => {
       resolveConfig({ env: { FLOWGUARD_DETECTOR_EXIT_ALERT_COUNT: 'x' }, file: { detectors: { baselineMinutes: 0 } } }),
     ).map((i) => i.field);
     expect(fields.sort()).toEqual(['FLOWGUARD_DETECTOR_EXIT_ALERT_COUNT', 'detectors.baselineMinutes']);
+  });
+});
+
+describe('numbers in the environment', () => {
+  it.each([
+    ['1e4', 10_000],
+    ['1E4', 10_000],
+    ['2.5e4', 25_000],
+    ['+12000', 12_000],
+    ['12000.', 12_000],
+  ])('%s reads as %d', (raw, value) => {
+    expect(resolveConfig({ env: { FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE: raw } }).detectors.largeOrderSize).toBe(value);
+  });
+
+  it('reads fractions in exponent notation', () => {
+    expect(
+      resolveConfig({ env: { FLOWGUARD_DETECTOR_RED_BURST_SELL_SHARE: '7.5e-1' } }).detectors.redBurstSellShare,
+    ).toBe(0.75);
+  });
+});
+
+describe('a setting raised past a default it must stay below names itself and the variable to raise', () => {
+  it('volume spike threshold above the default red-burst threshold (the documented range allows it)', () => {
+    expect(issuesOf(() => resolveConfig({ env: { FLOWGUARD_DETECTOR_VOLUME_SPIKE_THRESHOLD: '5' } }))).toEqual([
+      {
+        field: 'FLOWGUARD_DETECTOR_VOLUME_SPIKE_THRESHOLD',
+        rule:
+          '5 is above the default redBurstThreshold of 4, which must be ≥ volumeSpikeThreshold: raise ' +
+          'FLOWGUARD_DETECTOR_RED_BURST_THRESHOLD (detectors.redBurstThreshold in the config file) to at least 5 too',
+      },
+    ]);
+  });
+
+  it('works for a value from the file, naming its JSON path', () => {
+    expect(issuesOf(() => resolveConfig({ env: {}, file: { detectors: { staleWarnSeconds: 40 } } }))).toEqual([
+      {
+        field: 'detectors.staleWarnSeconds',
+        rule:
+          '40 is above the default staleRejectSeconds of 30, which must be ≥ staleWarnSeconds: raise ' +
+          'FLOWGUARD_DETECTOR_STALE_REJECT_SECONDS (detectors.staleRejectSeconds in the config file) to at least 40 too',
+      },
+    ]);
+  });
+
+  it('raising both is accepted; a red-burst threshold the user set too low is still blamed on it', () => {
+    expect(
+      resolveConfig({
+        env: { FLOWGUARD_DETECTOR_VOLUME_SPIKE_THRESHOLD: '5', FLOWGUARD_DETECTOR_RED_BURST_THRESHOLD: '6' },
+      }).detectors,
+    ).toMatchObject({ volumeSpikeThreshold: 5, redBurstThreshold: 6 });
+    expect(
+      issuesOf(() =>
+        resolveConfig({
+          env: { FLOWGUARD_DETECTOR_VOLUME_SPIKE_THRESHOLD: '5' },
+          file: { detectors: { redBurstThreshold: 4.5 } },
+        }),
+      ),
+    ).toEqual([{ field: 'detectors.redBurstThreshold', rule: 'must be ≥ volumeSpikeThreshold (5)' }]);
   });
 });
 
