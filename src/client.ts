@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { warnUnknownFlowguardVariables } from './config/env-names';
 import { registerHealthCommand } from './cli/health';
 import { ExitCode } from './cli/io';
 import { registerOrderPreview } from './cli/order-preview';
@@ -23,6 +24,8 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // On stderr, so a --json consumer still gets exactly one object on stdout.
+  warnUnknownFlowguardVariables();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

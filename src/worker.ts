@@ -6,7 +6,7 @@ import { throttledFailureLog } from './brokers/paper/market-data-guard';
 import { NO_MARKET_DATA } from './brokers/paper/market-price-source';
 import { createBrokerRegistry } from './brokers/registry';
 import { connectionOptions, readTemporalEnv } from './config/temporal-env';
-import { readWorkerEnv } from './config/worker-env';
+import { checkWorkerSettings, readWorkerEnv } from './config/worker-env';
 import { paperMarketFromEnv, polygonPriceSource } from './market-data/polygon-price-source';
 import { polygonFromEnv, polygonStreamFromEnv } from './market-data/polygon-from-env';
 import { reportError } from './cli/io';
@@ -81,6 +81,8 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
 
 async function main(): Promise<void> {
   const env = readTemporalEnv();
+  // Before anything starts: an invalid setting is exit 2 naming it, not a worker that polls and fails later.
+  await checkWorkerSettings();
   // Before the first connection: installs Temporal's Runtime (logs into pino, Core metrics) and /metrics.
   const observability = await startObservability();
   const { logger, metrics } = observability;

@@ -38,7 +38,7 @@ function splitMarkdown(markdown: string): { fenced: Fenced[]; prose: string } {
 
 const { fenced, prose } = splitMarkdown(README);
 
-const FLOWGUARD_COMMAND = /^(npx )?flowguard [a-z<-]/;
+const COMMAND_EXAMPLE = /^(npx )?flowguard [a-z<-]/;
 
 /** Every flowguard command line the README shows: shell blocks, then inline code (which may wrap a line). */
 function readmeCommands(): string[] {
@@ -47,10 +47,10 @@ function readmeCommands(): string[] {
     .flatMap((f) => f.body.split('\n'))
     // The shell comment is the example's explanation, not part of it.
     .map((l) => l.replace(/\s#.*$/, '').trim())
-    .filter((l) => FLOWGUARD_COMMAND.test(l));
+    .filter((l) => COMMAND_EXAMPLE.test(l));
   const fromProse = [...prose.matchAll(/`([^`]+)`/g)]
     .map((m) => m[1]!.replace(/\s+/g, ' ').replace(/\\\|/g, '|').trim())
-    .filter((s) => FLOWGUARD_COMMAND.test(s));
+    .filter((s) => COMMAND_EXAMPLE.test(s));
   return [...new Set([...fromBlocks, ...fromProse])];
 }
 
