@@ -214,7 +214,8 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
     const events: Timed[] = [];
     for (const raw of trades.records) events.push({ ns: nsOf(raw) ?? -1n, kind: 'trade', raw });
     for (const raw of quotes.records) events.push({ ns: nsOf(raw) ?? -1n, kind: 'quote', raw });
-    // Quotes before trades at the same instant; malformed timestamps (-1) go first and are rejected there.
+    // Quotes first at the same instant (the detector still classifies a print against the quote stamped strictly
+    // before it); malformed timestamps (-1) go first and are rejected there.
     events.sort((a, b) =>
       a.ns === b.ns ? (a.kind === b.kind ? 0 : a.kind === 'quote' ? -1 : 1) : a.ns < b.ns ? -1 : 1,
     );

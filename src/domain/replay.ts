@@ -51,8 +51,9 @@ function isWs(raw: unknown): boolean {
 
 /**
  * Feeds both streams through one detector in SIP-time order: a two-way merge that keeps each file's own
- * order (so out-of-order and duplicate records still reach the validator), quotes before trades at the
- * same instant (the NBBO in force at a print's time applies to it). A record whose time cannot be read is
+ * order (so out-of-order and duplicate records still reach the validator), quotes first at the same instant.
+ * That tie order does not decide a classification: the detector compares each print with the last quote
+ * stamped strictly before it (see quoteBefore in flow-detector.ts). A record whose time cannot be read is
  * fed where it stands in its file and rejected there.
  */
 export function replaySession(input: ReplayInput): ReplayResult {

@@ -27,6 +27,9 @@ export const DetectorConfigSchema = z
     staleWarnSeconds: z.number().positive('must be > 0').default(10),
     staleRejectSeconds: z.number().positive('must be > 0').default(30),
     quoteSizeUnit: z.enum([QuoteSizeUnit.Shares, QuoteSizeUnit.RoundLots]).default(QuoteSizeUnit.Shares),
+    // A print is classified against the last quote stamped strictly before (print time − lag). 0 measured best
+    // on the real AMZN day (exact venue timestamps); Lee & Ready used 5 s on 1988 data.
+    quoteLagMs: z.number().min(0, 'must be ≥ 0').max(5000, 'must be ≤ 5000').default(0),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -52,7 +52,11 @@ const RECENT_SEQ = 32;
 const RECENT_IDS = 8;
 const US_PER_SEC = 1_000_000;
 const US_PER_DAY = 86_400 * US_PER_SEC;
-const STATE_VERSION = 2;
+const STATE_VERSION = 3;
+/** Recent NBBOs kept to find the quote in force before a print (the quote a print causes shares its timestamp). */
+const QUOTE_HISTORY = 64;
+/** Of those, the newest this many are persisted: enough for same-instant ties across a poll boundary. */
+const QUOTE_HISTORY_PERSISTED = 4;
 
 /**
  * Baseline buckets are `width` seconds wide; width is the smallest divisor of 60 that keeps the count at
@@ -163,11 +167,20 @@ export function flowDetectorStateSchema(config: DetectorConfig) {
       base: numList({ length: geo.buckets }),
       /** Market times (µs) of the latest large_seller alerts, oldest first. */
       ls: numList({ max: config.exitAlertCount, deltas: true }),
+      /** Newest NBBOs, oldest first: µs, ns remainder, bid, bid size, ask, ask size (the last is `nbbo`). */
+      qh: z.array(z.tuple([num(), num(), num(), num(), num(), num()])).max(QUOTE_HISTORY_PERSISTED),
     })
     .strict();
 }
 /** The serialized form (what snapshot() returns and createFlowDetector({ state }) accepts). */
 export type FlowDetectorState = z.input<ReturnType<typeof flowDetectorStateSchema>>;
+
+/** Version 2 (no quote history), still accepted on restore: the NBBO in force becomes the history. */
+function flowDetectorStateSchemaV2(config: DetectorConfig) {
+  return flowDetectorStateSchema(config)
+    .omit({ qh: true })
+    .extend({ v: z.literal(2) });
+}
 
 /** Version 1 (plain number arrays), still accepted on restore. */
 function flowDetectorStateSchemaV1(config: DetectorConfig) {
@@ -186,7 +199,9 @@ function flowDetectorStateSchemaV1(config: DetectorConfig) {
     })
     .strict();
 }
-type DecodedState = Omit<z.output<ReturnType<typeof flowDetectorStateSchemaV1>>, 'v'>;
+type DecodedState = Omit<z.output<ReturnType<typeof flowDetectorStateSchemaV1>>, 'v'> & {
+  qh?: [number, number, number, number, number, number][];
+};
 
 export interface CreateFlowDetectorOptions {
   readonly symbol: string;
@@ -296,12 +311,13 @@ export function createFlowDetector(options: CreateFlowDetectorOptions): FlowDete
   }
   const d = new Detector(options.symbol, config);
   if (options.state !== undefined) {
-    const v1 =
-      typeof options.state === 'object' && options.state !== null && (options.state as { v?: unknown }).v === 1;
+    const v = typeof options.state === 'object' && options.state !== null ? (options.state as { v?: unknown }).v : 0;
     d.restore(
-      v1
+      v === 1
         ? parseOrThrow(flowDetectorStateSchemaV1(config), options.state, 'state')
-        : parseOrThrow(flowDetectorStateSchema(config), options.state, 'state'),
+        : v === 2
+          ? parseOrThrow(flowDetectorStateSchemaV2(config), options.state, 'state')
+          : parseOrThrow(flowDetectorStateSchema(config), options.state, 'state'),
     );
   } else if (options.warmUp) d.warm = true;
   return d;
@@ -345,6 +361,7 @@ class Detector implements FlowDetector {
   readonly nBase: number;
   /** Catch-up longer than this zeroes everything anyway, so longer gaps are cut short. */
   readonly maxGapSec: number;
+  readonly lagUs: number;
 
   warm = false;
   nowUs = -1;
@@ -367,11 +384,20 @@ class Detector implements FlowDetector {
   qRem = 0;
   qDay = -1;
   qSeqs = new Ring<number>(RECENT_SEQ, -1);
-  // NBBO in force.
+  // Latest NBBO.
   bid = 0;
   bidSize = 0;
   ask = 0;
   askSize = 0;
+  // Recent NBBOs (ring, newest at qhPos − 1): time µs, ns remainder, bid, ask.
+  qhUs = new Array<number>(QUOTE_HISTORY).fill(0);
+  qhRem = new Array<number>(QUOTE_HISTORY).fill(0);
+  qhBid = new Array<number>(QUOTE_HISTORY).fill(0);
+  qhBidSize = new Array<number>(QUOTE_HISTORY).fill(0);
+  qhAsk = new Array<number>(QUOTE_HISTORY).fill(0);
+  qhAskSize = new Array<number>(QUOTE_HISTORY).fill(0);
+  qhPos = 0;
+  qhLen = 0;
   // Tick test.
   lastPx = 0;
   tickDir = 0;
@@ -428,6 +454,7 @@ class Detector implements FlowDetector {
     this.quoteUnit = config.quoteSizeUnit === QuoteSizeUnit.RoundLots ? 100 : 1;
     this.warnUs = config.staleWarnSeconds * US_PER_SEC;
     this.rejectUs = config.staleRejectSeconds * US_PER_SEC;
+    this.lagUs = Math.round(config.quoteLagMs * 1000);
     const geo = baselineGeometry(config.baselineMinutes);
     this.width = geo.width;
     this.nBase = geo.buckets;
@@ -665,8 +692,8 @@ class Detector implements FlowDetector {
     this.vEligible = false;
     this.vSide = SIDE_UNKNOWN;
     this.vRule = 'unknown';
-    this.vBid = this.bid;
-    this.vAsk = this.ask;
+    this.vBid = 0;
+    this.vAsk = 0;
     const staleCode = this.stale(t.tsUs);
     if (staleCode !== undefined) return this.reject(staleCode);
     const day = Math.floor(t.tsUs / US_PER_DAY);
@@ -714,6 +741,7 @@ class Detector implements FlowDetector {
     this.st.eligibleTrades++;
 
     const px = t.priceE8;
+    this.quoteBefore(t.execUs, t.execRem);
     const side = this.classify(px);
     this.vEligible = true;
     this.vSide = side;
@@ -740,13 +768,51 @@ class Detector implements FlowDetector {
   }
 
   /**
-   * Lee–Ready against the NBBO in force before the print: at/below bid sell, at/above ask buy, inside the
-   * spread the nearer side, exactly at the midpoint (or a locked market) the tick test. One-sided or absent
-   * quotes classify nothing.
+   * Sets vBid/vAsk to the NBBO in force for a print executed at (us, rem): the last quote stamped strictly
+   * before that time minus the quote lag. The quote a print causes carries the print's own timestamp (or, on
+   * consolidated feeds, a slightly earlier one), so it must not classify that print, whichever arrived first.
+   * When the history does not reach back that far, its oldest quote is the best estimate left.
+   */
+  private quoteBefore(us: number, rem: number): void {
+    let tUs = us - Math.floor(this.lagUs);
+    const tRem = rem;
+    if (tUs < 0) tUs = 0;
+    const n = this.qhLen;
+    let k = -1;
+    for (let i = 1; i <= n; i++) {
+      k = (this.qhPos - i + QUOTE_HISTORY) % QUOTE_HISTORY;
+      const qUs = this.qhUs[k]!;
+      if (qUs < tUs || (qUs === tUs && this.qhRem[k]! < tRem)) break;
+    }
+    if (k < 0) {
+      this.vBid = this.bid;
+      this.vAsk = this.ask;
+      return;
+    }
+    this.vBid = this.qhBid[k]!;
+    this.vAsk = this.qhAsk[k]!;
+  }
+
+  private pushQuote(us: number, rem: number, bid: number, bidSize: number, ask: number, askSize: number): void {
+    const k = this.qhPos;
+    this.qhUs[k] = us;
+    this.qhRem[k] = rem;
+    this.qhBid[k] = bid;
+    this.qhBidSize[k] = bidSize;
+    this.qhAsk[k] = ask;
+    this.qhAskSize[k] = askSize;
+    this.qhPos = (k + 1) % QUOTE_HISTORY;
+    if (this.qhLen < QUOTE_HISTORY) this.qhLen++;
+  }
+
+  /**
+   * Lee–Ready against the NBBO in force before the print (quoteBefore): at/below bid sell, at/above ask buy,
+   * inside the spread the nearer side, exactly at the midpoint (or a locked market) the tick test. One-sided or
+   * absent quotes classify nothing.
    */
   private classify(px: number): number {
-    const bid = this.bid;
-    const ask = this.ask;
+    const bid = this.vBid;
+    const ask = this.vAsk;
     if (bid <= 0 || ask <= 0) return SIDE_UNKNOWN;
     this.vRule = 'quote';
     if (bid < ask) {
@@ -921,6 +987,7 @@ class Detector implements FlowDetector {
     this.bidSize = q.bidSize;
     this.ask = q.askE8;
     this.askSize = q.askSize;
+    this.pushQuote(q.tsUs, q.tsRem, q.bidE8, q.bidSize, q.askE8, q.askSize);
 
     // Large offer at the inside: one alert per episode; a new episode needs the size to drop below the
     // threshold or the ask price to change. Large bids are buyers and never alert.
@@ -1033,10 +1100,21 @@ class Detector implements FlowDetector {
       bf: [this.fillK, this.fill, this.complete, this.baseSum],
       rb: [this.rbActive, this.rbLevel],
       ls: encodeDeltas(this.lsTimes),
+      qh: this.quoteHistory(QUOTE_HISTORY_PERSISTED),
       exit: this.exit === null ? null : { ...this.exit },
       stats,
       pending: this.pending.map((a) => ({ ...a })),
     };
+  }
+
+  /** The newest `max` NBBOs, oldest first. */
+  private quoteHistory(max: number): [number, number, number, number, number, number][] {
+    const out: [number, number, number, number, number, number][] = [];
+    for (let i = Math.min(max, this.qhLen); i >= 1; i--) {
+      const k = (this.qhPos - i + QUOTE_HISTORY) % QUOTE_HISTORY;
+      out.push([this.qhUs[k]!, this.qhRem[k]!, this.qhBid[k]!, this.qhBidSize[k]!, this.qhAsk[k]!, this.qhAskSize[k]!]);
+    }
+    return out;
   }
 
   restore(s: DecodedState): void {
@@ -1052,6 +1130,9 @@ class Detector implements FlowDetector {
     [this.qSeq, this.qUs, this.qRem, this.qDay] = s.qs;
     this.qSeqs.load(s.qSeqs);
     [this.bid, this.bidSize, this.ask, this.askSize] = s.nbbo;
+    // Older states kept only the latest NBBO: it becomes the history, stamped with the last quote's time.
+    const history = s.qh ?? (s.qs[1] >= 0 ? [[s.qs[1], s.qs[2], ...s.nbbo] as const] : []);
+    for (const h of history) this.pushQuote(h[0], h[1], h[2], h[3], h[4], h[5]);
     [this.lastPx, this.tickDir] = s.tick;
     [this.qArmed, this.qEpisodeAsk] = s.qe;
     [this.swPx, this.swStart, this.swSum, this.swCount, this.swAlerted] = s.sw;

@@ -34,6 +34,8 @@ export class TradeScratch implements TradeEvent {
   sequence = 0;
   tsUs = 0;
   tsRem = 0;
+  execUs = 0;
+  execRem = 0;
 }
 
 /** A QuoteEvent the scanner fills in place. */
@@ -132,6 +134,13 @@ export function restTradeFromSlots(sc: LineScanner, out: TradeScratch): Parsed<T
   out.sequence = sc.num[F.sequence_number]!;
   out.tsUs = us;
   out.tsRem = rem;
+  out.execUs = us;
+  out.execRem = rem;
+  // A TRF print is placed at its participant time (already validated; ns() sets sc.us/sc.rem).
+  if (out.trfId >= 0 && sc.ns(F.participant_timestamp)) {
+    out.execUs = sc.us;
+    out.execRem = sc.rem;
+  }
   return out;
 }
 
@@ -223,6 +232,8 @@ export function wsTradeFromSlots(sc: LineScanner, out: TradeScratch): Parsed<Tra
   out.sequence = sc.num[F.q]!;
   out.tsUs = sc.num[F.t]! * 1000;
   out.tsRem = 0;
+  out.execUs = out.tsUs;
+  out.execRem = 0;
   return out;
 }
 

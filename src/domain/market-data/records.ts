@@ -20,6 +20,12 @@ export interface TradeEvent {
   /** SIP timestamp: whole microseconds and the nanosecond remainder. */
   readonly tsUs: number;
   readonly tsRem: number;
+  /**
+   * When the print executed, for finding the quote in force: the participant timestamp of a TRF print (its SIP
+   * time can trail execution by seconds), the SIP time otherwise.
+   */
+  readonly execUs: number;
+  readonly execRem: number;
 }
 
 /** An NBBO update. A price of 0 marks an absent side. Sizes are as received (shares, or round lots in old data). */
@@ -89,6 +95,7 @@ export function tradeFromRest(raw: unknown): Parsed<TradeEvent> {
   const seq = raw.sequence_number;
   const trf = raw.trf_id;
   const sip = parseNs(raw.sip_timestamp);
+  const participant = parseNs(raw.participant_timestamp);
   if (
     sip === undefined ||
     !isPrice(price) ||
@@ -101,13 +108,14 @@ export function tradeFromRest(raw: unknown): Parsed<TradeEvent> {
     !optInt(trf) ||
     !optInt(raw.tape) ||
     !optIntArray(conditions) ||
-    parseNs(raw.participant_timestamp) === undefined ||
+    participant === undefined ||
     (raw.trf_timestamp !== undefined && parseNs(raw.trf_timestamp) === undefined)
   ) {
     return RejectCode.Schema;
   }
   if (price <= 0) return RejectCode.NonPositivePrice;
   if (size <= 0) return RejectCode.NonPositiveSize;
+  const exec = trf !== undefined && (trf as number) >= 0 ? participant : sip;
   return {
     id,
     exchange,
@@ -119,6 +127,8 @@ export function tradeFromRest(raw: unknown): Parsed<TradeEvent> {
     sequence: seq,
     tsUs: sip.us,
     tsRem: sip.rem,
+    execUs: exec.us,
+    execRem: exec.rem,
   };
 }
 
@@ -211,6 +221,9 @@ export function tradeFromWs(raw: unknown): Parsed<TradeEvent> {
     sequence: q,
     tsUs: ts.us,
     tsRem: ts.rem,
+    // WebSocket prints carry no participant time.
+    execUs: ts.us,
+    execRem: ts.rem,
   };
 }
 

@@ -107,6 +107,8 @@ describe('line scanner: fixtures', () => {
       sequence: 4210002,
       tsUs: 1764601200101085,
       tsRem: 846,
+      execUs: 1764601200101085,
+      execRem: 846,
     });
   });
 });

@@ -308,6 +308,8 @@ describe('hand-written validators agree with the zod contract', () => {
       sequence: 1063,
       tsUs: 1517562000016036,
       tsRem: 600,
+      execUs: 1517562000016036,
+      execRem: 600,
     });
   });
 });
