@@ -268,7 +268,19 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
   function existingFor(req: PlaceOrderRequest, prepared: PreparedLimitOrder): PlaceOrderResult | null {
     const clientOrderId = req.request.clientOrderId;
     const same = state.openOrders[clientOrderId];
-    if (same) return { ...summary(same), existing: 'same_client_order_id' };
+    if (same) {
+      // A retry of the same request is answered with its order; the same id on a different order is a caller's
+      // mistake that must not pass as success. (Entries from before quantity joined the key match on price.)
+      const sameOrder = same.intentKey === prepared.intentKey || same.intentKey === priceIntent(prepared.intentKey);
+      if (!sameOrder && patched('desk-client-order-id-reuse')) {
+        throw ApplicationFailure.create({
+          message: `client order id ${clientOrderId} is already used by another open order (${same.side} ${same.quantity} ${same.symbol} limit ${same.limitPrice}); use a new id`,
+          type: 'OrderRefused',
+          nonRetryable: true,
+        });
+      }
+      return { ...summary(same), existing: 'same_client_order_id' };
+    }
     const done = (): PlaceOrderResult | null => {
       const notice = state.recent.find((n) => n.clientOrderId === clientOrderId);
       if (!notice) return null;

@@ -97,6 +97,10 @@ describe('orders on Temporal (paper broker)', () => {
     expect(first.existing).toBeNull();
     const again = await placeOrder(ctx, aapl({ clientOrderId: first.clientOrderId }), config);
     expect(again).toMatchObject({ workflowId: first.workflowId, existing: 'same_client_order_id' });
+    // The same id on a different order is the caller's mistake: refused, never answered with the other order.
+    await expect(placeOrder(ctx, aapl({ clientOrderId: first.clientOrderId, quantity: '7' }), config)).rejects.toThrow(
+      /already used by another open order \(buy 10 AAPL/,
+    );
 
     // Issue 11 item 6: a 500-share order with its own new id, while the 10-share one is open, is a new order.
     const big = await placeOrder(ctx, aapl({ quantity: '500' }), config);
@@ -164,7 +168,13 @@ describe('orders on Temporal (paper broker)', () => {
     market.print('MSFT', '410.50', 500);
     const filled = await waitForStatus(placed.clientOrderId, (s) => s.state === 'filled');
     expect(filled).toMatchObject({ filledQuantity: 100, remainingQuantity: 0, averageFillPrice: '410.41' });
-    const desk = await deskState(ctx, 'paper', acct);
+    // The order tells the desk after it reached its terminal state: the desk learns it a moment later.
+    const deadline = Date.now() + 10_000;
+    let desk = await deskState(ctx, 'paper', acct);
+    while (desk?.openOrders[placed.clientOrderId] && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      desk = await deskState(ctx, 'paper', acct);
+    }
     expect(desk?.openOrders[placed.clientOrderId]).toBeUndefined();
     expect(desk?.recent.find((n) => n.clientOrderId === placed.clientOrderId)?.state).toBe('filled');
   });
