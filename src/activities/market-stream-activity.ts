@@ -158,9 +158,9 @@ export function createStreamActivity(deps: StreamDeps) {
       for (const m of messages) {
         const record = wsToRecord(m, input.symbol, lastNs);
         if (!record) continue;
-        // Already taken from REST (held messages overlap the backfill): not bad data, just seen.
-        const seq = record.raw.sequence_number;
-        if (typeof seq === 'number' && d.alreadySeen(record.kind, seq, record.ns)) {
+        // Already taken from REST (held messages overlap the backfill): not bad data, just seen. Identity and
+        // time decide, not sequence numbers (they restart each session and distinct prints can share one).
+        if (d.alreadySeen(record.kind, record.raw)) {
           overlap += 1;
           continue;
         }
@@ -280,8 +280,8 @@ function emptyStats(): FlowStats {
 
 /**
  * A WebSocket T/Q message as a REST-shaped record. WebSocket times are milliseconds; within the millisecond
- * of the last REST record they are clamped forward so the detector's time order holds (sequence numbers
- * still order them exactly).
+ * of the last REST record they are clamped forward so the detector's time order holds (a print's identity,
+ * not its sequence number, then tells a new one from one REST already delivered).
  */
 export function wsToRecord(
   m: unknown,

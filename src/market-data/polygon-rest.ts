@@ -268,7 +268,10 @@ class PolygonRestAdapter implements PolygonRest {
           continue;
         }
         const key = recordKey(record as Record<string, unknown>);
-        if (ts === since && seenAtSince.has(key)) continue; // returned by the previous call
+        // Returned by the previous call. A cursor written before identities were keys lists sequence numbers
+        // (`q<n>`): honoured for that one call, so an upgrade does not replay the cursor's last instant.
+        if (ts === since && (seenAtSince.has(key) || seenAtSince.has(legacyKey(record as Record<string, unknown>))))
+          continue;
         records.push(record as T);
         if (ts > maxTs) {
           maxTs = ts;
@@ -433,11 +436,21 @@ function nsOf(value: unknown): bigint | undefined {
   return undefined;
 }
 
-/** sequence_number is unique per ticker and session; without it only an identical row counts as seen. */
+/**
+ * A record's identity among those at one timestamp: a trade's id with its exchange and TRF (sequence numbers are
+ * not identities: two distinct prints can share one); anything else, the whole row (a quote's fields).
+ */
 function recordKey(record: Record<string, unknown>): string {
-  const seq = record.sequence_number;
-  if (typeof seq === 'number' || typeof seq === 'string') return `q${seq}`;
+  const id = record.id;
+  if (typeof id === 'string' && record.price !== undefined) {
+    return `t${JSON.stringify([id, record.exchange ?? null, record.trf_id ?? null])}`;
+  }
   return `r${JSON.stringify(record)}`;
+}
+
+function legacyKey(record: Record<string, unknown>): string {
+  const seq = record.sequence_number;
+  return typeof seq === 'number' || typeof seq === 'string' ? `q${seq}` : '';
 }
 
 function retryAfterMs(header: unknown): number | undefined {

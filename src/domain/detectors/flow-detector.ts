@@ -49,7 +49,10 @@ export const TRAILING_SECONDS = 60;
 /** At most this many baseline buckets, so the serialized state stays small for any baselineMinutes. */
 const MAX_BASELINE_BUCKETS = 300;
 const RECENT_SEQ = 32;
-const RECENT_IDS = 8;
+/** Recent trade identities kept to recognise a print delivered twice (by REST overlap or a held stream). */
+const RECENT_IDS = 32;
+/** Of those, the newest this many are persisted (the state stays under 4 KB; a poll's own overlap is in memory). */
+const RECENT_IDS_PERSISTED = 8;
 const US_PER_SEC = 1_000_000;
 const US_PER_DAY = 86_400 * US_PER_SEC;
 const STATE_VERSION = 3;
@@ -292,11 +295,13 @@ export interface FlowDetector {
   /** The verdict on the last trade that reached onTrade (ineligible when it was rejected or dropped). */
   readonly lastTrade: TradeVerdict;
   /**
-   * Whether a record with this sequence number and SIP time (ns) is one already taken: same session day as the
-   * last accepted record of its kind, sequence number not above it. A feed that overlaps REST (WebSocket messages
-   * held while a backfill ran) skips these instead of having them rejected as duplicates of good data.
+   * Whether this record (REST-shaped trade or quote) is one already taken: stamped before the last accepted
+   * record of its kind, or with that record's identity (trade id + exchange + TRF; quote fields + timestamp). A
+   * feed that overlaps REST (WebSocket messages held while a backfill ran) skips these instead of having them
+   * rejected as duplicates of good data. Sequence numbers play no part: they restart every session and two
+   * distinct prints can share one.
    */
-  alreadySeen(kind: 'trade' | 'quote', sequence: number, timestampNs: bigint): boolean;
+  alreadySeen(kind: 'trade' | 'quote', raw: unknown): boolean;
   /** Set once, the first time the exit rule fires; never cleared. */
   readonly exitSignal: ExitSignal | null;
   readonly stats: FlowStats;
@@ -336,6 +341,11 @@ function emptyStats(): FlowStats {
     sides: { buy: 0, sell: 0, unknown: 0 },
     ignored: 0,
   };
+}
+
+/** Time (µs, ns remainder) a strictly before time b. */
+function before(aUs: number, aRem: number, bUs: number, bRem: number): boolean {
+  return aUs < bUs || (aUs === bUs && aRem < bRem);
 }
 
 function round4(x: number): number {
@@ -505,10 +515,45 @@ class Detector implements FlowDetector {
     this.caughtUpUs = c.us;
   }
 
-  alreadySeen(kind: 'trade' | 'quote', sequence: number, timestampNs: bigint): boolean {
-    const [seq, day] = kind === 'trade' ? [this.tSeq, this.tDay] : [this.qSeq, this.qDay];
-    const recordDay = Number(timestampNs / 1000n / BigInt(US_PER_DAY));
-    return day >= 0 && recordDay === day && sequence <= seq;
+  alreadySeen(kind: 'trade' | 'quote', raw: unknown): boolean {
+    if (kind === 'trade') {
+      const t = tradeFromRest(raw);
+      if (isRejected(t) || this.tUs < 0) return false;
+      return before(t.tsUs, t.tsRem, this.tUs, this.tRem) || this.knownTrade(t);
+    }
+    const q = quoteFromRest(raw);
+    if (isRejected(q) || this.qUs < 0) return false;
+    return before(q.tsUs, q.tsRem, this.qUs, this.qRem) || this.knownQuote(q);
+  }
+
+  /** A print with this identity (trade id, exchange, TRF) among the recent ones. Corrections reuse the id. */
+  private knownTrade(t: TradeEvent): boolean {
+    if (t.correction !== 0) return false;
+    const ids = this.tIds.items;
+    for (let i = 0; i < RECENT_IDS; i++) {
+      if (ids[i] === t.id && this.tIdEx.items[i] === t.exchange && this.tIdTrf.items[i] === t.trfId) return true;
+    }
+    return false;
+  }
+
+  /** A quote with the same timestamp and the same prices and sizes among the recent ones. */
+  private knownQuote(q: QuoteEvent): boolean {
+    for (let i = 1; i <= this.qhLen; i++) {
+      const k = (this.qhPos - i + QUOTE_HISTORY) % QUOTE_HISTORY;
+      const us = this.qhUs[k]!;
+      if (us < q.tsUs || (us === q.tsUs && this.qhRem[k]! < q.tsRem)) return false;
+      if (
+        us === q.tsUs &&
+        this.qhRem[k] === q.tsRem &&
+        this.qhBid[k] === q.bidE8 &&
+        this.qhAsk[k] === q.askE8 &&
+        this.qhBidSize[k] === q.bidSize &&
+        this.qhAskSize[k] === q.askSize
+      ) {
+        return true;
+      }
+    }
+    return false;
   }
 
   drainAlerts(): FlowAlert[] {
@@ -698,23 +743,14 @@ class Detector implements FlowDetector {
     if (staleCode !== undefined) return this.reject(staleCode);
     const day = Math.floor(t.tsUs / US_PER_DAY);
     if (this.tDay >= 0 && day > this.tDay) {
-      // Sequence numbers restart every session.
+      // Sequence numbers restart every session (kept for the record only: identity and time decide).
       this.tSeq = -1;
       this.tSeqs.clear();
     }
-    if (t.sequence <= this.tSeq) {
-      return this.reject(
-        t.sequence === this.tSeq || this.tSeqs.includes(t.sequence) ? RejectCode.Duplicate : RejectCode.OutOfOrder,
-      );
-    }
-    if (t.tsUs < this.tUs || (t.tsUs === this.tUs && t.tsRem < this.tRem)) return this.reject(RejectCode.OutOfOrder);
+    // A record's identity, not its sequence number, makes a duplicate; time alone orders the tape.
+    if (this.knownTrade(t)) return this.reject(RejectCode.Duplicate);
+    if (before(t.tsUs, t.tsRem, this.tUs, this.tRem)) return this.reject(RejectCode.OutOfOrder);
     if (t.correction === 0) {
-      const ids = this.tIds.items;
-      for (let i = 0; i < RECENT_IDS; i++) {
-        if (ids[i] === t.id && this.tIdEx.items[i] === t.exchange && this.tIdTrf.items[i] === t.trfId) {
-          return this.reject(RejectCode.Duplicate);
-        }
-      }
       this.tIds.push(t.id);
       this.tIdEx.push(t.exchange);
       this.tIdTrf.push(t.trfId);
@@ -970,12 +1006,8 @@ class Detector implements FlowDetector {
       this.qSeq = -1;
       this.qSeqs.clear();
     }
-    if (q.sequence <= this.qSeq) {
-      return this.reject(
-        q.sequence === this.qSeq || this.qSeqs.includes(q.sequence) ? RejectCode.Duplicate : RejectCode.OutOfOrder,
-      );
-    }
-    if (q.tsUs < this.qUs || (q.tsUs === this.qUs && q.tsRem < this.qRem)) return this.reject(RejectCode.OutOfOrder);
+    if (this.knownQuote(q)) return this.reject(RejectCode.Duplicate);
+    if (before(q.tsUs, q.tsRem, this.qUs, this.qRem)) return this.reject(RejectCode.OutOfOrder);
     this.qSeq = q.sequence;
     this.qSeqs.push(q.sequence);
     this.qUs = q.tsUs;
@@ -1084,7 +1116,10 @@ class Detector implements FlowDetector {
       warm: this.warm,
       ts: [this.tSeq, this.tUs, this.tRem, this.tDay],
       tSeqs: encodeDeltas(this.tSeqs.toArray()),
-      tIds: this.tIds.toArray().map((id, i) => [id, idEx[i]!, idTrf[i]!]),
+      tIds: this.tIds
+        .toArray()
+        .map((id, i): [string, number, number] => [id, idEx[i]!, idTrf[i]!])
+        .slice(-RECENT_IDS_PERSISTED),
       qs: [this.qSeq, this.qUs, this.qRem, this.qDay],
       qSeqs: encodeDeltas(this.qSeqs.toArray()),
       nbbo: [this.bid, this.bidSize, this.ask, this.askSize],

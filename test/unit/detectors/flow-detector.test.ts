@@ -380,9 +380,11 @@ describe('data validation: rejected with a stable code, counted, never thrown', 
     };
     expect(d.onTradeRecord(t)).toBe('accepted');
     expect(d.onTradeRecord(t)).toBe('DUPLICATE');
-    expect(d.onTradeRecord({ ...t, sequence_number: 499 })).toBe('OUT_OF_ORDER');
+    // Identity (id + exchange + TRF) makes a duplicate whatever its sequence number; time alone orders (issue 16).
+    expect(d.onTradeRecord({ ...t, sequence_number: 499 })).toBe('DUPLICATE');
     expect(d.onTradeRecord({ ...t, sequence_number: 501 })).toBe('DUPLICATE'); // same exchange + trade id
     expect(d.onTradeRecord({ ...t, id: 'b', sequence_number: 502, sip_timestamp: ns(0) })).toBe('OUT_OF_ORDER');
+    expect(d.onTradeRecord({ ...t, id: 'b2', sequence_number: 400, sip_timestamp: ns(0) })).toBe('OUT_OF_ORDER');
     expect(d.onTradeRecord({ ...t, id: 'c', sequence_number: 503, price: 0 })).toBe('NON_POSITIVE_PRICE');
     expect(d.onTradeRecord({ ...t, id: 'd', sequence_number: 504, size: 0 })).toBe('NON_POSITIVE_SIZE');
     expect(d.onTradeRecord({ ...t, id: 'e', sequence_number: 505, price: '249.5' })).toBe('SCHEMA');
@@ -396,10 +398,10 @@ describe('data validation: rejected with a stable code, counted, never thrown', 
       NON_POSITIVE_SIZE: 1,
       CROSSED_QUOTE: 1,
       OUT_OF_ORDER: 2,
-      DUPLICATE: 2,
+      DUPLICATE: 3,
       STALE: 0,
     });
-    expect([s.trades, s.quotes, s.eligibleTrades]).toEqual([9, 3, 1]);
+    expect([s.trades, s.quotes, s.eligibleTrades]).toEqual([10, 3, 1]);
   });
 
   it('a crossed quote does not replace the NBBO in force', () => {
@@ -452,21 +454,80 @@ describe('data validation: rejected with a stable code, counted, never thrown', 
   });
 });
 
+const rec = (id: string, seq: number, ms: number) => ({
+  exchange: 11,
+  id,
+  participant_timestamp: ns(ms),
+  price: 249.5,
+  sequence_number: seq,
+  sip_timestamp: ns(ms),
+  size: 100,
+});
+
 describe('alreadySeen (a feed overlapping REST)', () => {
-  it('is true for sequence numbers up to the last accepted of that kind on the same day, and only then', () => {
+  it('is true for records stamped before the last accepted one or with a known identity, never by sequence', () => {
     const { d, f } = setup();
-    const at = (ms: number) => BigInt(ns(ms));
-    expect(d.alreadySeen('trade', 1, at(0))).toBe(false); // nothing accepted yet
-    f.quote(0, 249.5, 249.53); // quote sequence 102
-    f.trade(1, 249.5, 100); // trade sequence 102
-    f.trade(2, 249.5, 100); // trade sequence 104
-    expect(d.alreadySeen('trade', 104, at(2))).toBe(true);
-    expect(d.alreadySeen('trade', 103, at(2))).toBe(true);
-    expect(d.alreadySeen('trade', 105, at(3))).toBe(false);
-    expect(d.alreadySeen('quote', 102, at(0))).toBe(true);
-    expect(d.alreadySeen('quote', 104, at(3))).toBe(false);
+    expect(d.alreadySeen('trade', rec('x', 1, 0))).toBe(false); // nothing accepted yet
+    f.quote(0, 249.5, 249.53);
+    d.onTradeRecord(rec('a', 102, 1));
+    d.onTradeRecord(rec('b', 104, 2));
+    expect(d.alreadySeen('trade', rec('b', 104, 2))).toBe(true); // same print
+    expect(d.alreadySeen('trade', rec('a', 102, 1))).toBe(true); // earlier
+    expect(d.alreadySeen('trade', rec('c', 104, 2))).toBe(false); // same sequence and time, another print
+    expect(d.alreadySeen('trade', rec('d', 5, 3))).toBe(false); // later, whatever its sequence number
+    const q = { ...rec('q', 0, 0), bid_price: 249.5, ask_price: 249.53, bid_size: 300, ask_size: 300 };
+    expect(d.alreadySeen('quote', q)).toBe(true); // the quote taken at 0
+    expect(d.alreadySeen('quote', { ...q, ask_price: 249.54 })).toBe(false); // another quote at that instant
     // Sequence numbers restart every session: a low number tomorrow is new.
-    expect(d.alreadySeen('trade', 5, at(86_400_000))).toBe(false);
+    expect(d.alreadySeen('trade', rec('e', 5, 86_400_000))).toBe(false);
+  });
+});
+
+describe('sequence numbers are not identities (issue 16)', () => {
+  it('two distinct TSLA prints in one millisecond sharing sequence 130924: both kept, the 12,000-share seller alerts', () => {
+    const { d } = setup();
+    const t = 1_764_601_200_534;
+    d.onWsMessage({
+      ev: 'Q',
+      sym: 'TSLA',
+      bx: 12,
+      bp: 249.95,
+      bs: 300,
+      ax: 12,
+      ap: 249.97,
+      as: 300,
+      t: t - 1,
+      q: 130_900,
+      z: 3,
+    });
+    expect(d.onWsMessage({ ev: 'T', sym: 'TSLA', i: '00220725', x: 12, p: 249.95, s: 100, t, q: 130_924, z: 3 })).toBe(
+      'accepted',
+    );
+    expect(
+      d.onWsMessage({ ev: 'T', sym: 'TSLA', i: '00220726', x: 12, p: 249.95, s: 12_000, t, q: 130_924, z: 3 }),
+    ).toBe('accepted');
+    expect(d.stats.rejected.DUPLICATE).toBe(0);
+    expect(d.drainAlerts()).toMatchObject([{ kind: 'large_seller', source: 'tape', size: 12_000 }]);
+    // The same print again is still a duplicate.
+    expect(
+      d.onWsMessage({ ev: 'T', sym: 'TSLA', i: '00220726', x: 12, p: 249.95, s: 12_000, t, q: 130_924, z: 3 }),
+    ).toBe('DUPLICATE');
+  });
+
+  it('a quote repeated with the same fields and timestamp is a duplicate; a different one at that instant is not', () => {
+    const { d, f } = setup();
+    expect(f.quote(0, 249.5, 249.53)).toBe('accepted');
+    f.quoteSeq -= 2;
+    expect(f.quote(0, 249.5, 249.53)).toBe('DUPLICATE');
+    f.quoteSeq -= 2;
+    expect(f.quote(0, 249.5, 249.54)).toBe('accepted'); // same sequence number, another quote
+    expect(d.stats.rejected.DUPLICATE).toBe(1);
+  });
+
+  it('a session boundary (post-market into the next morning) never makes valid data look out of order', () => {
+    const { d } = setup();
+    expect(d.onTradeRecord(rec('late', 9_000_000, 0))).toBe('accepted');
+    expect(d.onTradeRecord(rec('early', 3, 36_000_000))).toBe('accepted');
   });
 });
 

@@ -55,7 +55,7 @@ describe('fetchTradesSince / fetchQuotesSince', () => {
     expect(page.pages).toBe(5);
     expect(page.truncated).toBe(false);
     expect(seqOf(page.records)).toEqual(trades.map((t) => t.sequence_number));
-    expect(page.cursor).toEqual({ sipTimestamp: (BASE_NS + 220n).toString(), seenAtTimestamp: ['q23'] });
+    expect(page.cursor).toEqual({ sipTimestamp: (BASE_NS + 220n).toString(), seenAtTimestamp: ['t["23",4,null]'] });
     // next_url pages went out with only the cursor (plus the key the client adds).
     const paths = standIn.requests.map((r) => r.path);
     expect(paths[0]).toMatch(/order=asc/);
@@ -148,6 +148,25 @@ describe('fetchTradesSince / fetchQuotesSince', () => {
     expect(seqOf(fallback.records)).toEqual([7, 8, 9, 10]);
   });
 
+  it('two distinct prints sharing a sequence number at the cursor instant are both returned, once (issue 16)', async () => {
+    const a = { ...trade(130924, BASE_NS), id: '00220725', size: 100 };
+    const b = { ...trade(130924, BASE_NS), id: '00220726', size: 12_000 };
+    standIn.loadScenario('TSLA', { trades: [a] });
+    const client = await rest();
+    const first = await client.fetchTradesSince('TSLA', cursorFrom(BASE_NS));
+    expect(first.records.map((r) => r.id)).toEqual(['00220725']);
+    standIn.loadScenario('TSLA', { trades: [a, b] });
+    const second = await client.fetchTradesSince('TSLA', first.cursor);
+    expect(second.records.map((r) => r.id)).toEqual(['00220726']);
+    expect(second.cursor.seenAtTimestamp).toHaveLength(2);
+    // A cursor from before identities were keys (sequence numbers) is still honoured.
+    const legacy = await client.fetchTradesSince('TSLA', {
+      sipTimestamp: BASE_NS.toString(),
+      seenAtTimestamp: ['q130924'],
+    });
+    expect(legacy.records).toEqual([]);
+  });
+
   it('stops at untilNs (exclusive)', async () => {
     standIn.loadScenario('TSLA', { trades: [1, 2, 3].map((i) => trade(i, BASE_NS + BigInt(i))) });
     const client = await rest();
@@ -163,7 +182,7 @@ describe('fetchTradesSince / fetchQuotesSince', () => {
     const page = await client.fetchTradesSince('TSLA', cursorFrom(BASE_NS));
     expect(page.records).toHaveLength(5);
     expect(page.records.slice(1, 4)).toEqual(bad);
-    expect(page.cursor).toEqual({ sipTimestamp: (BASE_NS + 5n).toString(), seenAtTimestamp: ['q2'] });
+    expect(page.cursor).toEqual({ sipTimestamp: (BASE_NS + 5n).toString(), seenAtTimestamp: ['t["2",4,null]'] });
   });
 
   it('validates the cursor it is given', async () => {
