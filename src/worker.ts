@@ -23,6 +23,11 @@ export interface FlowguardWorkerOptions {
   readonly identity?: string;
   /** Activity slots; stream-mode monitors hold one each. Default: FLOWGUARD_MAX_CONCURRENT_ACTIVITIES (1000). */
   readonly maxConcurrentActivities?: number;
+  /**
+   * Workflows kept in the worker's cache (SDK default: about 10,000 within memory limits). Tests pass 0 to make
+   * every workflow task replay the whole history, which turns any non-determinism into a failed task at once.
+   */
+  readonly maxCachedWorkflows?: number;
 }
 
 export async function createWorker(options: FlowguardWorkerOptions): Promise<Worker> {
@@ -74,6 +79,7 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
     // default 10 s). A monitor whose poll was lost stays blind for that long on top of its heartbeat timeout;
     // a busy live worker picks up its sticky tasks in milliseconds, so a short bound costs nothing in replays.
     stickyQueueScheduleToStartTimeout: '3 seconds',
+    ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
     maxConcurrentActivityTaskExecutions:
       options.maxConcurrentActivities ?? readWorkerEnv().FLOWGUARD_MAX_CONCURRENT_ACTIVITIES,
   });

@@ -11,7 +11,6 @@ import {
   defineUpdate,
   getExternalWorkflowHandle,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   sleep,
   startChild,
@@ -175,12 +174,19 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
   });
   let pendingCancelAll: { reason: string } | null = null;
 
-  // The event path for fills: relays the broker's order updates to the order workflows while this run lasts
-  // (polling stays their fallback). Its scope is cancelled before continue-as-new; the next run starts it again.
-  const { brokerAvailability } = proxyLocalActivities<BrokerActivities>({
+  // A regular activity, not a local one: a local activity awaited inside concurrent placeOrder updates that
+  // start children replayed its completion in another order than it ran (a non-determinism error seen under
+  // the chaos bench), and a desk that cannot replay takes the kill switch down with it.
+  const { brokerAvailability } = proxyActivities<BrokerActivities>({
     startToCloseTimeout: '10 seconds',
     retry: { maximumAttempts: 3, initialInterval: '200 milliseconds' },
   });
+  // Keys do not disappear from a running worker: once configured, the broker is not asked about again in this
+  // run. A refusal is re-checked on every placement, so a worker restarted with keys is used at once.
+  let brokerConfigured = false;
+
+  // The event path for fills: relays the broker's order updates to the order workflows while this run lasts
+  // (polling stays their fallback). Its scope is cancelled before continue-as-new; the next run starts it again.
 
   const brokerEvents = new CancellationScope();
   if (settings.brokerEvents !== false && brokerHasOrderUpdates(broker) && patched('desk-broker-events')) {
@@ -243,6 +249,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
    * letting its order workflow be rejected in the background. Paper is embedded and always configured.
    */
   async function ensureBrokerConfigured(): Promise<void> {
+    if (brokerConfigured) return;
     let availability;
     try {
       availability = await brokerAvailability({ broker });
@@ -252,7 +259,10 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
       log.warn('broker availability check failed; placing anyway', { broker, error: errorMessage(err) });
       return;
     }
-    if (availability.configured) return;
+    if (availability.configured) {
+      brokerConfigured = true;
+      return;
+    }
     const vars = availability.missing.join(', ');
     throw ApplicationFailure.create({
       message:
@@ -311,7 +321,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     const prepared = prepare(req);
     // Before every check below, so they and the registration run in one step with nothing in between. Not
     // awaited at all where it does not apply: a replayed old history must reach startChild in the same step.
-    if (broker !== 'paper' && patched('desk-broker-availability')) await ensureBrokerConfigured();
+    if (broker !== 'paper' && patched('desk-broker-availability-activity')) await ensureBrokerConfigured();
     const clientOrderId = req.request.clientOrderId;
     const existing = existingFor(req, prepared);
     if (existing) return existing;

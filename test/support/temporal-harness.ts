@@ -60,7 +60,7 @@ export async function findWorkflowTaskFailures(): Promise<string[]> {
 
 export async function createTestWorker(
   env: TestWorkflowEnvironment,
-  options: { taskQueue: string } & Pick<FlowguardWorkerOptions, 'deps' | 'identity'>,
+  options: { taskQueue: string } & Pick<FlowguardWorkerOptions, 'deps' | 'identity' | 'maxCachedWorkflows'>,
 ): Promise<Worker> {
   const state = readIntegrationState();
   return createWorker({
@@ -70,6 +70,7 @@ export async function createTestWorker(
     workflowBundle: { codePath: state.bundlePath },
     ...(options.deps ? { deps: options.deps } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
   });
 }
 
