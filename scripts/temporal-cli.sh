@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the path of a usable `temporal` CLI on stdout (progress goes to stderr), obtaining one if needed:
 #   1. $TEMPORAL_CLI if set;  2. `temporal` on PATH (>= 1.5);  3. a cached build;
-#   4. a build from the Go module pinned in tools/temporal-cli/go.mod (the one place the version lives).
+#   4. a build from the Go module pinned in tools/temporal-cli/go.mod (the one place the version lives), with a
+#      progress line at least every TEMPORAL_CLI_PROGRESS_SECONDS (10) and the go tool's output in a log.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,21 +48,80 @@ MSG
   exit 1
 fi
 
-log "building Temporal CLI $version from its Go module (first run only: module downloads and several minutes of compile)"
+# The first build is minutes of module downloads and compile on a small machine: say so up front, keep the
+# go tool's own output in a log, and print a progress line at least every $interval seconds meanwhile.
+interval="${TEMPORAL_CLI_PROGRESS_SECONDS:-10}"
 mkdir -p "$cache_dir"
+build_log="$cache_dir/build.log"
+: >"$build_log"
+log "building Temporal CLI $version from its Go module (first run only): about 5 minutes on 2 cores," \
+  "module downloads then compile; log: $build_log"
+started=$SECONDS
+elapsed() { local s=$((SECONDS - started)); printf '%d:%02d' $((s / 60)) $((s % 60)); }
+
+fail() {
+  log "$1 failed after $(elapsed); the last lines of $build_log:"
+  tail -n 20 "$build_log" >&2
+  exit 1
+}
+
+# Runs "$@" with its output appended to the build log; while it runs, prints "[m:ss] <output of $1>" every
+# $interval seconds. Returns the command's status.
+with_progress() {
+  local progress="$1"
+  shift
+  "$@" >>"$build_log" 2>&1 &
+  running=$!
+  local next=$((SECONDS + interval)) status=0
+  while kill -0 "$running" 2>/dev/null; do
+    sleep 1
+    if [ "$SECONDS" -ge "$next" ] && kill -0 "$running" 2>/dev/null; then
+      log "[$(elapsed)] $($progress)"
+      next=$((SECONDS + interval))
+    fi
+  done
+  wait "$running" || status=$?
+  running=""
+  return "$status"
+}
+
+# go.sum lists one line per module zip (besides the /go.mod lines): the download's rough total.
+modules_total="$(grep -vc '/go.mod ' "$module_dir/go.sum" || true)"
+download_progress() {
+  local n
+  n="$(grep -c '\.zip: 200 OK' "$build_log" || true)"
+  echo "downloading modules: $n fetched so far (about $modules_total in all, fewer when Go's module cache has some)"
+}
+
+compile_from=0
+packages_total=""
+compile_progress() {
+  local built last
+  built="$(tail -n "+$((compile_from + 1))" "$build_log" | grep -vc '^#' || true)"
+  last="$(tail -n "+$((compile_from + 1))" "$build_log" | grep -v '^#' | tail -n 1)"
+  echo "compiling: $built${packages_total:+ of $packages_total} packages${last:+ (last: $last)}"
+}
+
 tmp="$(mktemp "$cache_dir/temporal.XXXXXX")"
-trap 'rm -f "$tmp"' EXIT
-(
-  cd "$module_dir"
-  log "downloading modules..."
-  go mod download -x 2>&1 | grep -c '^# get' | sed 's/^/temporal-cli: modules fetched: /' >&2 || true
-  log "compiling..."
-  CGO_ENABLED=0 go build -trimpath \
-    -ldflags "-s -w -X github.com/temporalio/cli/internal/temporalcli.Version=$version" \
-    -o "$tmp" github.com/temporalio/cli/cmd/temporal
-)
+running=""
+# A build in the background must not outlive this script (Ctrl-C, a killed demo). Not SIGINT: a script's
+# background jobs start with it ignored.
+trap '[ -z "$running" ] || kill "$running" 2>/dev/null; rm -f "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+cd "$module_dir"
+log "downloading modules..."
+with_progress download_progress go mod download -x || fail "downloading modules"
+log "modules ready after $(elapsed); compiling..."
+packages_total="$(CGO_ENABLED=0 go list -deps github.com/temporalio/cli/cmd/temporal 2>>"$build_log" | wc -l || true)"
+[ "${packages_total:-0}" -gt 0 ] || packages_total=""
+compile_from="$(wc -l <"$build_log")"
+# -v names each package as it is compiled: the compile's progress.
+with_progress compile_progress env CGO_ENABLED=0 go build -v -trimpath \
+  -ldflags "-s -w -X github.com/temporalio/cli/internal/temporalcli.Version=$version" \
+  -o "$tmp" github.com/temporalio/cli/cmd/temporal || fail "compiling"
 chmod +x "$tmp"
 mv -f "$tmp" "$cached"
 trap - EXIT
-log "built $cached"
+log "built $cached in $(elapsed)"
 echo "$cached"

@@ -1,19 +1,27 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../shared/contracts';
 
-const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** Resolves (and on first use builds) the Temporal CLI through the one script that knows how. */
+/**
+ * Resolves (and on first use builds) the Temporal CLI through the one script that knows how. Its stderr goes to
+ * ours: a first build takes minutes, and its progress lines are what the demo and the test run show meanwhile.
+ */
 export async function resolveTemporalCli(): Promise<string> {
   if (process.env.TEMPORAL_CLI) return process.env.TEMPORAL_CLI;
-  const { stdout } = await execFileAsync('bash', [path.join(ROOT, 'scripts', 'temporal-cli.sh')], {
-    maxBuffer: 1 << 20,
+  const child = spawn('bash', [path.join(ROOT, 'scripts', 'temporal-cli.sh')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  let stdout = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) throw new Error(`scripts/temporal-cli.sh exited ${code ?? 'on a signal'} (its reason is above)`);
   return stdout.trim();
 }
 
