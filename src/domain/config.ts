@@ -134,6 +134,13 @@ const DESCRIPTIONS: Record<string, string> = {
   'detectors.quoteSizeUnit': 'unit of NBBO sizes in the data: shares, or round_lots for older recordings',
   'detectors.quoteLagMs':
     'a print is classified against the last NBBO stamped strictly before its time minus this many ms (0–5000)',
+  'detectors.redBurstMinVolume': 'shares in the trailing 60 s below which no red burst is raised, whatever the ratio',
+  'detectors.redBurstMinTrades': 'eligible prints in the trailing 60 s below which no red burst is raised',
+  'detectors.redBurstRearmRatio':
+    'a red-burst episode ends (and may alert again) only once the ratio is below this level (capped at volumeSpikeThreshold)',
+  'detectors.redBurstRearmSeconds': '... and has stayed below it this many seconds (0–3600)',
+  'detectors.redBurstOpeningGuardMinutes':
+    'no red burst this many minutes after 09:30 New York time, the daily opening surge (0–120)',
   'orders.offsetMode': 'how limit offsets are expressed: bps or absolute (dollars)',
   'orders.buyOffset': 'buy limit below the reference, in offsetMode units',
   'orders.sellOffset': 'sell limit above the reference, in offsetMode units',

@@ -4,6 +4,13 @@ import { z } from 'zod';
 export const QuoteSizeUnit = { Shares: 'shares', RoundLots: 'round_lots' } as const;
 export type QuoteSizeUnit = (typeof QuoteSizeUnit)[keyof typeof QuoteSizeUnit];
 
+// red_burst defaults, measured on the real AMZN day (bench:realdata): see README "Detectors on real data".
+const RB_MIN_VOLUME = 5000;
+const RB_MIN_TRADES = 20;
+const RB_REARM_RATIO = 2;
+const RB_REARM_SECONDS = 600;
+const RB_OPENING_GUARD_MINUTES = 15;
+
 /** Detector settings with SPEC §2 defaults and ranges. */
 export const DetectorConfigSchema = z
   .object({
@@ -30,6 +37,34 @@ export const DetectorConfigSchema = z
     // A print is classified against the last quote stamped strictly before (print time − lag). 0 measured best
     // on the real AMZN day (exact venue timestamps); Lee & Ready used 5 s on 1988 data.
     quoteLagMs: z.number().min(0, 'must be ≥ 0').max(5000, 'must be ≤ 5000').default(0),
+    // red_burst floors: a burst needs real volume and real prints, not a ratio over a quiet baseline.
+    redBurstMinVolume: z
+      .number()
+      .int('must be an integer')
+      .min(0, 'must be ≥ 0')
+      .max(10_000_000, 'must be ≤ 10000000')
+      .default(RB_MIN_VOLUME),
+    redBurstMinTrades: z
+      .number()
+      .int('must be an integer')
+      .min(0, 'must be ≥ 0')
+      .max(100_000, 'must be ≤ 100000')
+      .default(RB_MIN_TRADES),
+    // Hysteresis: an episode ends (and may alert again) only after the ratio stayed below this level that long.
+    redBurstRearmRatio: z.number().min(0.5, 'must be ≥ 0.5').max(10, 'must be ≤ 10').default(RB_REARM_RATIO),
+    redBurstRearmSeconds: z
+      .number()
+      .int('must be an integer')
+      .min(0, 'must be ≥ 0')
+      .max(3600, 'must be ≤ 3600')
+      .default(RB_REARM_SECONDS),
+    // The opening surge happens every day: no red_burst this many minutes after 09:30 New York time.
+    redBurstOpeningGuardMinutes: z
+      .number()
+      .int('must be an integer')
+      .min(0, 'must be ≥ 0')
+      .max(120, 'must be ≤ 120')
+      .default(RB_OPENING_GUARD_MINUTES),
   })
   .strict()
   .superRefine((c, ctx) => {

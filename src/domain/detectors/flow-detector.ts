@@ -31,6 +31,7 @@ import {
   type FlowStats,
 } from './alerts';
 import { firstExcludedCondition as firstExcluded } from './conditions';
+import { zonedTimeToUtc } from '../sessions';
 import { decodeDeltas, decodeNums, encodeDeltas, encodeNums } from './state-codec';
 import { DetectorConfigSchema, QuoteSizeUnit, type DetectorConfig, type DetectorConfigInput } from './config';
 
@@ -170,6 +171,10 @@ export function flowDetectorStateSchema(config: DetectorConfig) {
       base: numList({ length: geo.buckets }),
       /** Market times (µs) of the latest large_seller alerts, oldest first. */
       ls: numList({ max: config.exitAlertCount, deltas: true }),
+      /** Red burst episode: active (1/0), highest severity alerted, µs since the ratio is below the re-arm level (-1). */
+      rb: z.tuple([num(), num(), num()]),
+      /** Per-second ring of eligible print counts of the trailing window. */
+      cnt: numList({ length: TRAILING_SECONDS }),
       /** Newest NBBOs, oldest first: µs, ns remainder, bid, bid size, ask, ask size (the last is `nbbo`). */
       qh: z.array(z.tuple([num(), num(), num(), num(), num(), num()])).max(QUOTE_HISTORY_PERSISTED),
     })
@@ -181,8 +186,8 @@ export type FlowDetectorState = z.input<ReturnType<typeof flowDetectorStateSchem
 /** Version 2 (no quote history), still accepted on restore: the NBBO in force becomes the history. */
 function flowDetectorStateSchemaV2(config: DetectorConfig) {
   return flowDetectorStateSchema(config)
-    .omit({ qh: true })
-    .extend({ v: z.literal(2) });
+    .omit({ qh: true, cnt: true })
+    .extend({ v: z.literal(2), rb: common.rb });
 }
 
 /** Version 1 (plain number arrays), still accepted on restore. */
@@ -202,7 +207,9 @@ function flowDetectorStateSchemaV1(config: DetectorConfig) {
     })
     .strict();
 }
-type DecodedState = Omit<z.output<ReturnType<typeof flowDetectorStateSchemaV1>>, 'v'> & {
+type DecodedState = Omit<z.output<ReturnType<typeof flowDetectorStateSchemaV1>>, 'v' | 'rb'> & {
+  rb: [number, number] | [number, number, number];
+  cnt?: number[];
   qh?: [number, number, number, number, number, number][];
 };
 
@@ -437,6 +444,13 @@ class Detector implements FlowDetector {
   // Red burst episode.
   rbActive = 0;
   rbLevel = 0;
+  rbBelowUs = -1;
+  // Eligible prints per second of the trailing window (the red_burst trade-count floor).
+  cnt: number[];
+  cntSum = 0;
+  // 09:30 New York of the UTC day `openDay` (µs), for the opening guard; computed once a day.
+  openDay = -1;
+  openUs = 0;
   // Exit.
   lsTimes: number[] = [];
   exit: ExitSignal | null = null;
@@ -470,6 +484,7 @@ class Detector implements FlowDetector {
     this.nBase = geo.buckets;
     this.maxGapSec = TRAILING_SECONDS + (geo.buckets + 1) * geo.width;
     this.vol = new Array<number>(TRAILING_SECONDS).fill(0);
+    this.cnt = new Array<number>(TRAILING_SECONDS).fill(0);
     this.sell = new Array<number>(TRAILING_SECONDS).fill(0);
     this.buy = new Array<number>(TRAILING_SECONDS).fill(0);
     this.base = new Array<number>(geo.buckets).fill(0);
@@ -787,6 +802,8 @@ class Detector implements FlowDetector {
     const slot = Math.max(sec, this.curSec) % TRAILING_SECONDS;
     this.vol[slot]! += t.size;
     this.volSum += t.size;
+    this.cnt[slot]! += 1;
+    this.cntSum += 1;
     if (side === SIDE_SELL) {
       this.st.sides.sell++;
       this.sell[slot]! += t.size;
@@ -946,11 +963,23 @@ class Detector implements FlowDetector {
     // An empty baseline has no meaningful ratio; never divide by a made-up one.
     if (mean <= 0) return;
     const ratio = this.volSum / mean;
-    if (ratio <= this.spike) {
-      this.rbActive = 0;
-      this.rbLevel = 0;
-      return;
+    const cfg = this.config;
+    // Hysteresis: an episode ends only after the ratio stayed below the re-arm level for redBurstRearmSeconds,
+    // so one burst that hovers around the threshold alerts once, not every few seconds.
+    // A re-arm level above the start threshold would never let an episode end: it is capped there.
+    if (ratio < Math.min(cfg.redBurstRearmRatio, this.spike)) {
+      if (this.rbBelowUs < 0) this.rbBelowUs = t.tsUs;
+      if (t.tsUs - this.rbBelowUs >= cfg.redBurstRearmSeconds * US_PER_SEC) {
+        this.rbActive = 0;
+        this.rbLevel = 0;
+      }
+    } else {
+      this.rbBelowUs = -1;
     }
+    if (ratio <= this.spike) return;
+    // Floors: a high ratio over a quiet baseline (1,234 shares against 308 a minute) is not a burst.
+    if (this.volSum < cfg.redBurstMinVolume || this.cntSum < cfg.redBurstMinTrades) return;
+    if (this.openingGuard(t.tsUs)) return;
     this.rbActive = 1;
     const classified = this.sellSum + this.buySum;
     const sellShare = classified > 0 ? this.sellSum / classified : 0;
@@ -993,6 +1022,20 @@ class Detector implements FlowDetector {
         ...(this.late ? { late: true as const } : {}),
       };
     }
+  }
+
+  /** Within redBurstOpeningGuardMinutes after 09:30 New York time (the opening surge happens every day). */
+  private openingGuard(us: number): boolean {
+    const guardUs = this.config.redBurstOpeningGuardMinutes * 60 * US_PER_SEC;
+    if (guardUs === 0) return false;
+    const day = Math.floor(us / US_PER_DAY);
+    if (day !== this.openDay) {
+      const d = new Date(day * 86_400_000);
+      this.openDay = day;
+      this.openUs =
+        zonedTimeToUtc(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), '09:30', 'America/New_York') * 1000;
+    }
+    return us >= this.openUs && us < this.openUs + guardUs;
   }
 
   // ---- quotes
@@ -1059,6 +1102,7 @@ class Detector implements FlowDetector {
     if (sec - this.curSec > this.maxGapSec) {
       // Nothing traded in a gap this long: every bucket ends up zero; replay only the last stretch of it.
       this.vol.fill(0);
+      this.cnt.fill(0);
       this.sell.fill(0);
       this.buy.fill(0);
       from = sec - this.maxGapSec + 1;
@@ -1068,6 +1112,7 @@ class Detector implements FlowDetector {
       const leaving = s - TRAILING_SECONDS;
       if (leaving >= this.firstSec) this.retire(leaving, this.vol[slot]!);
       this.vol[slot] = 0;
+      this.cnt[slot] = 0;
       this.sell[slot] = 0;
       this.buy[slot] = 0;
     }
@@ -1076,12 +1121,15 @@ class Detector implements FlowDetector {
     let v = 0;
     let sl = 0;
     let b = 0;
+    let c = 0;
     for (let i = 0; i < TRAILING_SECONDS; i++) {
+      c += this.cnt[i]!;
       v += this.vol[i]!;
       sl += this.sell[i]!;
       b += this.buy[i]!;
     }
     this.volSum = v;
+    this.cntSum = c;
     this.sellSum = sl;
     this.buySum = b;
   }
@@ -1133,7 +1181,8 @@ class Detector implements FlowDetector {
       sums: [this.volSum, this.sellSum, this.buySum],
       base: encodeNums(this.base),
       bf: [this.fillK, this.fill, this.complete, this.baseSum],
-      rb: [this.rbActive, this.rbLevel],
+      rb: [this.rbActive, this.rbLevel, this.rbBelowUs],
+      cnt: encodeNums(this.cnt),
       ls: encodeDeltas(this.lsTimes),
       qh: this.quoteHistory(QUOTE_HISTORY_PERSISTED),
       exit: this.exit === null ? null : { ...this.exit },
@@ -1179,6 +1228,10 @@ class Detector implements FlowDetector {
     this.base = [...s.base];
     [this.fillK, this.fill, this.complete, this.baseSum] = s.bf;
     [this.rbActive, this.rbLevel] = s.rb;
+    this.rbBelowUs = s.rb[2] ?? -1;
+    // Older states counted no prints: the trade-count floor starts from zero.
+    this.cnt = s.cnt === undefined ? new Array<number>(TRAILING_SECONDS).fill(0) : [...s.cnt];
+    this.cntSum = this.cnt.reduce((a, b) => a + b, 0);
     this.lsTimes = [...s.ls];
     this.exit = s.exit === null ? null : { ...s.exit };
     const st = emptyStats();

@@ -350,8 +350,8 @@ describe('red_burst (baselineMinutes 1; baseline 100 shares/s → mean 6000 per 
     expect(d.drainAlerts()).toEqual([]);
   });
 
-  it('a new episode after the ratio falls back: warning again', () => {
-    const { d, f } = warm();
+  it('a new episode after the ratio falls back: warning again (redBurstRearmSeconds 0: no hysteresis)', () => {
+    const { d, f } = warm({ redBurstRearmSeconds: 0, redBurstMinTrades: 0 });
     f.trade(120_200, 249.5, 12_160);
     expect(d.drainAlerts().map((a) => a.severity)).toEqual(['warning']);
     // At 200 s the trailing window (141..200 s) holds only a 100-share print; the baseline (81..140 s) is
@@ -362,6 +362,69 @@ describe('red_burst (baselineMinutes 1; baseline 100 shares/s → mean 6000 per 
     f.trade(200_400, 249.5, 16_100);
     f.trade(200_600, 249.49, 16_100);
     expect(d.drainAlerts().map((a) => [a.severity, a.kind === 'red_burst' && a.ratio])).toEqual([['warning', 3.0137]]);
+  });
+});
+
+describe('red_burst hysteresis, floors and the opening guard (issue 16)', () => {
+  /** baselineMinutes 1: 100 shares/s for 120 s, then a quote; the same warm-up as above. */
+  function warm(config = {}) {
+    const s = setup({ baselineMinutes: 1, largeOrderSize: 1_000_000, ...config });
+    for (let t = 0; t < 120; t++) s.f.trade(t * 1000, 250, 100);
+    s.f.quote(120_000, 249.5, 249.53);
+    return s;
+  }
+
+  it('an episode hovering around the threshold alerts once: it re-arms only after redBurstRearmSeconds below the re-arm level', () => {
+    const { d, f } = warm({ redBurstRearmSeconds: 120, redBurstMinTrades: 0 });
+    f.trade(120_200, 249.5, 12_160);
+    expect(d.drainAlerts().map((a) => a.severity)).toEqual(['warning']);
+    // Back below the re-arm level at 200 s, up again at 200.2 s: the same episode, no new alert.
+    f.trade(200_000, 249.5, 100);
+    [249.49, 249.5, 249.49].forEach((p, i) => f.trade(200_200 + i * 200, p, 16_100));
+    expect(d.drainAlerts()).toEqual([]);
+  });
+
+  it('1,234 shares in 60 s against a baseline of 308 per minute is no burst (volume and trade-count floors)', () => {
+    const { d, f } = setup({ baselineMinutes: 1, largeOrderSize: 1_000_000 });
+    // Baseline: 308 shares a minute (a 100-share print every ~20 s, the last 8 shares at 59 s).
+    for (let t = 0; t < 120; t += 20) f.trade(t * 1000, 250, 100);
+    f.trade(59_000, 250, 8);
+    f.trade(119_000, 250, 8);
+    f.quote(120_000, 249.5, 249.53);
+    // 1,234 shares of sells within a minute: ratio ≈ 4, every print seller-initiated.
+    for (let i = 0; i < 12; i++) f.trade(121_000 + i * 4000, 249.5, i < 11 ? 100 : 134);
+    expect(d.drainAlerts()).toEqual([]);
+    expect(d.exitSignal).toBeNull();
+    // With the floors off, the same tape is a critical burst and an exit: what the issue saw.
+    const off = setup({ baselineMinutes: 1, largeOrderSize: 1_000_000, redBurstMinVolume: 0, redBurstMinTrades: 0 });
+    for (let t = 0; t < 120; t += 20) off.f.trade(t * 1000, 250, 100);
+    off.f.trade(59_000, 250, 8);
+    off.f.trade(119_000, 250, 8);
+    off.f.quote(120_000, 249.5, 249.53);
+    for (let i = 0; i < 12; i++) off.f.trade(121_000 + i * 4000, 249.5, i < 11 ? 100 : 134);
+    expect(off.d.drainAlerts().map((a) => a.severity)).toContain('critical');
+  });
+
+  it('no red burst in the first redBurstOpeningGuardMinutes after 09:30 New York time', () => {
+    // T0 is 10:00 New York (15:00 UTC in December): inside a 45-minute guard, outside the default 15.
+    const guarded = warm({ redBurstOpeningGuardMinutes: 45 });
+    guarded.f.trade(120_200, 249.5, 18_160);
+    expect(guarded.d.drainAlerts()).toEqual([]);
+    const open = warm();
+    open.f.trade(120_200, 249.5, 18_160);
+    expect(open.d.drainAlerts().map((a) => a.severity)).toEqual(['critical']);
+  });
+
+  it('settings are validated', () => {
+    for (const bad of [
+      { redBurstMinVolume: -1 },
+      { redBurstMinTrades: 1.5 },
+      { redBurstRearmRatio: 0.1 },
+      { redBurstRearmSeconds: 4000 },
+      { redBurstOpeningGuardMinutes: 121 },
+    ]) {
+      expect(() => setup(bad)).toThrow(new RegExp(Object.keys(bad)[0]!));
+    }
   });
 });
 

@@ -35,6 +35,9 @@ const CONFIG = {
   volumeSpikeThreshold: 1.5,
   redBurstThreshold: 2,
   exitAlertCount: 3,
+  // Small generated tapes: the real-tape floors would hide every burst (hysteresis stays on).
+  redBurstMinVolume: 0,
+  redBurstMinTrades: 0,
 };
 
 /** Applies steps to a detector, returning everything observable. */
@@ -207,9 +210,10 @@ describe('detector state snapshot/restore', () => {
     const { d } = longSessionPrefix();
     const snap = d.snapshot();
     // Version 1 had no quote history (added in version 3): the NBBO in force becomes its only entry.
-    const { qh, ...withoutHistory } = snap;
+    const { qh, cnt: _cnt, ...withoutHistory } = snap;
     const v1 = {
       ...withoutHistory,
+      rb: snap.rb.slice(0, 2),
       v: 1,
       tSeqs: decodeDeltas(snap.tSeqs),
       qSeqs: decodeDeltas(snap.qSeqs),
@@ -221,7 +225,8 @@ describe('detector state snapshot/restore', () => {
     };
     expect(v1.base).toHaveLength(300);
     const restored = createFlowDetector({ symbol: 'TSLA', state: JSON.parse(JSON.stringify(v1)) });
-    expect(restored.snapshot()).toEqual({ ...snap, qh: qh.slice(-1) });
+    // Version 1 also had no print counts nor re-arm time (added in version 3).
+    expect(restored.snapshot()).toEqual({ ...snap, qh: qh.slice(-1), cnt: '~1o', rb: [...snap.rb.slice(0, 2), -1] });
     expect(() => createFlowDetector({ symbol: 'TSLA', state: { ...v1, vol: snap.vol } })).toThrow('state.vol');
     expect(() => createFlowDetector({ symbol: 'TSLA', state: { ...snap, vol: '1,2' } })).toThrow(
       'state.vol: must have 60 entries (has 2)',
