@@ -12,6 +12,7 @@ import { ValidationError } from '../domain/validation';
 import { type FlowguardMetrics, unscrapedMetrics } from '../observability/flowguard-metrics';
 import { type AuditLog, type AuditRecord } from './audit';
 import { toActivityFailure } from './failures';
+import { heartbeatWhileRunning } from './heartbeat';
 
 /** Resolves a broker adapter by name; adapters are built once per worker from its environment. */
 export interface BrokerRegistry {
@@ -72,6 +73,9 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
   ): Promise<T> {
     const info = Context.current().info;
     const started = performance.now();
+    // A worker that dies mid-call is noticed within the caller's heartbeat timeout: the kill switch and a
+    // submit are not held for the whole start-to-close timeout.
+    const stopHeartbeat = heartbeatWhileRunning();
     const common = { ...base, workflowId: info.workflowExecution?.workflowId, attempt: info.attempt };
     try {
       const result = await metrics.timeBrokerCall(base.broker, base.event, call);
@@ -82,6 +86,8 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
         err instanceof Error ? { type: err.name, message: err.message } : { type: 'Error', message: String(err) };
       audit.record({ ...common, outcome: 'error', latencyMs: elapsed(started), error });
       throw toActivityFailure(err, maxBrokerWaitMs === undefined ? {} : { maxBrokerWaitMs });
+    } finally {
+      stopHeartbeat();
     }
   }
 

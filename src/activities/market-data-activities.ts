@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { type DetectorConfig } from '../domain/detectors/config';
 import { type ExitSignal, type FlowAlert, type FlowStats } from '../domain/detectors/alerts';
 import { createFlowDetector, type FlowDetector } from '../domain/detectors/flow-detector';
@@ -8,6 +7,7 @@ import { type FlowguardMetrics } from '../observability/flowguard-metrics';
 import { PolygonError } from '../market-data/polygon-errors';
 import { createPolygonStreamHub, type PolygonStreamHub } from '../market-data/polygon-stream-hub';
 import { toActivityFailure } from './failures';
+import { HEARTBEAT_INTERVAL_MS, heartbeatWhileRunning } from './heartbeat';
 import { createStreamActivity } from './market-stream-activity';
 import { MARKET_UPDATE_SIGNAL } from '../shared/contracts';
 
@@ -65,7 +65,7 @@ export type FeedFreshness = 'ok' | 'warn' | 'stale' | 'unknown';
  * worker lost mid-poll is noticed within the monitor's heartbeat timeout of a few seconds. Polls shorter than
  * this (nearly all) send none: no extra server round trip per poll.
  */
-export const POLL_HEARTBEAT_MS = 1000;
+export const POLL_HEARTBEAT_MS = HEARTBEAT_INTERVAL_MS;
 
 export interface PollMarketDataInput {
   readonly positionId: string;
@@ -287,20 +287,4 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       late,
     };
   }
-}
-
-/**
- * Heartbeats every POLL_HEARTBEAT_MS until stopped: the server then retries a poll whose worker died within the
- * heartbeat timeout instead of the start-to-close timeout. A timer rather than a beat per page, because one
- * page can wait on the rate limiter or a slow answer for longer than the timeout while the worker is fine.
- */
-function heartbeatWhileRunning(): () => void {
-  let ctx: Context;
-  try {
-    ctx = Context.current();
-  } catch {
-    return () => undefined; // called outside an activity (tests, scripts): nothing to tell
-  }
-  const timer = setInterval(() => ctx.heartbeat(), POLL_HEARTBEAT_MS);
-  return () => clearInterval(timer);
 }

@@ -34,7 +34,13 @@ import { ValidationError } from '../domain/validation';
 import { WorkflowIds } from '../shared/contracts';
 import { orderRequests } from './lazy-domain';
 import { orderTerminalSignal, type OrderTerminalNotice } from './notifications';
-import { brokerUpdateSignal, cancelOrderSignal, orderWorkflow, type OrderSettings } from './order';
+import {
+  BROKER_HEARTBEAT_TIMEOUT_MS,
+  brokerUpdateSignal,
+  cancelOrderSignal,
+  orderWorkflow,
+  type OrderSettings,
+} from './order';
 
 type BrokerActivities = ReturnType<typeof createBrokerActivities>;
 
@@ -165,6 +171,8 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
   const { broker, account, settings } = input;
   const acts = proxyActivities<BrokerActivities>({
     startToCloseTimeout: settings.activityTimeoutSeconds * 1000,
+    // The kill switch is not held for the whole start-to-close timeout by a worker lost mid-cancel.
+    heartbeatTimeout: BROKER_HEARTBEAT_TIMEOUT_MS,
     retry: {
       maximumAttempts: settings.retry.maximumAttempts,
       initialInterval: settings.retry.initialIntervalMs,

@@ -146,6 +146,8 @@ export const brokerUpdateSignal = defineSignal<[BrokerOrderSnapshot]>('brokerUpd
 export const orderStatusQuery = defineQuery<OrderStatus>('status');
 
 const WARNINGS_KEPT = 10;
+/** Broker activities heartbeat every second while a call is out (activities/heartbeat.ts). */
+export const BROKER_HEARTBEAT_TIMEOUT_MS = 5000;
 const DEFAULT_MAX_BROKER_WAIT_SECONDS = 60;
 const DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS = 60;
 /** Temporal's retries of one submit attempt for failures that are not the broker's (worker lost mid-call). */
@@ -176,14 +178,17 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
     nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes],
   };
   const startToCloseTimeout = settings.activityTimeoutSeconds * 1000;
+  // Broker activities heartbeat while they wait on the broker: a worker lost mid-call is noticed in seconds.
+  const heartbeatTimeout = BROKER_HEARTBEAT_TIMEOUT_MS;
   const maxWaitMs = (settings.maxBrokerWaitSeconds ?? DEFAULT_MAX_BROKER_WAIT_SECONDS) * 1000;
   const windowSeconds = settings.unknownOutcomeWindowSeconds ?? DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS;
-  const acts = proxyActivities<BrokerActivities>({ startToCloseTimeout, retry });
+  const acts = proxyActivities<BrokerActivities>({ startToCloseTimeout, heartbeatTimeout, retry });
   // The workflow decides between submit attempts (it must know which ones may have reached the broker, and a
   // cancel must be able to stop a backoff), so Temporal retries only failures that are not the broker's: a
   // worker that died mid-call, an unexpected exception. Those retries look the order up before submitting.
   const submitter = proxyActivities<BrokerActivities>({
     startToCloseTimeout,
+    heartbeatTimeout,
     retry: {
       maximumAttempts: SUBMIT_INFRASTRUCTURE_ATTEMPTS,
       initialInterval: settings.retry.initialIntervalMs,
@@ -194,6 +199,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
   // Resolving an unknown outcome must not give up while the broker is unreachable: the order may exist there.
   const lookup = proxyActivities<BrokerActivities>({
     startToCloseTimeout,
+    heartbeatTimeout,
     retry: {
       initialInterval: settings.retry.initialIntervalMs,
       backoffCoefficient: settings.retry.backoffCoefficient,
