@@ -5,8 +5,17 @@ import { type FlowAlert } from '../domain/detectors/alerts';
 import { DetectorConfigSchema, type DetectorConfig } from '../domain/detectors/config';
 import { formatPriceE8 } from '../domain/market-data/price';
 import { formatNs } from '../domain/market-data/timestamp';
-import { parseRecordFile } from '../domain/market-data/record-file';
+import { isRejectCode } from '../domain/market-data/reject-codes';
 import { recordTime, replaySession, type ReplayResult } from '../domain/replay';
+import {
+  assertSomeAccepted,
+  explainRejection,
+  parseReplayFile,
+  RecordStream,
+  type RecordFile,
+  type Rejection,
+  type StreamTally,
+} from '../domain/replay-input';
 import { type RecordOutcome, type TradeVerdict } from '../domain/detectors/flow-detector';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import { action, printJson } from './io';
@@ -46,8 +55,22 @@ export function loadDetectorConfigFile(path: string): DetectorConfig {
   return parseOrThrow(DetectorConfigSchema, section, 'config');
 }
 
+/** How many rejections are explained one by one (text summary and --json). */
+const FIRST_REJECTIONS = 5;
+/** SCHEMA rejections explained field by field through the zod contract (slow); the rest count as "(record)". */
+const SCHEMA_EXPLAINED = 1000;
+
+export interface ReplayRun extends ReplayResult {
+  readonly rejections: {
+    /** SCHEMA rejections by the field that broke the contract. */
+    readonly schemaFields: Record<string, number>;
+    /** The first few rejections, in replay order, with file, line, field and rule. */
+    readonly first: Rejection[];
+  };
+}
+
 /** Validates the flags, reads the files and replays them; throws ValidationError on bad input. */
-export function runReplay(opts: ReplayOptions): ReplayResult {
+export function runReplay(opts: ReplayOptions): ReplayRun {
   const issues: { field: string; rule: string }[] = [];
   if (opts.symbol === undefined) issues.push({ field: '--symbol', rule: 'is required' });
   else if (!SYMBOL.test(opts.symbol))
@@ -56,15 +79,52 @@ export function runReplay(opts: ReplayOptions): ReplayResult {
   if (opts.quotes === undefined) issues.push({ field: '--quotes', rule: 'is required' });
   if (issues.length > 0) throw new ValidationError(issues);
   const config = opts.config === undefined ? undefined : loadDetectorConfigFile(opts.config);
-  const trades = parseRecordFile(readText(opts.trades!, '--trades'));
-  const quotes = parseRecordFile(readText(opts.quotes!, '--quotes'));
+  const files: Record<RecordStream, RecordFile> = {
+    trades: parseReplayFile(readText(opts.trades!, '--trades'), RecordStream.Trades, opts.trades!),
+    quotes: parseReplayFile(readText(opts.quotes!, '--quotes'), RecordStream.Quotes, opts.quotes!),
+  };
+  const tally: Record<RecordStream, StreamTally> = {
+    trades: { accepted: 0, rejected: 0, ignored: 0, firstRejected: -1 },
+    quotes: { accepted: 0, rejected: 0, ignored: 0, firstRejected: -1 },
+  };
+  const first: Rejection[] = [];
+  const schemaFields: Record<string, number> = {};
+  const firstOfStream: Partial<Record<RecordStream, Rejection>> = {};
+  let schemaSeen = 0;
+  const onOutcome = (stream: RecordStream, index: number, outcome: RecordOutcome) => {
+    const t = tally[stream];
+    if (outcome === 'accepted') t.accepted++;
+    else if (outcome === 'ignored') t.ignored++;
+    else if (isRejectCode(outcome)) {
+      t.rejected++;
+      const explain =
+        t.firstRejected < 0 ||
+        first.length < FIRST_REJECTIONS ||
+        (outcome === 'SCHEMA' && schemaSeen < SCHEMA_EXPLAINED);
+      const why = explain ? explainRejection(files[stream], index, outcome) : undefined;
+      if (t.firstRejected < 0) {
+        t.firstRejected = index;
+        firstOfStream[stream] = why;
+      }
+      if (why !== undefined && first.length < FIRST_REJECTIONS) first.push(why);
+      if (outcome === 'SCHEMA') {
+        const field = schemaSeen++ < SCHEMA_EXPLAINED && why !== undefined ? why.field : '(not explained)';
+        schemaFields[field] = (schemaFields[field] ?? 0) + 1;
+      }
+    }
+  };
+  const trades = files.trades.records;
+  const quotes = files.quotes.records;
   const lines: string[] = [];
   const onTrade =
     opts.tradesOut === undefined
       ? undefined
       : (raw: unknown, v: TradeVerdict, outcome: RecordOutcome) =>
           lines.push(JSON.stringify(tradeLine(raw, v, outcome)));
-  const result = replaySession({ symbol: opts.symbol!, config, trades, quotes, onTrade });
+  const result = replaySession({ symbol: opts.symbol!, config, trades, quotes, onTrade, onOutcome });
+  for (const stream of [RecordStream.Trades, RecordStream.Quotes]) {
+    assertSomeAccepted(files[stream], tally[stream], firstOfStream[stream]);
+  }
   if (opts.tradesOut !== undefined) {
     try {
       writeFileSync(opts.tradesOut, lines.length > 0 ? `${lines.join('\n')}\n` : '');
@@ -73,7 +133,7 @@ export function runReplay(opts: ReplayOptions): ReplayResult {
       throw new ValidationError([{ field: '--trades-out', rule: `cannot write ${opts.tradesOut} (${code})` }]);
     }
   }
-  return result;
+  return { ...result, rejections: { schemaFields, first } };
 }
 
 const priceOrNull = (e8: number): number | null => (e8 > 0 ? Number(formatPriceE8(e8)) : null);
@@ -97,7 +157,7 @@ export function tradeLine(raw: unknown, v: TradeVerdict, outcome: RecordOutcome)
 }
 
 /** The `--json` document: exactly the fields promised to scripts. */
-export function replayJson(result: ReplayResult): unknown {
+export function replayJson(result: ReplayRun): unknown {
   return {
     symbol: result.symbol,
     alerts: result.alerts,
@@ -110,6 +170,7 @@ export function replayJson(result: ReplayResult): unknown {
             rule: result.exitSignal.rule,
           },
     stats: result.stats,
+    rejections: result.rejections,
   };
 }
 
@@ -126,7 +187,7 @@ function describe(a: FlowAlert): string {
   return `${isoFromNs(a.timestampNs)}  ${a.severity.toUpperCase().padEnd(8)} ${what.padEnd(18)} ${a.symbol} @ ${a.price}  ${a.rule}`;
 }
 
-export function formatTimeline(result: ReplayResult): string {
+export function formatTimeline(result: ReplayRun): string {
   const lines: string[] = [];
   lines.push(`replay ${result.symbol}: ${result.alerts.length} alert(s)`);
   for (const a of result.alerts) {
@@ -141,13 +202,20 @@ export function formatTimeline(result: ReplayResult): string {
   const s = result.stats;
   const rejected = Object.entries(s.rejected)
     .filter(([, n]) => n > 0)
-    .map(([c, n]) => `${c} ${n}`);
+    .map(([c, n]) => {
+      // SCHEMA alone says nothing a user can fix: name the fields that broke the contract.
+      const fields = Object.entries(result.rejections.schemaFields).sort((a, b) => b[1] - a[1]);
+      return c === 'SCHEMA' && fields.length > 0
+        ? `${c} ${n} (${fields.map(([f, k]) => `${f} ${k}`).join(', ')})`
+        : `${c} ${n}`;
+    });
   const dropped = Object.entries(s.dropped.conditions).map(([c, n]) => `condition ${c}: ${n}`);
   if (s.dropped.correction > 0) dropped.unshift(`correction: ${s.dropped.correction}`);
   lines.push(
     `trades ${s.trades} (eligible ${s.eligibleTrades}: buy ${s.sides.buy}, sell ${s.sides.sell}, unknown ${s.sides.unknown}), quotes ${s.quotes}`,
   );
   lines.push(`rejected: ${rejected.length > 0 ? rejected.join(', ') : 'none'}`);
+  for (const r of result.rejections.first) lines.push(`  ${r.file} line ${r.line}: ${r.code} ${r.field}: ${r.rule}`);
   lines.push(`dropped (ineligible): ${dropped.length > 0 ? dropped.join(', ') : 'none'}`);
   return `${lines.join('\n')}\n`;
 }

@@ -25,6 +25,11 @@ export interface ReplayInput {
    * `replay --trades-out`). A record that was rejected or dropped is ineligible.
    */
   readonly onTrade?: (raw: unknown, verdict: TradeVerdict, outcome: RecordOutcome) => void;
+  /**
+   * Called once per record with its stream, its index in that stream's input and the outcome: how the CLI finds
+   * a file none of whose records was accepted, and the line of each rejection.
+   */
+  readonly onOutcome?: (stream: 'trades' | 'quotes', index: number, outcome: RecordOutcome) => void;
 }
 
 const INELIGIBLE: TradeVerdict = { eligible: false, side: 'unknown', rule: 'unknown', bidE8: 0, askE8: 0 };
@@ -75,12 +80,14 @@ export function replaySession(input: ReplayInput): ReplayResult {
       else if (tt === undefined) takeQuote = false;
       else takeQuote = tq.us < tt.us || (tq.us === tt.us && tq.rem <= tt.rem);
     }
+    const index = takeQuote ? j : i;
     const raw = takeQuote ? quotes[j++] : trades[i++];
     if (live !== undefined && detector.warmUp) {
       const t = recordTime(raw);
       if (t !== undefined && (t.us > live.us || (t.us === live.us && t.rem >= live.rem))) detector.setWarmUp(false);
     }
     const outcome = feed(detector, raw, takeQuote);
+    if (input.onOutcome !== undefined) input.onOutcome(takeQuote ? 'quotes' : 'trades', index, outcome);
     if (!takeQuote && input.onTrade !== undefined)
       input.onTrade(raw, outcome === 'accepted' ? detector.lastTrade : INELIGIBLE, outcome);
     for (const a of detector.drainAlerts()) alerts.push(a);

@@ -110,7 +110,7 @@ describe('the flowguard binary', () => {
     expect(res.stderr).toBe('');
     expect(res.status).toBe(0);
     const out = JSON.parse(res.stdout) as Record<string, unknown>;
-    expect(Object.keys(out)).toEqual(['symbol', 'alerts', 'exitSignal', 'stats']);
+    expect(Object.keys(out)).toEqual(['symbol', 'alerts', 'exitSignal', 'stats', 'rejections']);
     expectMatches(out as never, load(name));
   });
 
