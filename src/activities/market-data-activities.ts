@@ -14,7 +14,7 @@ import { MARKET_UPDATE_SIGNAL } from '../shared/contracts';
 /** The REST client of the worker (one rate limiter shared by every monitor it runs). */
 export interface MarketDataDeps {
   /** Alert and market-data error counters. */
-  readonly metrics?: Pick<FlowguardMetrics, 'alerts' | 'marketDataErrors' | 'trackStreamHub'>;
+  readonly metrics?: Pick<FlowguardMetrics, 'alerts' | 'marketDataErrors' | 'marketDataStalls' | 'trackStreamHub'>;
   readonly polygon: () => Promise<PolygonRest>;
   /** Key and WebSocket base for stream mode (POLYGON_API_KEY, POLYGON_WS_URL). */
   readonly polygonStream?: () => { readonly apiKey: string; readonly wsBaseUrl?: string };
@@ -107,6 +107,11 @@ export interface PollMarketDataResult {
   readonly lagMs: number | null;
   /** Records accepted as late (older than the stale bound, part of the gap being filled). */
   readonly late: number;
+  /**
+   * A next_url chain that did not advance (polygon-rest.ts): not followed, its repeats dropped, `truncated` left
+   * false so the monitor keeps its cadence. Absent when both sources advanced (and from older workers).
+   */
+  readonly stalled?: { readonly sources: readonly ('trades' | 'quotes')[]; readonly reason: string };
 }
 
 interface Timed {
@@ -211,6 +216,14 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       horizon !== null ? { untilNs: (horizon + 1n).toString() } : {},
     );
 
+    const stalledSources = (
+      [
+        ['trades', trades.stalled],
+        ['quotes', quotes.stalled],
+      ] as const
+    ).filter(([, s]) => s !== undefined);
+    for (const [source] of stalledSources) deps.metrics?.marketDataStalls.inc({ source });
+
     const events: Timed[] = [];
     for (const raw of trades.records) events.push({ ns: nsOf(raw) ?? -1n, kind: 'trade', raw });
     for (const raw of quotes.records) events.push({ ns: nsOf(raw) ?? -1n, kind: 'quote', raw });
@@ -285,6 +298,14 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       freshness,
       lagMs,
       late,
+      ...(stalledSources.length > 0
+        ? {
+            stalled: {
+              sources: stalledSources.map(([source]) => source),
+              reason: stalledSources.map(([source, st]) => `${source}: ${st!.reason}`).join('; '),
+            },
+          }
+        : {}),
     };
   }
 }

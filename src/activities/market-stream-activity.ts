@@ -32,6 +32,8 @@ export interface MarketUpdate {
   readonly events: number;
   readonly reconnects: number;
   readonly live: boolean;
+  /** A REST backfill whose source did not advance (not followed; see polygon-rest.ts). Absent otherwise. */
+  readonly stalled?: string;
   /** Set on the last update before the activity ends (cancelled for continue-as-new or a session end). */
   readonly checkpoint?: StreamCheckpoint;
 }
@@ -119,6 +121,7 @@ export function createStreamActivity(deps: StreamDeps) {
           events,
           reconnects,
           live: checkpoint.liveFromNs === null,
+          ...(r.stalled ? { stalled: r.stalled.reason } : {}),
         });
         ctx.heartbeat(checkpoint);
         if (!r.truncated) break;

@@ -130,6 +130,12 @@ export interface PolygonStandIn {
   /** Refuses the next `n` WebSocket connection attempts with HTTP 503. */
   refuseConnections(n: number): void;
   injectMalformed(injection: MalformedInjection): void;
+  /**
+   * A source that does not advance (polygon-io issue 289): every /v3/trades and /v3/quotes page for `symbol`
+   * answers with the same first `records` records of its book (default 2) and a next_url pointing at itself,
+   * whatever the query. Cleared by `clearFaults()`.
+   */
+  loopPages(symbol: string, records?: number): void;
   clearFaults(): void;
   readonly requests: readonly RequestLogEntry[];
   requestCount(route?: StandInRoute): number;
@@ -215,6 +221,8 @@ class StandIn implements PolygonStandIn {
   private refuse = 0;
   private accepted = 0;
   private readonly restInjections = new Map<string, MalformedInjection[]>();
+  /** Symbol → records per looping page (loopPages). */
+  private readonly looping = new Map<string, number>();
 
   constructor(options: PolygonStandInOptions) {
     this.apiKey = options.apiKey ?? 'stand-in-key';
@@ -428,7 +436,12 @@ class StandIn implements PolygonStandIn {
     this.restInjections.set(key, [...(this.restInjections.get(key) ?? []), injection]);
   }
 
+  loopPages(symbol: string, records = 2): void {
+    this.looping.set(symbol, records);
+  }
+
   clearFaults(): void {
+    this.looping.clear();
     this.httpFaults = [];
     this.latency = undefined;
     this.refuse = 0;
@@ -519,6 +532,13 @@ class StandIn implements PolygonStandIn {
   }
 
   private page(url: URL, kind: StandInKind, symbol: string): string {
+    const loop = this.looping.get(symbol);
+    if (loop !== undefined) {
+      const self = new URL(`/v3/${kind}/${encodeURIComponent(symbol)}`, this.restUrl);
+      self.searchParams.set('cursor', 'loop');
+      const results = (this.books.get(symbol)?.[kind] ?? []).slice(0, loop).map((e) => e.record);
+      return stringify({ results, status: 'OK', request_id: requestId(), next_url: self.toString() });
+    }
     const cursor = url.searchParams.get('cursor');
     const query = cursor === null ? parsePageQuery(url.searchParams, kind, symbol) : decodeCursor(cursor);
     if (query.kind !== kind || query.symbol !== symbol) throw new BadRequest('cursor does not belong to this endpoint');

@@ -88,6 +88,12 @@ export interface PolygonPage<T> {
   readonly pages: number;
   /** True when maxPages stopped the call with more data waiting: call again with `cursor`. */
   readonly truncated: boolean;
+  /**
+   * Set when the source stopped advancing (a next_url seen before in this call, or a page of nothing but records
+   * already returned): the chain was not followed further, repeats were dropped and `truncated` is false, so
+   * the caller keeps its normal cadence instead of asking again at once (polygon-io issue 289).
+   */
+  readonly stalled?: { readonly reason: string; readonly repeated: number };
 }
 
 export interface FetchOptions {
@@ -241,8 +247,19 @@ class PolygonRestAdapter implements PolygonRest {
     let pages = 0;
     let nextPath: string | undefined = cursor.resumePath;
     let first = true;
+    // A next_url chain must move forward: paths already asked for in this call, and records already returned,
+    // mean the source loops. Polygon's pages are ascending, so every record of a real next page is newer.
+    const visited = new Set<string>();
+    let stalled: { reason: string; repeated: number } | undefined;
+    let repeated = 0;
 
     while (pages < maxPages) {
+      const path = nextPath ?? `/v3/${kind}/${symbol}`;
+      if (!first && nextPath !== undefined && visited.has(nextPath)) {
+        stalled = { reason: 'next_url points at a page already fetched', repeated };
+        break;
+      }
+      visited.add(path);
       let body: unknown;
       if (first && nextPath === undefined) {
         body = await this.request(`/v3/${kind}/${symbol}`, () =>
@@ -261,6 +278,8 @@ class PolygonRestAdapter implements PolygonRest {
       first = false;
       pages += 1;
       const page = pageOf(body, `/v3/${kind}/${symbol}`);
+      let fresh = 0;
+      let repeatedHere = 0;
       for (const record of page.results) {
         const ts = isObject(record) ? nsOf(record.sip_timestamp) : undefined;
         if (ts === undefined) {
@@ -272,6 +291,12 @@ class PolygonRestAdapter implements PolygonRest {
         // (`q<n>`): honoured for that one call, so an upgrade does not replay the cursor's last instant.
         if (ts === since && (seenAtSince.has(key) || seenAtSince.has(legacyKey(record as Record<string, unknown>))))
           continue;
+        // Older than where this call started or than what it already returned: a page served again, not data.
+        if (ts < since || ts < maxTs || (ts === maxTs && seenAtMax.has(key))) {
+          repeatedHere += 1;
+          continue;
+        }
+        fresh += 1;
         records.push(record as T);
         if (ts > maxTs) {
           maxTs = ts;
@@ -280,6 +305,17 @@ class PolygonRestAdapter implements PolygonRest {
       }
       nextPath = page.nextUrl === undefined ? undefined : this.pathOf(page.nextUrl, kind, symbol);
       if (nextPath === undefined) break;
+      repeated += repeatedHere;
+      // The previous call's last instant coming back is the normal overlap; records from before it are not.
+      if (fresh === 0 && repeatedHere > 0) {
+        stalled = { reason: 'a page with a next_url repeated records already returned', repeated };
+        break;
+      }
+    }
+    if (stalled) {
+      stalled = { ...stalled, repeated };
+      // Not followed further: the next call starts over from the cursor's timestamp, at the caller's cadence.
+      nextPath = undefined;
     }
 
     const truncated = nextPath !== undefined;
@@ -292,6 +328,7 @@ class PolygonRestAdapter implements PolygonRest {
       },
       pages,
       truncated,
+      ...(stalled ? { stalled } : {}),
     };
   }
 

@@ -27,6 +27,10 @@ export interface FlowguardMetrics {
   readonly ordersTerminal: Counter<'state'>;
   /** Market data rejected or failed, by the stable error code (e.g. stale_data, crossed_nbbo, PolygonRateLimited). */
   readonly marketDataErrors: Counter<'code'>;
+  /** A cursor, page token or resume point that did not move forward and was not followed, by what it paged. */
+  readonly marketDataStalls: Counter<'source'>;
+  /** Polygon WebSocket connections dropped because they went silent (no message or pong within the bound). */
+  readonly streamLivenessDrops: Counter<'stream'>;
   /** Requests that had to wait for a rate-limit permit, and the total time waited. */
   readonly rateLimitWaits: Counter<'limiter'>;
   readonly rateLimitWaitSeconds: Counter<'limiter'>;
@@ -73,6 +77,16 @@ export function createFlowguardMetrics(registry = new MetricsRegistry()): Flowgu
     name: 'flowguard_market_data_errors_total',
     help: 'Market data rejected or failed, by stable error code.',
     labelNames: ['code'],
+  });
+  const marketDataStalls = registry.counter({
+    name: 'flowguard_market_data_stalled_cursors_total',
+    help: 'Market-data cursors, next_url chains or resume points that did not advance and were not followed.',
+    labelNames: ['source'],
+  });
+  const streamLivenessDrops = registry.counter({
+    name: 'flowguard_stream_liveness_drops_total',
+    help: 'Long-lived streams dropped and reconnected because they went silent (half-open link), by stream.',
+    labelNames: ['stream'],
   });
   const rateLimitWaits = registry.counter({
     name: 'flowguard_rate_limit_waits_total',
@@ -155,6 +169,8 @@ export function createFlowguardMetrics(registry = new MetricsRegistry()): Flowgu
     orderTransitions,
     ordersTerminal,
     marketDataErrors,
+    marketDataStalls,
+    streamLivenessDrops,
     rateLimitWaits,
     rateLimitWaitSeconds,
     rateLimitPermits,

@@ -112,6 +112,13 @@ export interface DataHealth {
   stats: FlowStats | null;
   /** Records accepted late: older than the stale bound, fetched to fill a gap (a lost poll, an outage). */
   lateRecords?: number;
+  /**
+   * Polls (or stream backfills) whose cursor or next_url chain did not advance: the source served the same page
+   * again, so it was not followed and the monitor kept its cadence. `stalledAt` is the latest, null once one
+   * advanced again. Absent in runs from before this was counted.
+   */
+  stalledCursors?: number;
+  stalledAt?: string | null;
 }
 
 export interface HealthAlert {
@@ -195,6 +202,8 @@ const POLL_HEARTBEAT_TIMEOUT = '5 seconds';
  */
 const POLL_START_TO_CLOSE = '1 minute';
 const NO_IDLE_WAKE_PATCH = 'stream-monitor-no-idle-wake';
+/** A truncated poll whose cursor did not move waits the interval instead of polling again at once. */
+const CURSOR_MUST_ADVANCE_PATCH = 'monitor-cursor-must-advance';
 const FAST_STOP_PATCH = 'stream-monitor-fast-stop';
 
 /**
@@ -365,7 +374,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
     ]);
   }
 
-  function recordHealth(result: PollMarketDataResult): void {
+  function recordHealth(result: PollMarketDataResult, stuck: string | null): void {
     const before = health.freshness;
     health.freshness = result.freshness;
     health.lagMs = result.lagMs;
@@ -385,10 +394,28 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
         `filled a gap: ${late} records older than ${settings.detectors.staleRejectSeconds} s accepted late (alerts on them are marked late)`,
       );
     }
+    recordStall(result.stalled?.reason ?? stuck);
     if ((result.freshness === 'warn' || result.freshness === 'stale') && before !== 'warn' && before !== 'stale') {
       pushHealthAlert(
         result.freshness === 'stale' ? 'critical' : 'warning',
         `newest market data is ${Math.round((result.lagMs ?? 0) / 1000)} s old (warn after ${settings.detectors.staleWarnSeconds} s, reject after ${settings.detectors.staleRejectSeconds} s)`,
+      );
+    }
+  }
+
+  /** One alert per episode (the first stalled fetch after one that advanced), a count for every one. */
+  function recordStall(reason: string | null): void {
+    if (reason === null) {
+      if (health.stalledAt) health.stalledAt = null;
+      return;
+    }
+    const first = !health.stalledAt;
+    health.stalledCursors = (health.stalledCursors ?? 0) + 1;
+    health.stalledAt = new Date().toISOString();
+    if (first) {
+      pushHealthAlert(
+        'warning',
+        `market data source is not advancing (${reason}): not followed, polling keeps its ${settings.pollIntervalSeconds} s cadence`,
       );
     }
   }
@@ -475,6 +502,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
     health.quotesSeen = u.stats.quotes || health.quotesSeen;
     health.lastPollAt = new Date().toISOString();
     health.lastError = null;
+    if (u.stalled !== undefined) recordStall(u.stalled);
     recordAlerts(u.alerts);
     if (u.exitSignal && !exitSignal) {
       exitSignal = u.exitSignal;
@@ -629,6 +657,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
 
     let result: PollMarketDataResult | null = null;
     const pollStartedAt = Date.now();
+    const cursorsBefore = cursors;
     try {
       if (state === MonitorState.Starting || cursors === null) setState(MonitorState.Backfilling);
       result = await pollActs.pollMarketData({
@@ -657,7 +686,12 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
     if (result.live) liveFromNs = null;
     lastTrade = result.lastTrade ?? lastTrade;
     lastQuote = result.lastQuote ?? lastQuote;
-    recordHealth(result);
+    const stuck = result.truncated && sameCursors(cursorsBefore, result.cursors);
+    recordHealth(result, stuck ? 'the poll was truncated but its cursor did not move' : null);
+    // A source that does not advance would hold a monitor in its baseline forever: it goes live with the baseline
+    // it has (the health alert says why) and polls at its cadence.
+    const holdCadence = stuck && patched(CURSOR_MUST_ADVANCE_PATCH);
+    if (holdCadence) liveFromNs = null;
     recordAlerts(result.alerts);
     if (
       state === MonitorState.Backfilling ||
@@ -677,7 +711,8 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
       await condition(allHandlersFinished);
       await continueAsNew<typeof positionMonitorWorkflow>({ ...input, carried: carry() });
     }
-    if (result.truncated || stopReason !== null) continue;
+    // A truncated poll that did not move the cursor would be asked again at once, forever: wait the interval.
+    if (!holdCadence && (result.truncated || stopReason !== null)) continue;
     wake = false;
     // A fixed cadence: the interval runs from the start of the poll, so the time a poll takes does not add to it.
     // The floor keeps an overloaded worker from polling back to back.
@@ -690,6 +725,17 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
   log.info('monitor finished', { positionId, symbol, reason: stopReason });
   await condition(allHandlersFinished);
   return view();
+}
+
+/** Whether a poll left both cursors (time, identities at that time, resume point) where they were. */
+function sameCursors(a: MonitorCursors | null, b: MonitorCursors): boolean {
+  if (a === null) return false;
+  const same = (x: MonitorCursors['trades'], y: MonitorCursors['trades']) =>
+    x.sipTimestamp === y.sipTimestamp &&
+    x.resumePath === y.resumePath &&
+    x.seenAtTimestamp.length === y.seenAtTimestamp.length &&
+    x.seenAtTimestamp.every((k, i) => k === y.seenAtTimestamp[i]);
+  return same(a.trades, b.trades) && same(a.quotes, b.quotes);
 }
 
 /** Workflow time as nanoseconds since the epoch, shifted by `offsetMs`. */

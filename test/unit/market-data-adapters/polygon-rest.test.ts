@@ -185,6 +185,35 @@ describe('fetchTradesSince / fetchQuotesSince', () => {
     expect(page.cursor).toEqual({ sipTimestamp: (BASE_NS + 5n).toString(), seenAtTimestamp: ['t["2",4,null]'] });
   });
 
+  it('a next_url chain that does not advance is not followed: repeats dropped, not truncated, stalled says why', async () => {
+    const trades = Array.from({ length: 4 }, (_, i) => trade(i + 1, BASE_NS + BigInt(i) * 10n));
+    standIn.loadScenario('TSLA', { trades });
+    standIn.loopPages('TSLA');
+    const client = await rest({ maxPages: 5 });
+    const first = await client.fetchTradesSince('TSLA', cursorFrom(BASE_NS));
+    // Page 1 is new; page 2 (the next_url) serves it again and the chain stops there, not after maxPages.
+    expect(first.pages).toBe(2);
+    expect(seqOf(first.records)).toEqual([1, 2]);
+    expect(first.truncated).toBe(false);
+    expect(first.stalled?.reason).toMatch(/repeated records/);
+    expect(first.cursor.resumePath).toBeUndefined();
+    // From the cursor the same page is all old records: one request, nothing returned.
+    const next = await client.fetchTradesSince('TSLA', first.cursor);
+    expect(next.pages).toBe(1);
+    expect(next.records).toEqual([]);
+    expect(next.stalled).toBeDefined();
+    expect(next.cursor).toEqual(first.cursor);
+  });
+
+  it('a next_url seen before in the same call is a loop even when its page is empty', async () => {
+    standIn.loopPages('TSLA', 0);
+    const client = await rest({ maxPages: 5 });
+    const page = await client.fetchTradesSince('TSLA', cursorFrom(BASE_NS));
+    expect(page.pages).toBe(2);
+    expect(page.stalled?.reason).toMatch(/already fetched/);
+    expect(page.truncated).toBe(false);
+  });
+
   it('validates the cursor it is given', async () => {
     const client = await rest();
     await expect(client.fetchTradesSince('TSLA', { sipTimestamp: '-1', seenAtTimestamp: [] })).rejects.toThrow(
