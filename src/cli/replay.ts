@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { type Command } from 'commander';
 import { type FlowAlert } from '../domain/detectors/alerts';
+import { AppConfigSchema, resolveConfig } from '../domain/config';
 import { DetectorConfigSchema, type DetectorConfig } from '../domain/detectors/config';
 import { formatPriceE8 } from '../domain/market-data/price';
 import { formatNs } from '../domain/market-data/timestamp';
@@ -42,17 +43,35 @@ function readText(path: string, flag: string): string {
   }
 }
 
-/** A JSON file of detector settings; a top-level "detectors" key (the app config layout) is used when present. */
+/** Top-level keys of the app config file (FLOWGUARD_CONFIG); none of them is a detector setting. */
+const APP_CONFIG_KEYS: readonly string[] = Object.keys(AppConfigSchema.shape);
+
+/**
+ * Detector settings for replay from a JSON file: either a bare detector config ({"largeOrderSize": 20000}) or a
+ * full app config (the FLOWGUARD_CONFIG file, with "detectors", "orders", "marketData"), which is validated
+ * whole by the app's own resolver so a file the worker would refuse is not half-used here; its detectors
+ * section is taken. FLOWGUARD_* variables are not applied: a replay depends on its files only.
+ */
 export function loadDetectorConfigFile(path: string): DetectorConfig {
   const text = readText(path, '--config');
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ValidationError([{ field: '--config', rule: `must be valid JSON (${(err as Error).message})` }]);
+    throw new ValidationError([{ field: '--config', rule: `${path} must be valid JSON (${(err as Error).message})` }]);
   }
-  const section = typeof json === 'object' && json !== null && 'detectors' in json ? json.detectors : json;
-  return parseOrThrow(DetectorConfigSchema, section, 'config');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new ValidationError([
+      { field: '--config', rule: `${path} must be a JSON object: detector settings, or an app config` },
+    ]);
+  if (!Object.keys(json).some((k) => APP_CONFIG_KEYS.includes(k)))
+    return parseOrThrow(DetectorConfigSchema, json, 'config');
+  try {
+    return resolveConfig({ env: {}, file: json }).detectors;
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    throw new ValidationError(err.issues.map((i) => ({ field: `config.${i.field}`, rule: i.rule })));
+  }
 }
 
 /** How many rejections are explained one by one (text summary and --json). */
@@ -227,7 +246,10 @@ export function registerReplayCommand(program: Command): void {
     .option('--symbol <SYM>', 'ticker the recording belongs to')
     .option('--trades <FILE>', 'Polygon /v3/trades response JSON, or JSON Lines of trade results')
     .option('--quotes <FILE>', 'Polygon /v3/quotes response JSON, or JSON Lines of quote results')
-    .option('--config <FILE>', 'JSON detector settings (or an app config with a "detectors" section)')
+    .option(
+      '--config <FILE>',
+      'JSON detector settings, or an app config file (FLOWGUARD_CONFIG layout) whose "detectors" section is used',
+    )
     .option('--json', 'print one JSON object')
     .option(
       '--trades-out <FILE>',

@@ -57,6 +57,52 @@ describe('scenarios replayed in-process', () => {
     expect(r.exitSignal).toBeNull();
   });
 
+  describe('--config takes a bare detector config or a full app config (issue 12 item 4)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-replay-config-'));
+    const write = (name: string, value: unknown) => {
+      writeFileSync(join(dir, name), JSON.stringify(value));
+      return join(dir, name);
+    };
+    // The README's own app config example (orders.strategies, marketData.sessions), with and without detectors.
+    const app = {
+      orders: {
+        strategies: {
+          protective: { sellOffset: '0' },
+          scalp: { offsetMode: 'absolute', buyOffset: '0.02', sellOffset: '0.02' },
+        },
+      },
+      marketData: { sessions: [{ name: 'regular', start: '09:30', end: '16:00', timeZone: 'America/New_York' }] },
+    };
+    const replay = (config: string) => runReplay({ symbol: 'TSLA', ...files('seller-cluster-exit'), config });
+
+    it('a bare detector config', () => {
+      expect(replay(write('bare.json', { largeOrderSize: 30_000 })).alerts).toEqual([]);
+    });
+
+    it('a full app config: its detectors section is used', () => {
+      const r = replay(write('app.json', { ...app, detectors: { largeOrderSize: 30_000 } }));
+      expect(r.alerts).toEqual([]);
+      expect(r.exitSignal).toBeNull();
+    });
+
+    it('a full app config without a detectors section: the detector defaults', () => {
+      const r = replay(write('app-no-detectors.json', app));
+      expectMatches(replayJson(r) as never, load('seller-cluster-exit'));
+    });
+
+    it('a full app config is validated whole: a bad orders setting is exit 2 naming its path', () => {
+      const bad = write('app-bad.json', { ...app, orders: { maxSlippagePct: 99 } });
+      expect(() => replay(bad)).toThrow(ValidationError);
+      expect(() => replay(bad)).toThrow('config.orders.maxSlippagePct: must be ≤ 10');
+      const badDetector = write('app-bad-detector.json', { ...app, detectors: { exitAlertCount: 1 } });
+      expect(() => replay(badDetector)).toThrow('config.detectors.exitAlertCount: must be ≥ 2');
+    });
+
+    it('a file that is not a JSON object is named', () => {
+      expect(() => replay(write('list.json', [1]))).toThrow(/--config: .*list\.json must be a JSON object/);
+    });
+  });
+
   it('warm-up through liveFromNs: alerts before that instant are suppressed', () => {
     const exp = load('seller-cluster-exit');
     const { trades, quotes } = files('seller-cluster-exit');
