@@ -7,6 +7,7 @@ import {
   type LimitOrderRequest,
 } from '../brokers/broker';
 import { type OrderUpdateStreamFactory } from '../brokers/order-updates';
+import { isTerminalOrderState } from '../domain/orders/order-state';
 import { submitIdempotently, type SubmitResolution } from '../brokers/submit-idempotently';
 import { ValidationError } from '../domain/validation';
 import { type FlowguardMetrics, unscrapedMetrics } from '../observability/flowguard-metrics';
@@ -61,6 +62,24 @@ export interface BrokerAvailability {
   readonly detail: string | null;
 }
 
+export interface CancelAndConfirmItem {
+  readonly brokerOrderId: string;
+  readonly clientOrderId: string | null;
+}
+
+export interface CancelAndConfirmInput {
+  readonly broker: BrokerName;
+  readonly orders: readonly CancelAndConfirmItem[];
+  readonly confirmWithinMs?: number;
+  readonly pollMs?: number;
+  readonly concurrency?: number;
+}
+
+/** The last state read after the cancel (terminal, or still open when unconfirmed), or why the cancel failed. */
+export type CancelAndConfirmOutcome =
+  | { readonly brokerOrderId: string; readonly ok: true; readonly order: BrokerOrderSnapshot }
+  | { readonly brokerOrderId: string; readonly ok: false; readonly error: string };
+
 /** Open orders without their raw payloads: the kill switch lists many, history stays small. */
 export type OpenOrderSummary = Omit<BrokerOrderSnapshot, 'raw' | 'executions'>;
 
@@ -91,7 +110,7 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
     }
   }
 
-  return {
+  const activities = {
     /**
      * The worker's view of a broker, for the desk to refuse at once what this worker cannot place (a local
      * activity: the answer is about the worker that runs the desk). Adapters are built from the environment
@@ -151,6 +170,52 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
       );
     },
 
+    /**
+     * The kill switch at the broker: cancels every listed order (a few at a time), then reads each back until
+     * the broker shows it terminal or `confirmWithinMs` (default 30 s) has passed, all inside one heartbeating
+     * activity. Confirming from the desk wrote a timer and an activity per read into its history (up to 60 per
+     * order); this writes one activity per kill switch. Per-order failures come back as data, after transient
+     * ones were retried within the bound; a retry of the whole activity is safe (a cancelled order answers
+     * not-cancellable with its terminal state).
+     */
+    async cancelAndConfirmBrokerOrders(input: CancelAndConfirmInput): Promise<CancelAndConfirmOutcome[]> {
+      const ctx = Context.current();
+      const stopHeartbeat = heartbeatWhileRunning();
+      const deadline = Date.now() + (input.confirmWithinMs ?? DEFAULT_CONFIRM_WITHIN_MS);
+      const pollMs = input.pollMs ?? CONFIRM_POLL_MS;
+      const one = async (item: CancelAndConfirmItem): Promise<CancelAndConfirmOutcome> => {
+        const ref = { broker: input.broker, brokerOrderId: item.brokerOrderId, clientOrderId: item.clientOrderId };
+        let order: BrokerOrderSnapshot | null = null;
+        let lastError: unknown = null;
+        for (let attempt = 1; order === null && attempt <= CANCEL_ATTEMPTS && Date.now() < deadline; attempt++) {
+          try {
+            order = (await activities.cancelBrokerOrder(ref)).order;
+          } catch (err) {
+            lastError = err;
+            if ((err as { nonRetryable?: boolean }).nonRetryable === true) break;
+            await ctx.sleep(CANCEL_RETRY_MS * attempt);
+          }
+        }
+        if (order === null) return { brokerOrderId: item.brokerOrderId, ok: false, error: describeError(lastError) };
+        while (!isTerminalOrderState(order.state) && Date.now() < deadline) {
+          await ctx.sleep(pollMs);
+          try {
+            order =
+              (await activities.getBrokerOrder({ broker: input.broker, brokerOrderId: item.brokerOrderId })) ?? order;
+          } catch (err) {
+            // A read that fails leaves the last answer standing: the cancel itself was taken.
+            if ((err as { nonRetryable?: boolean }).nonRetryable === true) break;
+          }
+        }
+        return { brokerOrderId: item.brokerOrderId, ok: true, order };
+      };
+      try {
+        return await mapWithConcurrency(input.orders, input.concurrency ?? CANCEL_CONCURRENCY, one);
+      } finally {
+        stopHeartbeat();
+      }
+    },
+
     async listOpenBrokerOrders({ broker }: { readonly broker: BrokerName }): Promise<OpenOrderSummary[]> {
       return audited(
         { event: 'list_open', broker },
@@ -159,6 +224,34 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
       );
     },
   };
+  return activities;
+}
+
+/** How long the kill switch waits for the broker to show a cancelled order terminal. */
+const DEFAULT_CONFIRM_WITHIN_MS = 30_000;
+const CONFIRM_POLL_MS = 500;
+/** Cancels in flight at once: 25 orders confirm in a few round trips without bursting past a rate limit. */
+const CANCEL_CONCURRENCY = 8;
+const CANCEL_ATTEMPTS = 3;
+const CANCEL_RETRY_MS = 250;
+
+/** Runs `fn` over `items` with at most `limit` at a time; results keep the items' order. */
+async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return err === null ? 'no answer within the bound' : JSON.stringify(err);
 }
 
 function elapsed(started: number): number {

@@ -19,7 +19,11 @@ import {
   log,
   patched,
 } from '@temporalio/workflow';
-import type { OpenOrderSummary, createBrokerActivities } from '../activities/broker-activities';
+import type {
+  CancelAndConfirmOutcome,
+  OpenOrderSummary,
+  createBrokerActivities,
+} from '../activities/broker-activities';
 import type { createBrokerEventActivities } from '../activities/broker-events-activity';
 import type { BrokerOrderSnapshot } from '../brokers/broker';
 import { brokerHasOrderUpdates } from '../brokers/order-updates';
@@ -182,6 +186,17 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
   });
   let pendingCancelAll: { reason: string } | null = null;
 
+  // Cancels and confirms within the kill switch's own bound, plus one broker call's time for the cancel itself.
+  const confirmer = proxyActivities<BrokerActivities>({
+    startToCloseTimeout: CONFIRM_TIMEOUT_MS + settings.activityTimeoutSeconds * 1000,
+    heartbeatTimeout: BROKER_HEARTBEAT_TIMEOUT_MS,
+    retry: {
+      maximumAttempts: settings.retry.maximumAttempts,
+      initialInterval: settings.retry.initialIntervalMs,
+      backoffCoefficient: settings.retry.backoffCoefficient,
+      nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes],
+    },
+  });
   // A regular activity, not a local one: a local activity awaited inside concurrent placeOrder updates that
   // start children replayed its completion in another order than it ran (a non-determinism error seen under
   // the chaos bench), and a desk that cannot replay takes the kill switch down with it.
@@ -360,7 +375,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
         args: [
           {
             request: { ...req.request, broker },
-            pricing: req.pricing ?? settings.pricing,
+            prepared,
             settings,
             deskWorkflowId: workflowInfo().workflowId,
             ...(req.requesterWorkflowId ? { requesterWorkflowId: req.requesterWorkflowId } : {}),
@@ -492,8 +507,13 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     const atBroker = new Set(open.map((o) => o.clientOrderId).filter((id): id is string => id !== null));
     const viaWorkflow = ours.filter((o) => !atBroker.has(o.clientOrderId));
 
+    const batched = patched('desk-cancel-all-batch');
     await Promise.all([
-      ...open.map((o) => cancelAtBroker(run, o, o.clientOrderId ? state.openOrders[o.clientOrderId] : undefined, why)),
+      ...(batched
+        ? [cancelAllAtBroker(run, open, why)]
+        : open.map((o) =>
+            cancelAtBroker(run, o, o.clientOrderId ? state.openOrders[o.clientOrderId] : undefined, why),
+          )),
       ...viaWorkflow.map(async (o) => {
         await condition(() => o.started || !state.openOrders[o.clientOrderId]);
         if (state.openOrders[o.clientOrderId]) await signalOrder(o.workflowId, why);
@@ -544,12 +564,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     }
   }
 
-  async function cancelAtBroker(
-    run: CancelAllRun,
-    o: OpenOrderSummary,
-    ours: OpenOrderEntry | undefined,
-    why: string,
-  ): Promise<void> {
+  function cancelEntry(run: CancelAllRun, o: OpenOrderSummary, ours: OpenOrderEntry | undefined): CancelAllEntry {
     const key = ours ? ours.clientOrderId : `broker:${o.brokerOrderId}`;
     const entry: CancelAllEntry = run.results[key] ?? {
       key,
@@ -563,6 +578,71 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     };
     entry.brokerOrderId = o.brokerOrderId;
     run.results[key] = entry;
+    return entry;
+  }
+
+  /** The broker's last answer after the cancel decides the entry; the order workflow is handed it at once. */
+  function cancelAnswered(entry: CancelAllEntry, ours: OpenOrderEntry | undefined, order: BrokerOrderSnapshot): void {
+    entry.filledQuantity = order.filledQuantity;
+    if (isTerminalOrderState(order.state)) entry.outcome = outcomeOf(order.state, order.filledQuantity);
+    else if (!ours) entry.outcome = 'unconfirmed';
+    // The order workflow learns the outcome now instead of at its next poll, but the confirmation does not wait
+    // for that signal to be delivered (the server sends them one by one). One that already told the desk it
+    // ended (its own poll saw the cancel first) needs no news: the signal would only fail and fill history.
+    const stillOpen = ours !== undefined && state.openOrders[ours.clientOrderId] !== undefined;
+    if (ours && (stillOpen || !patched('desk-cancel-all-batch')))
+      notifications.push(notifyOrder(ours.workflowId, order));
+  }
+
+  async function cancelFailed(
+    entry: CancelAllEntry,
+    ours: OpenOrderEntry | undefined,
+    why: string,
+    detail: string,
+  ): Promise<void> {
+    entry.detail = detail;
+    // Ours stay pending: their workflow takes over the cancel and keeps trying until the broker answers.
+    if (ours) await signalOrder(ours.workflowId, why);
+    else entry.outcome = 'failed';
+  }
+
+  /** Every listed order cancelled and confirmed inside one activity: a few history events per kill switch. */
+  async function cancelAllAtBroker(run: CancelAllRun, open: readonly OpenOrderSummary[], why: string): Promise<void> {
+    if (open.length === 0) return;
+    const targets = open.map((o) => {
+      const ours = o.clientOrderId ? state.openOrders[o.clientOrderId] : undefined;
+      return { o, ours, entry: cancelEntry(run, o, ours) };
+    });
+    let outcomes: CancelAndConfirmOutcome[];
+    try {
+      outcomes = await confirmer.cancelAndConfirmBrokerOrders({
+        broker,
+        orders: open.map((o) => ({ brokerOrderId: o.brokerOrderId, clientOrderId: o.clientOrderId })),
+        confirmWithinMs: CONFIRM_TIMEOUT_MS,
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      await Promise.all(targets.map((t) => cancelFailed(t.entry, t.ours, why, errorMessage(err))));
+      return;
+    }
+    const byId = new Map(outcomes.map((r) => [r.brokerOrderId, r]));
+    await Promise.all(
+      targets.map(async ({ o, ours, entry }) => {
+        const r = byId.get(o.brokerOrderId);
+        if (r?.ok) cancelAnswered(entry, ours, r.order);
+        else await cancelFailed(entry, ours, why, r ? r.error : 'no answer for this order');
+      }),
+    );
+  }
+
+  /** Before 'desk-cancel-all-batch': one cancel activity per order, confirmed by polling from here. */
+  async function cancelAtBroker(
+    run: CancelAllRun,
+    o: OpenOrderSummary,
+    ours: OpenOrderEntry | undefined,
+    why: string,
+  ): Promise<void> {
+    const entry = cancelEntry(run, o, ours);
     try {
       const result = await acts.cancelBrokerOrder({
         broker,
@@ -575,19 +655,10 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
         const latest = await acts.getBrokerOrder({ broker, brokerOrderId: o.brokerOrderId });
         if (latest) order = latest;
       }
-      entry.filledQuantity = order.filledQuantity;
-      if (isTerminalOrderState(order.state)) entry.outcome = outcomeOf(order.state, order.filledQuantity);
-      else if (!ours) entry.outcome = 'unconfirmed';
-      // The broker's answer confirms the outcome; the order workflow learns it now instead of at its next
-      // poll, but the confirmation does not wait for that signal to be delivered (the server sends them one
-      // by one).
-      if (ours) notifications.push(notifyOrder(ours.workflowId, order));
+      cancelAnswered(entry, ours, order);
     } catch (err) {
       if (isCancellation(err)) throw err;
-      entry.detail = errorMessage(err);
-      // Ours stay pending: their workflow takes over the cancel and keeps trying until the broker answers.
-      if (ours) await signalOrder(ours.workflowId, why);
-      else entry.outcome = 'failed';
+      await cancelFailed(entry, ours, why, errorMessage(err));
     }
   }
 

@@ -66,7 +66,14 @@ export interface OrderSettings {
 
 export interface OrderWorkflowInput {
   readonly request: OrderRequestInput & { readonly clientOrderId: string };
-  readonly pricing: OrderPricingConfig;
+  /**
+   * The order as the desk priced it (limit price, tick, intent key). Submitted as it is and never recomputed,
+   * so a pricing change deployed while the order is in flight (or between two runs of it) cannot move its price
+   * or its identity away from what the broker holds.
+   */
+  readonly prepared?: PreparedLimitOrder;
+  /** Only for runs started before `prepared` existed: the pricing they were priced with. */
+  readonly pricing?: OrderPricingConfig;
   readonly settings: OrderSettings;
   readonly deskWorkflowId?: string;
   readonly requesterWorkflowId?: string;
@@ -210,11 +217,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
 
   let prepared: PreparedLimitOrder | null = null;
   let validationError: string | null = null;
-  try {
-    prepared = orderRequests().prepareLimitOrder({ ...request, broker }, input.pricing);
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    validationError = err.message;
+  if (input.prepared) prepared = input.prepared;
+  else {
+    try {
+      prepared = orderRequests().prepareLimitOrder({ ...request, broker }, input.pricing ?? settings.pricing);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      validationError = err.message;
+    }
   }
 
   const carried = input.carried;
