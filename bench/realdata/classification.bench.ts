@@ -2,7 +2,8 @@
  * `npm run bench:realdata [-- --config cfg.json]`: the real AMZN day through replay, scored against the truth.
  * Prints classification accuracy (visible and hidden executions) and the day's alert budget.
  */
-import { alertQuality, measureRealDay } from './measure';
+import { formatAlertQualityReport } from '../../src/domain/alert-quality';
+import { measureRealDay } from './measure';
 
 const i = process.argv.indexOf('--config');
 const config = i >= 0 ? process.argv[i + 1] : undefined;
@@ -24,26 +25,5 @@ process.stdout.write(
   ].join('\n'),
 );
 
-// Alert quality: mid-price change after each alert kind vs every minute of the session (bps; negative = fell).
-const fmt = (v: [number, number]) => `${v[0].toFixed(1)} / ${v[1].toFixed(1)}`.padEnd(16);
-process.stdout.write(
-  `  ${'alert'.padEnd(24)} ${'n'.padStart(4)}  ${'+1 min mean/med'.padEnd(16)}${'+5 min'.padEnd(16)}+30 min (bps)\n`,
-);
-for (const r of alertQuality(f.alerts)) {
-  process.stdout.write(
-    `  ${r.what.padEnd(24)} ${String(r.count).padStart(4)}  ${fmt(r.after[1]!)}${fmt(r.after[5]!)}${fmt(r.after[30]!)}\n`,
-  );
-}
-const hours = new Map<number, number>();
-for (const a of f.alerts) {
-  const h = new Date(Number(BigInt(a.timestampNs) / 1_000_000n) - 4 * 3_600_000).getUTCHours();
-  hours.set(h, (hours.get(h) ?? 0) + 1);
-}
-process.stdout.write(
-  `  alerts per hour (EDT): ${
-    [...hours]
-      .sort((a, b) => a[0] - b[0])
-      .map(([h, n]) => `${h}h ${n}`)
-      .join(', ') || 'none'
-  }\n`,
-);
+// Alert quality, as `flowguard replay --report` prints it (computed once, in src/domain/alert-quality.ts).
+process.stdout.write(formatAlertQualityReport(f.report).replace(/^/gm, '  '));

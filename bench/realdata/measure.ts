@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { runReplay } from '../../src/cli/replay';
+import { type AlertQualityReport } from '../../src/domain/alert-quality';
 import { type FlowAlert } from '../../src/domain/detectors/alerts';
 
 export const REALDATA_DIR = join(__dirname, '../../test/fixtures/realdata');
@@ -36,6 +37,8 @@ export interface RealDayFigures {
   /** Minutes after the 09:30 open of the first exit signal. */
   readonly firstExitMinutes: number | null;
   readonly alerts: FlowAlert[];
+  /** The alert-quality report of `replay --report` (src/domain/alert-quality.ts) for the day. */
+  readonly report: AlertQualityReport;
 }
 
 function jsonLines(path: string): Record<string, unknown>[] {
@@ -63,6 +66,7 @@ export function measureRealDay(config?: string): RealDayFigures {
       quotes: join(REALDATA_DIR, `${DAY}.quotes.jsonl.gz`),
       config,
       tradesOut,
+      report: true,
     });
     const verdicts = new Map<string, Record<string, unknown>>();
     for (const line of jsonLines(tradesOut)) verdicts.set(String(line.id), line);
@@ -94,69 +98,9 @@ export function measureRealDay(config?: string): RealDayFigures {
       firstExit: exit?.clock ?? null,
       firstExitMinutes: exit === null ? null : Math.round(exit.minutes * 10) / 10,
       alerts: result.alerts,
+      report: result.report!,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Mean and median mid-price change (in bps) h minutes after each instant, per alert kind and for every minute. */
-export interface QualityRow {
-  readonly what: string;
-  readonly count: number;
-  /** Horizon in minutes → [mean bps, median bps]. */
-  readonly after: Record<number, [number, number]>;
-}
-
-/**
- * The alert-quality view of issue 16: after each alert kind/severity, how did the mid move 1, 5 and 30 minutes
- * later, next to the same for every minute of the session (the day's drift). Negative: the price fell.
- */
-export function alertQuality(alerts: readonly FlowAlert[]): QualityRow[] {
-  const mids: { ms: number; mid: number }[] = [];
-  for (const q of jsonLines(join(REALDATA_DIR, `${DAY}.quotes.jsonl.gz`))) {
-    const bid = Number(q.bid_price);
-    const ask = Number(q.ask_price);
-    if (bid > 0 && ask > 0)
-      mids.push({ ms: Number(BigInt(String(q.sip_timestamp)) / 1_000_000n), mid: (bid + ask) / 2 });
-  }
-  const midAt = (ms: number): number | undefined => {
-    let lo = 0;
-    let hi = mids.length - 1;
-    if (hi < 0 || mids[0]!.ms > ms) return undefined;
-    while (lo < hi) {
-      const m = (lo + hi + 1) >> 1;
-      if (mids[m]!.ms <= ms) lo = m;
-      else hi = m - 1;
-    }
-    return mids[lo]!.mid;
-  };
-  const close = mids[mids.length - 1]!.ms;
-  const row = (what: string, instants: readonly number[]): QualityRow => {
-    const after: Record<number, [number, number]> = {};
-    for (const h of [1, 5, 30]) {
-      const moves: number[] = [];
-      for (const t of instants) {
-        const a = midAt(t);
-        const b = t + h * 60_000 <= close ? midAt(t + h * 60_000) : undefined;
-        if (a !== undefined && b !== undefined) moves.push(((b - a) / a) * 10_000);
-      }
-      moves.sort((x, y) => x - y);
-      const mean = moves.length > 0 ? moves.reduce((s, x) => s + x, 0) / moves.length : NaN;
-      const median = moves.length > 0 ? moves[Math.floor(moves.length / 2)]! : NaN;
-      after[h] = [Math.round(mean * 10) / 10, Math.round(median * 10) / 10];
-    }
-    return { what, count: instants.length, after };
-  };
-  const rows: QualityRow[] = [];
-  const groups = new Map<string, number[]>();
-  for (const a of alerts) {
-    const key = `${a.kind}/${a.severity}`;
-    groups.set(key, [...(groups.get(key) ?? []), Number(BigInt(a.timestampNs) / 1_000_000n)]);
-  }
-  for (const [key, instants] of [...groups].sort()) rows.push(row(key, instants));
-  const minutes: number[] = [];
-  for (let t = SESSION_OPEN_MS; t < close; t += 60_000) minutes.push(t);
-  rows.push(row('every minute (drift)', minutes));
-  return rows;
 }

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { type Command } from 'commander';
 import { type FlowAlert } from '../domain/detectors/alerts';
+import { formatAlertQualityReport } from '../domain/alert-quality';
 import { AppConfigSchema, resolveConfig } from '../domain/config';
 import { DetectorConfigSchema, type DetectorConfig } from '../domain/detectors/config';
 import { formatPriceE8 } from '../domain/market-data/price';
@@ -28,6 +29,7 @@ export interface ReplayOptions {
   config?: string;
   json?: boolean;
   tradesOut?: string;
+  report?: boolean;
 }
 
 const SYMBOL = /^[A-Z]{1,6}(\.[A-Z]{1,2})?$/;
@@ -140,7 +142,15 @@ export function runReplay(opts: ReplayOptions): ReplayRun {
       ? undefined
       : (raw: unknown, v: TradeVerdict, outcome: RecordOutcome) =>
           lines.push(JSON.stringify(tradeLine(raw, v, outcome)));
-  const result = replaySession({ symbol: opts.symbol!, config, trades, quotes, onTrade, onOutcome });
+  const result = replaySession({
+    symbol: opts.symbol!,
+    config,
+    trades,
+    quotes,
+    onTrade,
+    onOutcome,
+    report: opts.report === true ? {} : undefined,
+  });
   for (const stream of [RecordStream.Trades, RecordStream.Quotes]) {
     assertSomeAccepted(files[stream], tally[stream], firstOfStream[stream]);
   }
@@ -190,6 +200,7 @@ export function replayJson(result: ReplayRun): unknown {
           },
     stats: result.stats,
     rejections: result.rejections,
+    ...(result.report !== undefined ? { report: result.report } : {}),
   };
 }
 
@@ -236,7 +247,8 @@ export function formatTimeline(result: ReplayRun): string {
   lines.push(`rejected: ${rejected.length > 0 ? rejected.join(', ') : 'none'}`);
   for (const r of result.rejections.first) lines.push(`  ${r.file} line ${r.line}: ${r.code} ${r.field}: ${r.rule}`);
   lines.push(`dropped (ineligible): ${dropped.length > 0 ? dropped.join(', ') : 'none'}`);
-  return `${lines.join('\n')}\n`;
+  const report = result.report === undefined ? '' : formatAlertQualityReport(result.report);
+  return `${lines.join('\n')}\n${report}`;
 }
 
 export function registerReplayCommand(program: Command): void {
@@ -254,6 +266,10 @@ export function registerReplayCommand(program: Command): void {
     .option(
       '--trades-out <FILE>',
       'write one JSON line per trade record: identity, eligible, side, rule, bid and ask used',
+    )
+    .option(
+      '--report',
+      'alert quality: per alert kind and severity, the mid-price change 1, 5 and 30 min later vs every minute (drift), and alerts per hour',
     )
     .action(
       action((opts: ReplayOptions) => {

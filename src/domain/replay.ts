@@ -1,3 +1,4 @@
+import { alertQualityReport, MidSeries, type AlertQualityReport } from './alert-quality';
 import { type ExitSignal, type FlowAlert, type FlowStats } from './detectors/alerts';
 import { type DetectorConfig, type DetectorConfigInput } from './detectors/config';
 import {
@@ -30,6 +31,8 @@ export interface ReplayInput {
    * a file none of whose records was accepted, and the line of each rejection.
    */
   readonly onOutcome?: (stream: 'trades' | 'quotes', index: number, outcome: RecordOutcome) => void;
+  /** Build the alert-quality report (alert-quality.ts) from the mids of the accepted quotes; hours in `timeZone`. */
+  readonly report?: { readonly timeZone?: string };
 }
 
 const INELIGIBLE: TradeVerdict = { eligible: false, side: 'unknown', rule: 'unknown', bidE8: 0, askE8: 0 };
@@ -39,6 +42,17 @@ export interface ReplayResult {
   readonly alerts: FlowAlert[];
   readonly exitSignal: ExitSignal | null;
   readonly stats: FlowStats;
+  /** When asked for with `report`. */
+  readonly report?: AlertQualityReport;
+}
+
+/** Bid and ask (dollars) of a REST quote or a WebSocket `Q` message; undefined for anything else. */
+function quoteSides(raw: unknown): [number, number] | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  const bid = r.ev === 'Q' ? r.bp : r.ev === undefined ? r.bid_price : undefined;
+  const ask = r.ev === 'Q' ? r.ap : r.ev === undefined ? r.ask_price : undefined;
+  return typeof bid === 'number' && typeof ask === 'number' ? [bid, ask] : undefined;
 }
 
 /** SIP time of a raw record (REST `sip_timestamp`, WebSocket `t` in ms); undefined when unreadable. */
@@ -66,6 +80,7 @@ export function replaySession(input: ReplayInput): ReplayResult {
   const live = input.liveFromNs === undefined ? undefined : parseNs(input.liveFromNs);
   if (live !== undefined) detector.setWarmUp(true);
   const alerts: FlowAlert[] = [];
+  const mids = input.report === undefined ? undefined : new MidSeries();
   const { trades, quotes } = input;
   let i = 0;
   let j = 0;
@@ -88,11 +103,18 @@ export function replaySession(input: ReplayInput): ReplayResult {
     }
     const outcome = feed(detector, raw, takeQuote);
     if (input.onOutcome !== undefined) input.onOutcome(takeQuote ? 'quotes' : 'trades', index, outcome);
+    if (mids !== undefined && outcome === 'accepted' && (takeQuote || isWs(raw))) {
+      // Only an accepted quote moves the mid: a rejected (crossed, duplicate) one never was the market.
+      const sides = quoteSides(raw);
+      const t = sides === undefined ? undefined : recordTime(raw);
+      if (sides !== undefined && t !== undefined) mids.push(Math.floor(t.us / 1000), sides[0], sides[1]);
+    }
     if (!takeQuote && input.onTrade !== undefined)
       input.onTrade(raw, outcome === 'accepted' ? detector.lastTrade : INELIGIBLE, outcome);
     for (const a of detector.drainAlerts()) alerts.push(a);
   }
-  return { symbol: input.symbol, alerts, exitSignal: detector.exitSignal, stats: detector.stats };
+  const base = { symbol: input.symbol, alerts, exitSignal: detector.exitSignal, stats: detector.stats };
+  return mids === undefined ? base : { ...base, report: alertQualityReport(alerts, mids, input.report?.timeZone) };
 }
 
 function feed(detector: FlowDetector, raw: unknown, quote: boolean): RecordOutcome {

@@ -21,4 +21,14 @@ describe('real day: AMZN 2012-06-21 at default settings', () => {
       true,
     );
   });
+
+  it('replay --report on the day: one row per alert kind/severity that fired, the drift over all 390 minutes', () => {
+    const r = f.report;
+    expect(r.rows.map((x) => x.count).reduce((a, b) => a + b, 0)).toBe(f.alerts.length);
+    expect(r.drift.count).toBe(390);
+    // AMZN drifted down with the market that afternoon: −11.7 bps mean 30 minutes after any minute.
+    expect(r.drift.after[30].meanBps).toBeCloseTo(-11.7, 1);
+    expect(r.perHour.map((h) => h.hour)).toEqual([9, 10, 11, 12, 13, 14, 15]);
+    expect(r.perHour.reduce((a, h) => a + h.alerts, 0)).toBe(f.alerts.length);
+  });
 });
