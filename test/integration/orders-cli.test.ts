@@ -58,23 +58,17 @@ describe('flowguard order CLI end to end', () => {
   });
   const newAccount = () => `cli-${randomUUID().slice(0, 8)}`;
 
-  const place = (account: string, ...extra: string[]) =>
-    runCli(
-      [
-        'order',
-        'place',
-        '--symbol',
-        'TSLA',
-        '--side',
-        'buy',
-        '--quantity',
-        '10',
-        '--reference-price',
-        '250.30',
-        ...extra,
-      ],
-      cliEnv(account),
-    );
+  // The defaults give way to any option the test passes (the CLI refuses an option given twice).
+  const place = (account: string, ...extra: string[]) => {
+    const defaults: Record<string, string> = {
+      '--symbol': 'TSLA',
+      '--side': 'buy',
+      '--quantity': '10',
+      '--reference-price': '250.30',
+    };
+    const base = Object.entries(defaults).flatMap(([flag, value]) => (extra.includes(flag) ? [] : [flag, value]));
+    return runCli(['order', 'place', ...base, ...extra], cliEnv(account));
+  };
 
   function json<T>(r: CliResult): T {
     if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
