@@ -5,6 +5,7 @@ import { createAuditLog } from './activities/audit';
 import { throttledFailureLog } from './brokers/paper/market-data-guard';
 import { NO_MARKET_DATA } from './brokers/paper/market-price-source';
 import { createBrokerRegistry } from './brokers/registry';
+import { loadConfig } from './config/load-config';
 import { connectionOptions, readTemporalEnv } from './config/temporal-env';
 import { checkWorkerSettings, readWorkerEnv } from './config/worker-env';
 import { paperMarketFromEnv, polygonPriceSource } from './market-data/polygon-price-source';
@@ -53,8 +54,12 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
     });
     logger.info(`paper broker fills against ${fillsAgainst}`, { paperFillsAgainst: fillsAgainst });
   }
+  // The shared WebSocket's liveness bound; the worker's start-up check has already validated the configuration.
+  const streamLivenessMs =
+    options.deps?.streamLivenessMs ?? (await loadConfig(process.env)).marketData.streamLivenessSeconds * 1000;
   const deps: ActivityDeps = {
     workerIdentity: identity,
+    streamLivenessMs,
     now: () => new Date(),
     polygon,
     polygonStream: options.deps?.polygonStream ?? polygonStreamFromEnv(),

@@ -20,6 +20,8 @@ export interface MarketDataDeps {
   readonly polygonStream?: () => { readonly apiKey: string; readonly wsBaseUrl?: string };
   /** The worker's shared WebSocket; default: one built here from polygonStream, opened on first use. */
   readonly streamHub?: PolygonStreamHub;
+  /** Silence after which the default hub drops and reconnects its WebSocket (marketData.streamLivenessSeconds). */
+  readonly streamLivenessMs?: number;
   readonly clockMs?: () => number;
 }
 
@@ -138,6 +140,7 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
         if (!deps.polygonStream) throw new Error('stream mode needs POLYGON_API_KEY and POLYGON_WS_URL');
         return deps.polygonStream();
       },
+      ...(deps.streamLivenessMs !== undefined ? { livenessTimeoutMs: deps.streamLivenessMs } : {}),
     });
   deps.metrics?.trackStreamHub(hub);
 

@@ -78,6 +78,16 @@ export const MarketDataConfigSchema = z
       .min(1, 'must be ≥ 1')
       .max(60, 'must be ≤ 60')
       .default(2),
+    /**
+     * A WebSocket that delivers nothing, not even a pong to the client's ping, for this long is dead though never
+     * closed (half-open TCP): dropped and reconnected, its gap filled over REST. Detected within 1.25 × this.
+     */
+    streamLivenessSeconds: z
+      .number({ message: 'must be a number' })
+      .int('must be an integer')
+      .min(2, 'must be ≥ 2')
+      .max(120, 'must be ≤ 120')
+      .default(10),
     /** Off to replay a recorded session through a monitor: its data is old by design. */
     staleCheck: z.boolean({ message: 'must be true or false' }).default(true),
     sessions: z
@@ -158,6 +168,8 @@ const DESCRIPTIONS: Record<string, string> = {
   'marketData.pollIntervalSeconds': 'REST polling interval for quotes/trades when not streaming (1–60)',
   'marketData.staleCheck':
     'reject market data older than the stale limits; false replays recorded data through a monitor',
+  'marketData.streamLivenessSeconds':
+    'a stream-mode WebSocket silent this long (no message, no pong to our ping) is dropped and reconnected, its gap filled over REST (2–120; detected within 1.25 ×)',
 };
 
 export type ConfigValueKind = 'number' | 'string' | 'boolean';

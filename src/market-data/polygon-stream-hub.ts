@@ -39,6 +39,8 @@ export interface PolygonStreamHubStats {
   readonly feeds: number;
   /** Connections opened over the hub's life (a reconnect of an open one does not count). */
   readonly opened: number;
+  /** Sessions dropped over the hub's life because the link went silent (see PolygonStreamOptions.livenessTimeoutMs). */
+  readonly livenessDrops: number;
   readonly stream: PolygonStreamStats | null;
 }
 
@@ -56,6 +58,8 @@ export interface PolygonStreamHubOptions {
   readonly idleCloseMs?: number;
   readonly backoff?: PolygonBackoff;
   readonly connectTimeoutMs?: number;
+  /** Silence after which a session is dropped and reconnected; default 10000 ms (marketData.streamLivenessSeconds). */
+  readonly livenessTimeoutMs?: number;
   readonly sdk?: PolygonSdk;
 }
 
@@ -69,6 +73,7 @@ class Hub implements PolygonStreamHub {
   private opening: Promise<PolygonStream> | null = null;
   private idleTimer: NodeJS.Timeout | undefined;
   private opened = 0;
+  private livenessDrops = 0;
   private closed = false;
 
   constructor(private readonly options: PolygonStreamHubOptions) {}
@@ -106,6 +111,7 @@ class Hub implements PolygonStreamHub {
       symbols: this.feeds.size,
       feeds,
       opened: this.opened,
+      livenessDrops: this.livenessDrops,
       stream: this.stream?.stats() ?? null,
     };
   }
@@ -138,6 +144,10 @@ class Hub implements PolygonStreamHub {
       },
       ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
       ...(this.options.connectTimeoutMs ? { connectTimeoutMs: this.options.connectTimeoutMs } : {}),
+      ...(this.options.livenessTimeoutMs !== undefined ? { livenessTimeoutMs: this.options.livenessTimeoutMs } : {}),
+      onLivenessDrop: () => {
+        this.livenessDrops += 1;
+      },
       ...(this.options.sdk ? { sdk: this.options.sdk } : {}),
     });
     this.opening = opening;

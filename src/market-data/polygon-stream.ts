@@ -63,6 +63,16 @@ export interface PolygonStreamOptions {
   readonly connectTimeoutMs?: number;
   /** Per outage; default unlimited. */
   readonly maxReconnectAttempts?: number;
+  /**
+   * A link that stops delivering without a close frame (half-open TCP) looks open forever. While a session is
+   * up the client sends a protocol ping every quarter of this and drops the session, as if it had closed, once
+   * nothing at all (a message or a pong) has arrived for this long; it then reconnects with backoff and reports
+   * the reconnect so the gap is filled over REST. Pongs answer whatever the market does, so a quiet symbol is
+   * not a dead link. Detected within 1.25 × this. Default 10000 ms; 0 turns the check off.
+   */
+  readonly livenessTimeoutMs?: number;
+  /** A session dropped by the liveness check. */
+  readonly onLivenessDrop?: (info: { readonly silentMs: number }) => void;
   readonly sdk?: PolygonSdk;
 }
 
@@ -73,6 +83,8 @@ export interface PolygonStreamStats {
   readonly messages: number;
   readonly unparseableFrames: number;
   readonly callbackErrors: number;
+  /** Sessions dropped because nothing arrived within livenessTimeoutMs. */
+  readonly livenessDrops: number;
   readonly lastSeenMs: Readonly<Record<string, number>>;
 }
 
@@ -107,6 +119,21 @@ interface Session {
   ready: boolean;
   authFailed: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** Last time anything (a frame or a pong) arrived. */
+  lastInboundMs: number;
+  liveness: NodeJS.Timeout | undefined;
+  /** The close was handled (by the socket's close event or by the liveness check, whichever came first). */
+  ended: boolean;
+}
+
+/**
+ * The `websocket` package's connection under the W3C wrapper: the only way to send a protocol ping and see its
+ * pong (the W3C API has neither). Absent on other socket implementations: then only messages count as life.
+ */
+interface RawConnection {
+  ping?(data: Buffer): void;
+  on?(event: 'pong', listener: () => void): void;
+  socket?: { destroy?(): void };
 }
 
 /** Connects, authenticates and subscribes; resolves once subscribed. Rejects PolygonUnauthorized / PolygonUnavailable. */
@@ -129,6 +156,7 @@ class Stream implements PolygonStream {
     messages: 0,
     unparseableFrames: 0,
     callbackErrors: 0,
+    livenessDrops: 0,
   };
   private retryTimer: NodeJS.Timeout | undefined;
   private outage: { since: number; attempts: number } | undefined;
@@ -217,6 +245,7 @@ class Stream implements PolygonStream {
     const session = this.session;
     if (!session) return;
     if (session.timer) clearTimeout(session.timer);
+    if (session.liveness) clearInterval(session.liveness);
     const closed = new Promise<void>((resolve) => this.closedWaiters.push(resolve));
     try {
       session.socket.close(1000, 'client closing');
@@ -245,7 +274,15 @@ class Stream implements PolygonStream {
       return;
     }
     this.counters.connects += 1;
-    const session: Session = { socket, ready: false, authFailed: false, timer: undefined };
+    const session: Session = {
+      socket,
+      ready: false,
+      authFailed: false,
+      timer: undefined,
+      lastInboundMs: Date.now(),
+      liveness: undefined,
+      ended: false,
+    };
     this.session = session;
     let settled = false;
     const fail = (error: PolygonError) => {
@@ -266,11 +303,13 @@ class Stream implements PolygonStream {
       if (session.timer) clearTimeout(session.timer);
       settled = true;
       this.state = 'open';
+      this.watchLiveness(session, onClosed);
       handlers.onReady();
     };
 
     socket.onmessage = (event: { data: unknown }) => {
       if (this.session !== session) return;
+      session.lastInboundMs = Date.now();
       let parsed: unknown;
       try {
         parsed = parsePolygonJson(
@@ -292,8 +331,11 @@ class Stream implements PolygonStream {
       }
     };
 
-    socket.onclose = (event: { code?: number; reason?: string }) => {
+    const onClosed = (event: { code?: number; reason?: string }) => {
+      if (session.ended) return;
+      session.ended = true;
       if (session.timer) clearTimeout(session.timer);
+      if (session.liveness) clearInterval(session.liveness);
       if (this.session === session) this.session = undefined;
       const info = { code: event.code, reason: event.reason ?? '', atMs: Date.now() };
       if (this.state === 'closed') {
@@ -314,9 +356,50 @@ class Stream implements PolygonStream {
       safeCall(() => this.options.onDisconnect?.(info));
       this.scheduleReconnect();
     };
+    socket.onclose = onClosed;
 
     // Errors are always followed by a close event, which does the work.
     socket.onerror = () => undefined;
+  }
+
+  /** Pings the peer and drops a session that has gone silent (see livenessTimeoutMs). */
+  private watchLiveness(session: Session, onClosed: (event: { code?: number; reason?: string }) => void): void {
+    const timeoutMs = this.options.livenessTimeoutMs ?? 10_000;
+    if (!(timeoutMs > 0)) return;
+    const raw = (session.socket as unknown as { _connection?: RawConnection })._connection;
+    raw?.on?.('pong', () => {
+      session.lastInboundMs = Date.now();
+    });
+    session.lastInboundMs = Date.now();
+    session.liveness = setInterval(
+      () => {
+        if (session.ended || this.state === 'closed') {
+          clearInterval(session.liveness);
+          return;
+        }
+        const silentMs = Date.now() - session.lastInboundMs;
+        if (silentMs < timeoutMs) {
+          try {
+            raw?.ping?.(Buffer.alloc(0));
+          } catch {
+            // a socket that cannot send is caught by the silence that follows
+          }
+          return;
+        }
+        this.counters.livenessDrops += 1;
+        safeCall(() => this.options.onLivenessDrop?.({ silentMs }));
+        // Handled as a close now: a close handshake would wait on the same dead link.
+        onClosed({ code: 4000, reason: `no message or pong for ${silentMs} ms (liveness timeout ${timeoutMs} ms)` });
+        try {
+          raw?.socket?.destroy?.();
+        } catch {
+          // already gone
+        }
+        safeClose(session.socket);
+      },
+      Math.max(50, Math.floor(timeoutMs / 4)),
+    );
+    session.liveness.unref();
   }
 
   private onStatus(

@@ -14,7 +14,14 @@ export interface RateLimiterStatsSource {
 
 /** What the worker's shared Polygon WebSocket reports (src/market-data/polygon-stream-hub.ts `stats()`). */
 export interface StreamHubStatsSource {
-  stats(): { readonly connected: boolean; readonly symbols: number; readonly feeds: number; readonly opened: number };
+  stats(): {
+    readonly connected: boolean;
+    readonly symbols: number;
+    readonly feeds: number;
+    readonly opened: number;
+    /** Absent on sources that do not check liveness. */
+    readonly livenessDrops?: number;
+  };
 }
 
 export interface FlowguardMetrics {
@@ -131,7 +138,7 @@ export function createFlowguardMetrics(registry = new MetricsRegistry()): Flowgu
     name: 'flowguard_polygon_stream_connections_total',
     help: 'Polygon WebSocket connections the worker opened (reconnects of an open connection not included).',
   });
-  let hub: { source: StreamHubStatsSource; opened: number } | undefined;
+  let hub: { source: StreamHubStatsSource; opened: number; livenessDrops: number } | undefined;
   registry.addCollector(() => {
     if (!hub) return;
     const stats = hub.source.stats();
@@ -140,6 +147,9 @@ export function createFlowguardMetrics(registry = new MetricsRegistry()): Flowgu
     streamFeeds.set({}, stats.feeds);
     if (stats.opened > hub.opened) streamConnections.inc({}, stats.opened - hub.opened);
     hub.opened = stats.opened;
+    const drops = stats.livenessDrops ?? 0;
+    if (drops > hub.livenessDrops) streamLivenessDrops.inc({ stream: 'polygon' }, drops - hub.livenessDrops);
+    hub.livenessDrops = drops;
   });
 
   // Limiter counters are cumulative since the limiter was created: the scrape copies them (after
@@ -181,7 +191,7 @@ export function createFlowguardMetrics(registry = new MetricsRegistry()): Flowgu
     streamFeeds,
     streamConnections,
     trackStreamHub(source) {
-      hub = { source, opened: hub?.source === source ? hub.opened : 0 };
+      hub = hub?.source === source ? hub : { source, opened: 0, livenessDrops: 0 };
     },
     async timeBrokerCall(broker, operation, call) {
       const started = performance.now();

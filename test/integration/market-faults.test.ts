@@ -23,6 +23,7 @@ import {
   type MonitorView,
   type PositionMonitorInput,
 } from '../../src/workflows/position-monitor';
+import { startSilentTcpProxy, type SilentTcpProxy } from '../support/silent-tcp-proxy';
 import { cliContext, connectTestEnv, createTestWorker, uniqueTaskQueue } from '../support/temporal-harness';
 
 const config = AppConfigSchema.parse({
@@ -31,6 +32,8 @@ const config = AppConfigSchema.parse({
 });
 
 const NS_PER_MS = 1_000_000n;
+/** The stream liveness bound this file's worker runs with (marketData.streamLivenessSeconds; default 10 s). */
+const LIVENESS_MS = 2000;
 
 describe('market data under real faults', () => {
   let env: TestWorkflowEnvironment;
@@ -38,6 +41,7 @@ describe('market data under real faults', () => {
   let running: Promise<void>;
   let polygon: PolygonStandIn;
   let ctx: CliContext;
+  let proxy: SilentTcpProxy;
   const metrics = createFlowguardMetrics();
   const taskQueue = uniqueTaskQueue('market-faults');
   const account = `acct-${randomUUID().slice(0, 8)}`;
@@ -45,6 +49,8 @@ describe('market data under real faults', () => {
   beforeAll(async () => {
     env = await connectTestEnv();
     polygon = await startPolygonStandIn({ clock: { mode: 'all' } });
+    // The worker's WebSocket goes through a proxy that can turn the link half-open.
+    proxy = await startSilentTcpProxy({ host: '127.0.0.1', port: polygon.port });
     const rest = createPolygonRest({
       apiKey: polygon.apiKey,
       baseUrl: polygon.restUrl,
@@ -54,7 +60,8 @@ describe('market data under real faults', () => {
       taskQueue,
       deps: {
         polygon: () => rest,
-        polygonStream: () => ({ apiKey: polygon.apiKey, wsBaseUrl: polygon.wsUrl }),
+        polygonStream: () => ({ apiKey: polygon.apiKey, wsBaseUrl: `ws://127.0.0.1:${proxy.port}` }),
+        streamLivenessMs: LIVENESS_MS,
         audit: createMemoryAuditLog(),
         metrics,
       },
@@ -66,6 +73,7 @@ describe('market data under real faults', () => {
   afterAll(async () => {
     worker?.shutdown();
     await running;
+    await proxy?.close();
     await polygon?.close();
     await env?.teardown();
   });
@@ -177,5 +185,39 @@ describe('market data under real faults', () => {
     console.log(
       `looping source: ${v.dataHealth.polls} polls, ${requests} requests, ${events} history events in ${elapsedS.toFixed(1)} s`,
     );
+  });
+
+  it('a WebSocket that goes silent without closing is dropped within the liveness bound, reconnected, and its gap filled over REST', async () => {
+    const symbol = 'SILNT';
+    polygon.publish(symbol, tape(40, 1000, 5000));
+    const positionId = `silent-${randomUUID().slice(0, 8)}`;
+    await startMonitor({ positionId, symbol, quantity: 100, mode: 'alert', dataMode: 'stream' });
+    const eligible = (x: MonitorView) => x.dataHealth.stats?.eligibleTrades ?? 0;
+    const before = await waitFor(positionId, (v) => v.live && v.state === 'monitoring' && eligible(v) >= 40);
+    metrics.registry.render();
+    const dropsBefore = metrics.streamLivenessDrops.get({ stream: 'polygon' });
+    const connectionsBefore = proxy.accepted();
+
+    // Half-open: no close frame, no FIN; the stand-in keeps sending into the void.
+    expect(proxy.silence()).toBeGreaterThanOrEqual(1);
+    const silencedAt = Date.now();
+    polygon.publish(symbol, tape(150, 5, 0, 10_000));
+
+    while (proxy.accepted() === connectionsBefore) {
+      if (Date.now() - silencedAt > 15_000) throw new Error('the silent WebSocket was never replaced');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const reconnectMs = Date.now() - silencedAt;
+    // Detected within 1.25 × the bound, then the first backoff step (≤ 250 ms) and the handshake.
+    expect(reconnectMs).toBeLessThanOrEqual(LIVENESS_MS * 1.25 + 1500);
+    // Every one of the 150 prints reaches the detectors once (the REST overlap with the last print is a duplicate).
+    const v = await waitFor(positionId, (x) => eligible(x) >= eligible(before) + 150, 20_000);
+    expect(eligible(v)).toBe(eligible(before) + 150);
+    expect(v.state).toBe('monitoring');
+    // Scraped like /metrics: the drop is counted.
+    metrics.registry.render();
+    expect(metrics.streamLivenessDrops.get({ stream: 'polygon' }) - dropsBefore).toBe(1);
+    console.log(`silent WebSocket replaced ${reconnectMs} ms after the link went half-open (bound ${LIVENESS_MS} ms)`);
+    await env.client.workflow.getHandle(WorkflowIds.position(positionId)).signal(stopMonitorSignal, {});
   });
 });

@@ -41,6 +41,7 @@ describe('defaults (SPEC)', () => {
     expect(DEFAULT_APP_CONFIG.marketData).toEqual({
       rateLimitPerSecond: 5,
       pollIntervalSeconds: 2,
+      streamLivenessSeconds: 10,
       staleCheck: true,
       sessions: [REGULAR_SESSION],
     });
