@@ -133,6 +133,8 @@ const FILE_ONLY_PATHS = new Set(['orders.strategies', 'marketData.sessions']);
 
 const DESCRIPTIONS: Record<string, string> = {
   'detectors.largeOrderSize': 'shares in one seller-initiated print (or a 50 ms sweep) that make a large seller',
+  'detectors.largeOrderNotional':
+    'dollars (shares × price) in one seller-initiated print, 50 ms sweep or NBBO ask that also make a large seller, for symbols where a share count means little; 0 = off (0, or 10000–1000000000)',
   'detectors.volumeSpikeThreshold': 'trailing-60 s volume ÷ baseline mean that starts a red burst (1.5–10)',
   'detectors.redBurstThreshold': 'volume ratio above which a red burst is critical (≥ volumeSpikeThreshold)',
   'detectors.redBurstSellShare': 'minimum sell share of classified trailing-60 s volume for a red burst (0.5–1)',
@@ -166,10 +168,10 @@ const DESCRIPTIONS: Record<string, string> = {
   'orders.retry.backoffCoefficient': 'multiplier between retry delays (1–10)',
   'marketData.rateLimitPerSecond': 'Polygon REST requests per second (Starter plan: about 5)',
   'marketData.pollIntervalSeconds': 'REST polling interval for quotes/trades when not streaming (1–60)',
-  'marketData.staleCheck':
-    'reject market data older than the stale limits; false replays recorded data through a monitor',
   'marketData.streamLivenessSeconds':
     'a stream-mode WebSocket silent this long (no message, no pong to our ping) is dropped and reconnected, its gap filled over REST (2–120; detected within 1.25 ×)',
+  'marketData.staleCheck':
+    'reject market data older than the stale limits; false replays recorded data through a monitor',
 };
 
 export type ConfigValueKind = 'number' | 'string' | 'boolean';

@@ -15,6 +15,10 @@ export type ExitReason = (typeof ExitReason)[keyof typeof ExitReason];
 export const TradeSide = { Buy: 'buy', Sell: 'sell', Unknown: 'unknown' } as const;
 export type TradeSide = (typeof TradeSide)[keyof typeof TradeSide];
 
+/** Which threshold made a large seller: the share count (largeOrderSize) or the dollar value (largeOrderNotional). */
+export const LargeSellerTrigger = { Shares: 'shares', Notional: 'notional' } as const;
+export type LargeSellerTrigger = (typeof LargeSellerTrigger)[keyof typeof LargeSellerTrigger];
+
 /** A seller-initiated print or sweep on the tape, or a large offer at the NBBO ask. */
 export interface LargeSellerAlert {
   readonly kind: typeof AlertKind.LargeSeller;
@@ -27,6 +31,8 @@ export interface LargeSellerAlert {
   readonly price: string;
   /** Shares: the print, the sweep's sum, or the ask size (round lots already converted). */
   readonly size: number;
+  /** The rule that fired (absent on alerts raised before the notional rule existed: shares). */
+  readonly trigger?: LargeSellerTrigger;
   readonly rule: string;
   /**
    * Raised on a record older than staleRejectSeconds that was accepted because it fills a gap on our side (a

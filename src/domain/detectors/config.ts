@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Money, nonNegativeDecimal } from '../orders/money';
 
 /** Quote sizes arrive in shares since Nov 2025; older recordings use round lots of 100. */
 export const QuoteSizeUnit = { Shares: 'shares', RoundLots: 'round_lots' } as const;
@@ -20,6 +21,12 @@ export const DetectorConfigSchema = z
       .min(1000, 'must be ≥ 1000')
       .max(1_000_000, 'must be ≤ 1000000')
       .default(10_000),
+    // Shares do not travel across symbols (10,000 is nothing for a $5 stock, rare on exchange for AMZN): a print
+    // (or sweep, or NBBO ask) worth this many dollars is a large seller too. 0 turns the rule off (the default).
+    largeOrderNotional: nonNegativeDecimal(2)
+      .refine((v) => new Money(v).isZero() || new Money(v).gte(10_000), 'must be 0 (off) or ≥ 10000')
+      .refine((v) => new Money(v).lte(1_000_000_000), 'must be ≤ 1000000000')
+      .default('0'),
     volumeSpikeThreshold: z.number().min(1.5, 'must be ≥ 1.5').max(10, 'must be ≤ 10').default(3.0),
     redBurstThreshold: z.number().max(100, 'must be ≤ 100').default(4.0),
     redBurstSellShare: z.number().min(0.5, 'must be ≥ 0.5').max(1, 'must be ≤ 1').default(0.6),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseOrThrow, ValidationError } from '../validation';
 import { formatPriceE8 } from '../market-data/price';
+import { Money } from '../orders/money';
 import {
   isRejected,
   quoteFromRest,
@@ -25,6 +26,7 @@ import {
   AlertKind,
   AlertSource,
   ExitReason,
+  LargeSellerTrigger,
   Severity,
   type ExitSignal,
   type FlowAlert,
@@ -365,6 +367,9 @@ const SIDE_UNKNOWN = 0;
 
 class Detector implements FlowDetector {
   readonly large: number;
+  /** largeOrderNotional in 1e-8 dollars (0: off), approximate and exact: see overNotional. */
+  private readonly notionalE8: number;
+  private readonly notionalE8Exact: Money;
   readonly spike: number;
   readonly red: number;
   readonly sellShareMin: number;
@@ -469,6 +474,8 @@ class Detector implements FlowDetector {
     readonly config: DetectorConfig,
   ) {
     this.large = config.largeOrderSize;
+    this.notionalE8Exact = new Money(config.largeOrderNotional).mul(1e8);
+    this.notionalE8 = this.notionalE8Exact.toNumber();
     this.spike = config.volumeSpikeThreshold;
     this.red = config.redBurstThreshold;
     this.sellShareMin = config.redBurstSellShare;
@@ -888,9 +895,38 @@ class Detector implements FlowDetector {
     return this.tickDir > 0 ? SIDE_BUY : this.tickDir < 0 ? SIDE_SELL : SIDE_UNKNOWN;
   }
 
+  /**
+   * shares × price ≥ largeOrderNotional, decided in decimal (money). A double of shares × priceE8 is within a
+   * part in 10^15 of it, so only a value that close to the threshold needs decimal.js: every quote's ask comes
+   * through here and a Decimal per quote would cost more than the rest of the quote path.
+   */
+  private overNotional(shares: number, priceE8: number, times = 1): boolean {
+    if (this.notionalE8 <= 0) return false;
+    const approx = shares * priceE8;
+    const bound = this.notionalE8 * times;
+    if (approx < bound * (1 - 1e-9)) return false;
+    if (approx > bound * (1 + 1e-9)) return true;
+    return new Money(shares).mul(priceE8).gte(this.notionalE8Exact.mul(times));
+  }
+
+  /** Which rule makes `shares` at `priceE8` a large seller (shares first: the spec's rule), and how severe. */
+  private largeRule(shares: number, priceE8: number): { trigger: LargeSellerTrigger; critical: boolean } | undefined {
+    if (shares >= this.large) return { trigger: LargeSellerTrigger.Shares, critical: shares >= 2 * this.large };
+    if (this.overNotional(shares, priceE8))
+      return { trigger: LargeSellerTrigger.Notional, critical: this.overNotional(shares, priceE8, 2) };
+    return undefined;
+  }
+
+  /** "≥ 10000 shares" or "= $660000.00 ≥ $500000 notional". */
+  private threshold(trigger: LargeSellerTrigger, shares: number, priceE8: number): string {
+    if (trigger === LargeSellerTrigger.Shares) return `≥ ${this.large} shares`;
+    const value = new Money(shares).mul(formatPriceE8(priceE8)).toFixed(2);
+    return `shares = $${value} ≥ $${this.config.largeOrderNotional} notional`;
+  }
+
   private tapeSeller(t: TradeEvent): void {
-    const L = this.large;
-    if (t.size >= L) {
+    const hit = this.largeRule(t.size, t.priceE8);
+    if (hit !== undefined) {
       this.swPx = t.priceE8;
       this.swStart = t.tsUs;
       this.swSum = t.size;
@@ -903,14 +939,16 @@ class Detector implements FlowDetector {
         t.tsRem,
         price,
         t.size,
-        `seller-initiated print ${t.size} ≥ ${L} shares at ${price}`,
+        hit,
+        `seller-initiated print ${t.size} ${this.threshold(hit.trigger, t.size, t.priceE8)} at ${price}`,
       );
       return;
     }
     if (this.swCount > 0 && this.swPx === t.priceE8 && t.tsUs - this.swStart <= SWEEP_WINDOW_US) {
       this.swSum += t.size;
       this.swCount++;
-      if (this.swAlerted === 0 && this.swSum >= L) {
+      const sweep = this.swAlerted === 0 ? this.largeRule(this.swSum, t.priceE8) : undefined;
+      if (sweep !== undefined) {
         this.swAlerted = 1;
         const price = formatPriceE8(t.priceE8);
         this.largeSeller(
@@ -919,7 +957,8 @@ class Detector implements FlowDetector {
           t.tsRem,
           price,
           this.swSum,
-          `seller-initiated sweep ${this.swSum} ≥ ${L} shares at ${price} within 50 ms (${this.swCount} prints)`,
+          sweep,
+          `seller-initiated sweep ${this.swSum} ${this.threshold(sweep.trigger, this.swSum, t.priceE8)} at ${price} within 50 ms (${this.swCount} prints)`,
         );
       }
       return;
@@ -931,16 +970,25 @@ class Detector implements FlowDetector {
     this.swAlerted = 0;
   }
 
-  private largeSeller(source: AlertSource, us: number, rem: number, price: string, size: number, rule: string): void {
+  private largeSeller(
+    source: AlertSource,
+    us: number,
+    rem: number,
+    price: string,
+    size: number,
+    hit: { trigger: LargeSellerTrigger; critical: boolean },
+    rule: string,
+  ): void {
     if (this.warm) return;
     this.pending.push({
       kind: AlertKind.LargeSeller,
       source,
-      severity: size >= 2 * this.large ? Severity.Critical : Severity.Warning,
+      severity: hit.critical ? Severity.Critical : Severity.Warning,
       symbol: this.symbol,
       timestampNs: formatNs(us, rem),
       price,
       size,
+      trigger: hit.trigger,
       rule,
       ...(this.late ? { late: true as const } : {}),
     });
@@ -1067,7 +1115,8 @@ class Detector implements FlowDetector {
     // Large offer at the inside: one alert per episode; a new episode needs the size to drop below the
     // threshold or the ask price to change. Large bids are buyers and never alert.
     const askShares = q.askSize * this.quoteUnit;
-    if (q.askE8 <= 0 || askShares < this.large) {
+    const hit = q.askE8 <= 0 ? undefined : this.largeRule(askShares, q.askE8);
+    if (hit === undefined) {
       this.qArmed = 1;
       return 'accepted';
     }
@@ -1082,7 +1131,8 @@ class Detector implements FlowDetector {
         q.tsRem,
         price,
         askShares,
-        `NBBO ask size ${askShares} ≥ ${this.large} shares at ${price}`,
+        hit,
+        `NBBO ask size ${askShares} ${this.threshold(hit.trigger, askShares, q.askE8)} at ${price}`,
       );
     }
     return 'accepted';

@@ -272,6 +272,7 @@ describe('CONFIG_ENV_VARS', () => {
       // Change each value to something else valid and check it lands at the path.
       const alternatives: Record<string, string> = {
         'detectors.quoteSizeUnit': 'round_lots',
+        'detectors.largeOrderNotional': '500000',
         'orders.offsetMode': 'absolute',
         'orders.brokerEvents': 'false',
         'marketData.staleCheck': 'false',

@@ -167,6 +167,7 @@ describe('large_seller, source tape (largeOrderSize 10000)', () => {
       timestampNs: '1764601201000000123',
       price: '249.50',
       size: 15_000,
+      trigger: 'shares',
       rule: 'seller-initiated print 15000 ≥ 10000 shares at 249.50',
     });
   });
