@@ -5,6 +5,7 @@ import { cursorFrom, type PolygonCursor, type PolygonRest } from '../market-data
 import { wireNumber, wireText } from '../market-data/wire';
 import { type FlowguardMetrics } from '../observability/flowguard-metrics';
 import { PolygonError } from '../market-data/polygon-errors';
+import { ValidationError } from '../domain/validation';
 import { createPolygonStreamHub, type PolygonStreamHub } from '../market-data/polygon-stream-hub';
 import { toActivityFailure } from './failures';
 import { HEARTBEAT_INTERVAL_MS, heartbeatWhileRunning } from './heartbeat';
@@ -114,6 +115,11 @@ export interface PollMarketDataResult {
    * false so the monitor keeps its cadence. Absent when both sources advanced (and from older workers).
    */
   readonly stalled?: { readonly sources: readonly ('trades' | 'quotes')[]; readonly reason: string };
+  /**
+   * The detector state given did not fit the configuration (a baseline of another length, say): it was dropped
+   * and the baseline rebuilt quietly from history, as after a config change. Says why; absent otherwise.
+   */
+  readonly rebuilt?: string;
 }
 
 interface Timed {
@@ -200,8 +206,9 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
     },
   };
 
-  async function poll(input: PollMarketDataInput): Promise<PollMarketDataResult> {
+  async function poll(given: PollMarketDataInput): Promise<PollMarketDataResult> {
     const rest = await deps.polygon();
+    const { input, rebuilt } = fitState(given);
     const start = input.cursors ?? {
       trades: cursorFrom(input.backfillFromNs),
       quotes: cursorFrom(input.backfillFromNs),
@@ -301,6 +308,7 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       freshness,
       lagMs,
       late,
+      ...(rebuilt ? { rebuilt } : {}),
       ...(stalledSources.length > 0
         ? {
             stalled: {
@@ -310,5 +318,32 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
           }
         : {}),
     };
+  }
+
+  /**
+   * A state that does not fit the configuration (restored under another baselineMinutes, say) would fail every
+   * attempt the same way, a permanent data_error: start over instead, backfilling the baseline quietly up to now.
+   */
+  function fitState(input: PollMarketDataInput): { input: PollMarketDataInput; rebuilt?: string } {
+    if (!input.detectorState) return { input };
+    try {
+      createFlowDetector({ symbol: input.symbol, config: input.config, state: input.detectorState });
+      return { input };
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      const nowMs = now();
+      const ns = (offsetMs: number) => (BigInt(nowMs + offsetMs) * 1_000_000n).toString();
+      return {
+        input: {
+          ...input,
+          detectorState: null,
+          cursors: null,
+          backfillFromNs: ns(-(input.config.baselineMinutes + 1) * 60_000),
+          liveFromNs: ns(0),
+          caughtUpAtNs: null,
+        },
+        rebuilt: err.message,
+      };
+    }
   }
 }

@@ -32,6 +32,14 @@ export interface MarketUpdate {
   readonly events: number;
   readonly reconnects: number;
   readonly live: boolean;
+  /**
+   * The monitor's stream generation this activity was started with (a new one per activity and per config
+   * change): the monitor drops checkpoints and `live` from any other, so an older run cannot overwrite newer
+   * state. Absent from activities started by runs from before this tag.
+   */
+  readonly generation?: number;
+  /** The backfill found a detector state that did not fit the config and rebuilt the baseline (why). */
+  readonly rebuilt?: string;
   /** A REST backfill whose source did not advance (not followed; see polygon-rest.ts). Absent otherwise. */
   readonly stalled?: string;
   /** Set on the last update before the activity ends (cancelled for continue-as-new or a session end). */
@@ -43,6 +51,8 @@ export interface StreamMarketDataInput extends Omit<PollMarketDataInput, 'detect
   readonly checkpoint: StreamCheckpoint;
   /** Push alerts at once; other changes (last trade/quote) at most this often. */
   readonly updateIntervalMs: number;
+  /** Echoed in every update (see MarketUpdate.generation). */
+  readonly generation?: number;
 }
 
 export interface StreamDeps {
@@ -68,7 +78,11 @@ export function createStreamActivity(deps: StreamDeps) {
   return async function streamMarketData(input: StreamMarketDataInput): Promise<StreamCheckpoint> {
     const ctx = Context.current();
     const handle = ctx.client.workflow.getHandle(input.workflowId);
-    const signal = (update: MarketUpdate) => handle.signal(deps.signalName, update);
+    const signal = (update: MarketUpdate) =>
+      handle.signal(
+        deps.signalName,
+        input.generation === undefined ? update : { ...update, generation: input.generation },
+      );
     let checkpoint: StreamCheckpoint = (ctx.info.heartbeatDetails as StreamCheckpoint | undefined) ?? input.checkpoint;
     let reconnects = 0;
     let events = 0;
@@ -122,6 +136,7 @@ export function createStreamActivity(deps: StreamDeps) {
           reconnects,
           live: checkpoint.liveFromNs === null,
           ...(r.stalled ? { stalled: r.stalled.reason } : {}),
+          ...(r.rebuilt ? { rebuilt: r.rebuilt } : {}),
         });
         ctx.heartbeat(checkpoint);
         if (!r.truncated) break;
@@ -234,7 +249,8 @@ export function createStreamActivity(deps: StreamDeps) {
           stats: emptyStats(),
           events,
           reconnects,
-          live: true,
+          // Cancelled mid-backfill (a worker shutting down, say), the monitor is not live yet: say so.
+          live: detector !== null || checkpoint.liveFromNs === null,
           checkpoint: snapshotCheckpoint(),
         }).catch(() => undefined);
         throw err;

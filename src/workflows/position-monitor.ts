@@ -119,6 +119,8 @@ export interface DataHealth {
    */
   stalledCursors?: number;
   stalledAt?: string | null;
+  /** Detector states dropped because they did not fit the configuration (baseline rebuilt from history). */
+  rebuilds?: number;
 }
 
 export interface HealthAlert {
@@ -147,6 +149,8 @@ interface CarriedMonitor {
   readonly lastTrade: LastTrade | null;
   readonly lastQuote: LastQuote | null;
   readonly health: DataHealth;
+  /** Absent in runs carried before stream updates were tagged. */
+  readonly streamGeneration?: number;
 }
 
 export interface MonitorView {
@@ -202,6 +206,8 @@ const POLL_HEARTBEAT_TIMEOUT = '5 seconds';
  */
 const POLL_START_TO_CLOSE = '1 minute';
 const NO_IDLE_WAKE_PATCH = 'stream-monitor-no-idle-wake';
+/** Stream activities are tagged with a generation; checkpoints from an older one are dropped. */
+const STREAM_GENERATION_PATCH = 'stream-checkpoint-generation';
 /** A truncated poll whose cursor did not move waits the interval instead of polling again at once. */
 const CURSOR_MUST_ADVANCE_PATCH = 'monitor-cursor-must-advance';
 const FAST_STOP_PATCH = 'stream-monitor-fast-stop';
@@ -246,6 +252,9 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
   };
   let stopReason: string | null = null;
   let wake = false;
+  // Bumped by every stream activity start and every config change: only updates from the current one may move
+  // cursors, detector state or `live` (a cancelled activity's last checkpoint arrives after the reset).
+  let streamGeneration = c?.streamGeneration ?? 0;
 
   const retry = {
     maximumAttempts: 5,
@@ -313,6 +322,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
       cursors = null;
       backfillFromNs = nowNs(-(next.baselineMinutes + 1) * 60_000);
       liveFromNs = nowNs(0);
+      streamGeneration += 1;
       wake = true;
       return next;
     },
@@ -395,12 +405,22 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
       );
     }
     recordStall(result.stalled?.reason ?? stuck);
+    if (result.rebuilt) recordRebuilt(result.rebuilt);
     if ((result.freshness === 'warn' || result.freshness === 'stale') && before !== 'warn' && before !== 'stale') {
       pushHealthAlert(
         result.freshness === 'stale' ? 'critical' : 'warning',
         `newest market data is ${Math.round((result.lagMs ?? 0) / 1000)} s old (warn after ${settings.detectors.staleWarnSeconds} s, reject after ${settings.detectors.staleRejectSeconds} s)`,
       );
     }
+  }
+
+  /** A detector state that did not fit the configuration was dropped and the baseline rebuilt from history. */
+  function recordRebuilt(reason: string): void {
+    health.rebuilds = (health.rebuilds ?? 0) + 1;
+    pushHealthAlert(
+      'warning',
+      `detector state did not fit the configuration (${reason}): baseline rebuilt from history`,
+    );
   }
 
   /** One alert per episode (the first stalled fetch after one that advanced), a count for every one. */
@@ -489,12 +509,22 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
   let exitPending = false;
 
   setHandler(marketUpdateSignal, (u) => {
-    if (u.checkpoint) {
+    // Untagged updates come from activities started before the tag (or by runs without it): applied as before.
+    const current = u.generation === undefined || u.generation === streamGeneration;
+    if (!current) {
+      log.info('stream update from an older activity run: state and cursors not applied', {
+        positionId,
+        generation: u.generation,
+        current: streamGeneration,
+      });
+    }
+    if (u.checkpoint && current) {
       detectorState = u.checkpoint.detectorState ?? detectorState;
       cursors = u.checkpoint.cursors ?? cursors;
       liveFromNs = u.checkpoint.liveFromNs;
     }
-    if (u.live) liveFromNs = null;
+    if (u.live && current) liveFromNs = null;
+    if (u.rebuilt !== undefined && current) recordRebuilt(u.rebuilt);
     lastTrade = u.lastTrade ?? lastTrade;
     lastQuote = u.lastQuote ?? lastQuote;
     if (u.stats.trades + u.stats.quotes > 0) health.stats = u.stats;
@@ -553,6 +583,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
       lastTrade,
       lastQuote,
       health,
+      streamGeneration,
     };
   }
 
@@ -560,6 +591,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
   async function streamUntilInterrupted(sessionEndsMs: number | null): Promise<void> {
     const scope = new CancellationScope();
     const configAtStart = settings;
+    const generation = patched(STREAM_GENERATION_PATCH) ? ++streamGeneration : undefined;
     const running = scope.run(() =>
       streamActs.streamMarketData({
         positionId,
@@ -570,6 +602,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
         workflowId: workflowInfo().workflowId,
         checkpoint: { detectorState, cursors, liveFromNs },
         updateIntervalMs: STREAM_STATE_PUSH_MS,
+        ...(generation === undefined ? {} : { generation }),
       }),
     );
     let failed: unknown = null;

@@ -19,6 +19,7 @@ import { WorkflowIds } from '../../src/shared/contracts';
 import {
   positionMonitorWorkflow,
   stopMonitorSignal,
+  updateConfigUpdate,
   type MonitorSettings,
   type MonitorView,
   type PositionMonitorInput,
@@ -219,5 +220,31 @@ describe('market data under real faults', () => {
     expect(metrics.streamLivenessDrops.get({ stream: 'polygon' }) - dropsBefore).toBe(1);
     console.log(`silent WebSocket replaced ${reconnectMs} ms after the link went half-open (bound ${LIVENESS_MS} ms)`);
     await env.client.workflow.getHandle(WorkflowIds.position(positionId)).signal(stopMonitorSignal, {});
+  });
+
+  it('updateConfig baselineMinutes 5 → 6 on a live stream-mode monitor: the cancelled run cannot put its old state back, and it keeps monitoring', async () => {
+    const symbol = 'CFGUP';
+    polygon.publish(symbol, tape(60, 1000, 3000));
+    const positionId = `cfg-${randomUUID().slice(0, 8)}`;
+    await startMonitor({ positionId, symbol, quantity: 100, mode: 'alert', dataMode: 'stream' });
+    await waitFor(positionId, (v) => v.live && v.state === 'monitoring');
+    const handle = env.client.workflow.getHandle(WorkflowIds.position(positionId));
+    const applied = await handle.executeUpdate(updateConfigUpdate, { args: [{ baselineMinutes: 6 }] });
+    expect(applied.baselineMinutes).toBe(6);
+    // Before: the old activity's last checkpoint restored the 5-minute state under the 6-minute config and the
+    // new activity failed for good (ValidationError: state.base: must have 180 entries (has 300)): data_error.
+    const v = await waitFor(positionId, (x) => x.live && x.state === 'monitoring' && x.config.baselineMinutes === 6);
+    await new Promise((r) => setTimeout(r, 3000));
+    const later = await monitorStatus(ctx, positionId);
+    expect(later.state).toBe('monitoring');
+    expect(later.live).toBe(true);
+    expect(later.dataHealth.lastError).toBeNull();
+    expect(later.dataHealth.rebuilds ?? 0).toBe(0);
+    expect(v.config.baselineMinutes).toBe(6);
+    // Prints after the change reach the new run's detector.
+    const eligible = (x: MonitorView) => x.dataHealth.stats?.eligibleTrades ?? 0;
+    polygon.publish(symbol, tape(10, 10, 0, 20_000));
+    await waitFor(positionId, (x) => eligible(x) >= eligible(later) + 10, 15_000);
+    await handle.signal(stopMonitorSignal, {});
   });
 });

@@ -130,3 +130,33 @@ describe('pollMarketData: a gap fetched late is processed, a feed that is behind
     expect(r.late).toBe(4);
   });
 });
+
+describe('pollMarketData: a detector state that does not fit the configuration (issue 17 item 3)', () => {
+  it('a 5-minute state under a 6-minute config is rebuilt quietly from history, not a permanent ValidationError', async () => {
+    const env = new MockActivityEnvironment();
+    const fetched: string[] = [];
+    const base = clusterPolygon();
+    const polygon: PolygonRest = {
+      ...base,
+      fetchTradesSince: (symbol, cursor, options) => {
+        fetched.push(cursor.sipTimestamp);
+        return base.fetchTradesSince(symbol, cursor, options);
+      },
+    };
+    const acts = activities(0, polygon, () => T0_MS + 2000);
+    const first: PollMarketDataResult = await env.run(acts.pollMarketData, { ...input, staleCheck: false });
+    const sixMinutes = { ...DEFAULT_DETECTOR_CONFIG, baselineMinutes: 6 };
+    const result: PollMarketDataResult = await env.run(acts.pollMarketData, {
+      ...input,
+      staleCheck: false,
+      config: sixMinutes,
+      detectorState: first.detectorState,
+      cursors: first.cursors,
+    });
+    expect(result.rebuilt).toMatch(/state\.base/);
+    // From 7 minutes before now, not from the old cursor, and quietly: the history raises no alerts.
+    expect(fetched[1]).toBe(nsAt(2000 - 7 * 60_000));
+    expect(result.alerts).toEqual([]);
+    expect(result.live).toBe(true);
+  });
+});
