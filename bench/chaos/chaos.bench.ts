@@ -903,6 +903,21 @@ async function failedTasks(client: Client, workflowId: string): Promise<{ count:
     count++;
     first ??= `${temporal.api.enums.v1.WorkflowTaskFailedCause[a.cause ?? 0] ?? a.cause}: ${(a.failure?.message ?? '').slice(0, 200)}`;
   }
+  if (count > 0 && process.env.CHAOS_HISTORY_DIR) {
+    // Kept for diagnosis: replay it with Worker.runReplayHistory against the bundle that failed.
+    fs.mkdirSync(process.env.CHAOS_HISTORY_DIR, { recursive: true });
+    const file = path.join(process.env.CHAOS_HISTORY_DIR, `${workflowId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
+    fs.writeFileSync(
+      file,
+      JSON.stringify(
+        temporal.api.history.v1.History.toObject(history as temporal.api.history.v1.History, {
+          longs: String,
+          enums: String,
+          bytes: String,
+        }),
+      ),
+    );
+  }
   return { count, first };
 }
 
