@@ -212,7 +212,12 @@ export class OrderEventRelay {
  * heartbeating, and fails (to be retried by Temporal) when the first connection fails or authentication is
  * refused (BrokerUnauthorized, non-retryable).
  */
-export function createBrokerEventActivities(deps: Pick<BrokerActivityDeps, 'brokers' | 'audit'>) {
+export function createBrokerEventActivities(
+  deps: Pick<BrokerActivityDeps, 'brokers' | 'audit' | 'metrics'> & {
+    /** Silence after which the stream's link is dropped and reconnected (marketData.streamLivenessSeconds). */
+    readonly streamLivenessMs?: number;
+  },
+) {
   return {
     async relayBrokerEvents({ broker, account }: RelayBrokerEventsInput): Promise<RelayBrokerEventsResult> {
       const ctx = Context.current();
@@ -233,6 +238,9 @@ export function createBrokerEventActivities(deps: Pick<BrokerActivityDeps, 'brok
       const stream = factory({
         onUpdate: (update) => relay.onUpdate(update),
         onReconnect: () => relay.reconcile('reconnect'),
+        ...(deps.streamLivenessMs !== undefined ? { livenessTimeoutMs: deps.streamLivenessMs } : {}),
+        // Logged through onError as well (the stream reports the drop as BrokerUnavailable).
+        onLivenessDrop: () => deps.metrics?.streamLivenessDrops.inc({ stream: broker }),
         onError: (err) => {
           // A refused authentication after a reconnect ends the stream for good: end the activity with it.
           if (err instanceof BrokerUnauthorized) fail(err);

@@ -26,6 +26,10 @@ export interface OrderUpdateHandlers {
   readonly onReconnect: () => void | Promise<void>;
   /** Malformed messages, handler failures, lost connections and refused authentication; the stream goes on. */
   readonly onError: (err: Error) => void;
+  /** Silence (no message, no pong to the stream's ping) after which the link is dropped and reconnected. */
+  readonly livenessTimeoutMs?: number;
+  /** The link was dropped by that liveness check; a reconnect and onReconnect follow. */
+  readonly onLivenessDrop?: (info: { readonly silentMs: number }) => void;
 }
 
 export interface OrderUpdateStream {

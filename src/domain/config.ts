@@ -80,7 +80,8 @@ export const MarketDataConfigSchema = z
       .default(2),
     /**
      * A WebSocket that delivers nothing, not even a pong to the client's ping, for this long is dead though never
-     * closed (half-open TCP): dropped and reconnected, its gap filled over REST. Detected within 1.25 × this.
+     * closed (half-open TCP): dropped and reconnected, its gap filled over REST. Detected within 1.25 × this. Also
+     * bounds Alpaca's trade_updates stream (the desk's relayBrokerEvents), reconciled by REST after the reconnect.
      */
     streamLivenessSeconds: z
       .number({ message: 'must be a number' })
@@ -169,7 +170,7 @@ const DESCRIPTIONS: Record<string, string> = {
   'marketData.rateLimitPerSecond': 'Polygon REST requests per second (Starter plan: about 5)',
   'marketData.pollIntervalSeconds': 'REST polling interval for quotes/trades when not streaming (1–60)',
   'marketData.streamLivenessSeconds':
-    'a stream-mode WebSocket silent this long (no message, no pong to our ping) is dropped and reconnected, its gap filled over REST (2–120; detected within 1.25 ×)',
+    "a stream-mode WebSocket, or Alpaca's trade_updates stream, silent this long (no message, no pong to our ping) is dropped and reconnected, its gap filled over REST (2–120; detected within 1.25 ×)",
   'marketData.staleCheck':
     'reject market data older than the stale limits; false replays recorded data through a monitor',
 };

@@ -2,6 +2,11 @@
  * Alpaca `trade_updates` over WebSocket: authenticate, listen, deliver order events as neutral snapshots.
  * Alpaca does not replay events missed while disconnected, so after every reconnect `onReconnect` runs and
  * the caller must reconcile open orders by REST (getOrder / listOpenOrders).
+ *
+ * A link that stops delivering without a close frame (half-open TCP) would look open forever, so while listening
+ * the client sends a protocol ping every quarter of `livenessTimeoutMs` and terminates the connection once nothing
+ * at all (a frame or a pong) has arrived for that long. It then reconnects with backoff and `onReconnect` runs, as
+ * after a clean disconnect. Detected within 1.25 × the bound; a quiet account is not a dead link (pongs answer).
  */
 import WebSocket from 'ws';
 import { type BrokerExecution, type BrokerOrderSnapshot, BrokerName } from '../broker';
@@ -29,8 +34,13 @@ export interface AlpacaTradeUpdatesOptions {
   readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number };
   /** How long authenticate + listen may take. Default 10 000 ms. */
   readonly handshakeTimeoutMs?: number;
-  /** Ping period used to notice a dead connection. Default 20 000 ms. */
-  readonly pingIntervalMs?: number;
+  /**
+   * Silence (no frame, no pong to our ping) after which a listening connection is terminated and reconnected.
+   * Default 10 000 ms (marketData.streamLivenessSeconds in the worker); 0 turns the check off.
+   */
+  readonly livenessTimeoutMs?: number;
+  /** A connection dropped by the liveness check (a reconnect and onReconnect follow). */
+  readonly onLivenessDrop?: (info: { readonly silentMs: number }) => void;
 }
 
 type Phase = 'idle' | 'connecting' | 'listening' | 'waiting' | 'closed';
@@ -42,9 +52,13 @@ export class AlpacaTradeUpdatesStream {
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
+  /** Last time the current connection delivered anything (a frame or a pong). */
+  private lastInboundMs = 0;
   private readonly url: string;
   /** Number of connections that reached `listening` after the first (i.e. reconnects). */
   reconnects = 0;
+  /** Connections terminated because nothing arrived within livenessTimeoutMs. */
+  livenessDrops = 0;
 
   constructor(private readonly options: AlpacaTradeUpdatesOptions) {
     this.url = alpacaStreamUrl(options.config);
@@ -104,6 +118,7 @@ export class AlpacaTradeUpdatesStream {
         );
       });
       ws.on('message', (data: WebSocket.RawData) => {
+        if (this.ws === ws) this.lastInboundMs = Date.now();
         // The paper endpoint sends binary frames, the live one text: both are UTF-8 JSON.
         const text = Array.isArray(data)
           ? Buffer.concat(data).toString('utf8')
@@ -126,8 +141,10 @@ export class AlpacaTradeUpdatesStream {
         this.options.onError?.(err);
       });
       ws.on('close', () => {
-        this.stopPing();
-        if (this.ws === ws) this.ws = null;
+        if (this.ws === ws) {
+          this.stopPing();
+          this.ws = null;
+        }
         if (!settled) {
           settle(
             new BrokerUnavailable({
@@ -230,23 +247,51 @@ export class AlpacaTradeUpdatesStream {
     }, delay);
   }
 
+  /** Pings the listening connection and terminates it once it has gone silent (see livenessTimeoutMs). */
   private startPing(): void {
     this.stopPing();
     const ws = this.ws;
-    if (!ws) return;
-    let alive = true;
+    const timeoutMs = this.options.livenessTimeoutMs ?? 10_000;
+    if (!ws || !(timeoutMs > 0)) return;
+    this.lastInboundMs = Date.now();
     ws.on('pong', () => {
-      alive = true;
+      if (this.ws === ws) this.lastInboundMs = Date.now();
     });
-    this.pingTimer = setInterval(() => {
-      if (!alive) {
+    const timer = setInterval(
+      () => {
+        if (this.ws !== ws || this.phase !== 'listening') {
+          clearInterval(timer);
+          return;
+        }
+        const silentMs = Date.now() - this.lastInboundMs;
+        if (silentMs < timeoutMs) {
+          try {
+            ws.ping();
+          } catch {
+            // a socket that cannot send is caught by the silence that follows
+          }
+          return;
+        }
+        this.stopPing();
+        this.livenessDrops++;
+        try {
+          this.options.onLivenessDrop?.({ silentMs });
+        } catch (err) {
+          this.reportError(err);
+        }
+        this.reportError(
+          new BrokerUnavailable({
+            broker: BrokerName.Alpaca,
+            message: `alpaca stream: no message or pong for ${silentMs} ms (liveness timeout ${timeoutMs} ms); reconnecting`,
+          }),
+        );
+        // No close handshake: it would wait on the same dead link. The close event schedules the reconnect.
         ws.terminate();
-        return;
-      }
-      alive = false;
-      ws.ping();
-    }, this.options.pingIntervalMs ?? 20_000);
-    this.pingTimer.unref();
+      },
+      Math.max(50, Math.floor(timeoutMs / 4)),
+    );
+    timer.unref();
+    this.pingTimer = timer;
   }
 
   private stopPing(): void {
