@@ -243,6 +243,7 @@ class PolygonRestAdapter implements PolygonRest {
 
     let maxTs = since;
     let seenAtMax = new Set(seenAtSince);
+    const returned = new Set<string>();
     const records: T[] = [];
     let pages = 0;
     let nextPath: string | undefined = cursor.resumePath;
@@ -280,10 +281,11 @@ class PolygonRestAdapter implements PolygonRest {
       const page = pageOf(body, `/v3/${kind}/${symbol}`);
       let fresh = 0;
       let repeatedHere = 0;
+      const pageRecords: { readonly record: T; readonly ts?: bigint; readonly key?: string }[] = [];
       for (const record of page.results) {
         const ts = isObject(record) ? nsOf(record.sip_timestamp) : undefined;
         if (ts === undefined) {
-          records.push(record as T); // malformed: the domain rejects and counts it
+          pageRecords.push({ record: record as T }); // malformed: the domain rejects and counts it
           continue;
         }
         const key = recordKey(record as Record<string, unknown>);
@@ -291,26 +293,34 @@ class PolygonRestAdapter implements PolygonRest {
         // (`q<n>`): honoured for that one call, so an upgrade does not replay the cursor's last instant.
         if (ts === since && (seenAtSince.has(key) || seenAtSince.has(legacyKey(record as Record<string, unknown>))))
           continue;
-        // Older than where this call started or than what it already returned: a page served again, not data.
-        if (ts < since || ts < maxTs || (ts === maxTs && seenAtMax.has(key))) {
+        // Before the cursor: the gte query never returns these, so it is a page served again, not data.
+        if (ts < since) {
           repeatedHere += 1;
           continue;
         }
-        fresh += 1;
-        records.push(record as T);
+        if (returned.has(key)) repeatedHere += 1;
+        else fresh += 1;
+        pageRecords.push({ record: record as T, ts, key });
+      }
+      nextPath = page.nextUrl === undefined ? undefined : this.pathOf(page.nextUrl, kind, symbol);
+      repeated += repeatedHere;
+      // A next page made only of records already returned means the source loops: it is dropped and the chain
+      // not followed. Repeats mixed with new records are passed on, so the domain rejects them as DUPLICATE and
+      // counts them (bad data is counted, never silently lost).
+      if (nextPath !== undefined && fresh === 0 && repeatedHere > 0) {
+        stalled = { reason: 'a page with a next_url repeated records already returned', repeated };
+        break;
+      }
+      for (const { record, ts, key } of pageRecords) {
+        records.push(record);
+        if (ts === undefined || key === undefined) continue;
+        returned.add(key);
         if (ts > maxTs) {
           maxTs = ts;
           seenAtMax = new Set([key]);
         } else if (ts === maxTs) seenAtMax.add(key);
       }
-      nextPath = page.nextUrl === undefined ? undefined : this.pathOf(page.nextUrl, kind, symbol);
       if (nextPath === undefined) break;
-      repeated += repeatedHere;
-      // The previous call's last instant coming back is the normal overlap; records from before it are not.
-      if (fresh === 0 && repeatedHere > 0) {
-        stalled = { reason: 'a page with a next_url repeated records already returned', repeated };
-        break;
-      }
     }
     if (stalled) {
       stalled = { ...stalled, repeated };
