@@ -2,6 +2,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import {
   createMarketDataActivities,
   POLL_HEARTBEAT_MS,
+  type PollMarketDataInput,
   type PollMarketDataResult,
 } from '../../../src/activities/market-data-activities';
 import { cursorFrom, type PolygonRest } from '../../../src/market-data/polygon-rest';
@@ -76,7 +77,7 @@ describe('pollMarketData heartbeats while it runs (a lost worker is noticed with
     let beats = 0;
     env.on('heartbeat', () => (beats += 1));
     const acts = activities(POLL_HEARTBEAT_MS * 2.5);
-    const result: PollMarketDataResult = await env.run(acts.pollMarketData, input);
+    const result: PollMarketDataResult = await env.run((i: PollMarketDataInput) => acts.pollMarketData(i), input);
     expect(result.late).toBe(0);
     expect(beats).toBe(2);
     await new Promise((r) => setTimeout(r, POLL_HEARTBEAT_MS * 1.5));
@@ -88,7 +89,7 @@ describe('pollMarketData heartbeats while it runs (a lost worker is noticed with
     let beats = 0;
     env.on('heartbeat', () => (beats += 1));
     const acts = activities(5);
-    await env.run((i: typeof input) => acts.pollMarketData(i), input);
+    await env.run((i: PollMarketDataInput) => acts.pollMarketData(i), input);
     expect(beats).toBe(0);
   });
 
@@ -144,9 +145,12 @@ describe('pollMarketData: a detector state that does not fit the configuration (
       },
     };
     const acts = activities(0, polygon, () => T0_MS + 2000);
-    const first: PollMarketDataResult = await env.run(acts.pollMarketData, { ...input, staleCheck: false });
+    const first: PollMarketDataResult = await env.run((i: PollMarketDataInput) => acts.pollMarketData(i), {
+      ...input,
+      staleCheck: false,
+    });
     const sixMinutes = { ...DEFAULT_DETECTOR_CONFIG, baselineMinutes: 6 };
-    const result: PollMarketDataResult = await env.run(acts.pollMarketData, {
+    const result: PollMarketDataResult = await env.run((i: PollMarketDataInput) => acts.pollMarketData(i), {
       ...input,
       staleCheck: false,
       config: sixMinutes,
