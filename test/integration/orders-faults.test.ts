@@ -203,6 +203,22 @@ describe('order workflow under broker faults (Alpaca stand-in)', () => {
     expect(atBroker(placed.clientOrderId)).toHaveLength(0);
   });
 
+  it('the kill switch while an unknown outcome is resolved: the late order is found and cancelled within the bound', async () => {
+    const account = `acct-${randomUUID().slice(0, 8)}`;
+    alpaca.faults.next('POST /v2/orders', { kind: 'delay', ms: 5000 });
+    alpaca.faults.next('POST /v2/orders', { kind: 'status', status: 503 }, 2);
+    const placed = await placeOrder(ctx, order('LLL', { account }), settingsWith());
+    await waitForOrder(ctx, placed.clientOrderId, (s) => s.submit?.resolvingUntil != null, 15_000);
+    const started = Date.now();
+    const result = await cancelAll(ctx, { account, broker: 'alpaca', reason: 'test', wait: true }, settingsWith());
+    expect(Date.now() - started).toBeLessThan(35_000);
+    expect(result.run?.results[placed.clientOrderId]?.outcome).toBe('cancelled');
+    const created = atBroker(placed.clientOrderId);
+    expect(created).toHaveLength(1);
+    expect(created[0]?.status).toBe('canceled');
+    expect(submits(placed.clientOrderId)).toHaveLength(3);
+  });
+
   it('continues-as-new while resolving an unknown outcome, and still adopts the order after', async () => {
     alpaca.faults.next('POST /v2/orders', { kind: 'delay', ms: 6000 });
     alpaca.faults.next('POST /v2/orders', { kind: 'status', status: 503 }, 2);
