@@ -15,7 +15,10 @@ import { MARKET_UPDATE_SIGNAL } from '../shared/contracts';
 /** The REST client of the worker (one rate limiter shared by every monitor it runs). */
 export interface MarketDataDeps {
   /** Alert and market-data error counters. */
-  readonly metrics?: Pick<FlowguardMetrics, 'alerts' | 'marketDataErrors' | 'marketDataStalls' | 'trackStreamHub'>;
+  readonly metrics?: Pick<
+    FlowguardMetrics,
+    'alerts' | 'marketDataErrors' | 'marketDataStalls' | 'detectorStateRebuilds' | 'trackStreamHub'
+  >;
   readonly polygon: () => Promise<PolygonRest>;
   /** Key and WebSocket base for stream mode (POLYGON_API_KEY, POLYGON_WS_URL). */
   readonly polygonStream?: () => { readonly apiKey: string; readonly wsBaseUrl?: string };
@@ -209,6 +212,7 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
   async function poll(given: PollMarketDataInput): Promise<PollMarketDataResult> {
     const rest = await deps.polygon();
     const { input, rebuilt } = fitState(given);
+    if (rebuilt) deps.metrics?.detectorStateRebuilds.inc({});
     const start = input.cursors ?? {
       trades: cursorFrom(input.backfillFromNs),
       quotes: cursorFrom(input.backfillFromNs),

@@ -36,6 +36,7 @@ export interface FlowguardMetrics {
   readonly marketDataErrors: Counter<'code'>;
   /** A cursor, page token or resume point that did not move forward and was not followed, by what it paged. */
   readonly marketDataStalls: Counter<'source'>;
+  readonly detectorStateRebuilds: Counter<never>;
   /** Polygon WebSocket connections dropped because they went silent (no message or pong within the bound). */
   readonly streamLivenessDrops: Counter<'stream'>;
   /** Requests that had to wait for a rate-limit permit, and the total time waited. */
@@ -89,6 +90,10 @@ export function createFlowguardMetrics(registry = new MetricsRegistry()): Flowgu
     name: 'flowguard_market_data_stalled_cursors_total',
     help: 'Market-data cursors, next_url chains or resume points that did not advance and were not followed.',
     labelNames: ['source'],
+  });
+  const detectorStateRebuilds = registry.counter({
+    name: 'flowguard_detector_state_rebuilds_total',
+    help: 'Detector states that did not fit the configuration (a config change, an older checkpoint) and were rebuilt from history.',
   });
   const streamLivenessDrops = registry.counter({
     name: 'flowguard_stream_liveness_drops_total',
@@ -180,6 +185,7 @@ export function createFlowguardMetrics(registry = new MetricsRegistry()): Flowgu
     ordersTerminal,
     marketDataErrors,
     marketDataStalls,
+    detectorStateRebuilds,
     streamLivenessDrops,
     rateLimitWaits,
     rateLimitWaitSeconds,

@@ -121,6 +121,8 @@ export interface DataHealth {
   stalledAt?: string | null;
   /** Detector states dropped because they did not fit the configuration (baseline rebuilt from history). */
   rebuilds?: number;
+  /** Stream updates from an older activity run (before a config change or restart) whose state was not applied. */
+  staleUpdatesDropped?: number;
 }
 
 export interface HealthAlert {
@@ -512,6 +514,7 @@ export async function positionMonitorWorkflow(input: PositionMonitorInput): Prom
     // Untagged updates come from activities started before the tag (or by runs without it): applied as before.
     const current = u.generation === undefined || u.generation === streamGeneration;
     if (!current) {
+      health.staleUpdatesDropped = (health.staleUpdatesDropped ?? 0) + 1;
       log.info('stream update from an older activity run: state and cursors not applied', {
         positionId,
         generation: u.generation,

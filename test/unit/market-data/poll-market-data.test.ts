@@ -7,6 +7,7 @@ import {
 } from '../../../src/activities/market-data-activities';
 import { cursorFrom, type PolygonRest } from '../../../src/market-data/polygon-rest';
 import { DEFAULT_DETECTOR_CONFIG } from '../../../src/domain/detectors/config';
+import { createFlowguardMetrics, type FlowguardMetrics } from '../../../src/observability/flowguard-metrics';
 import { createPolygonStreamHub } from '../../../src/market-data/polygon-stream-hub';
 
 /** A Polygon client whose trades page takes `delayMs` and which has no data. */
@@ -21,9 +22,19 @@ function slowPolygon(delayMs: number): PolygonRest {
   };
 }
 
-function activities(delayMs: number, polygon: PolygonRest = slowPolygon(delayMs), clockMs?: () => number) {
+function activities(
+  delayMs: number,
+  polygon: PolygonRest = slowPolygon(delayMs),
+  clockMs?: () => number,
+  metrics?: FlowguardMetrics,
+) {
   const streamHub = createPolygonStreamHub({ config: () => ({ apiKey: 'unused' }) });
-  return createMarketDataActivities({ polygon: () => Promise.resolve(polygon), streamHub, clockMs });
+  return createMarketDataActivities({
+    polygon: () => Promise.resolve(polygon),
+    streamHub,
+    clockMs,
+    ...(metrics ? { metrics } : {}),
+  });
 }
 
 /** 2025-12-01 15:00:00 UTC. */
@@ -144,7 +155,8 @@ describe('pollMarketData: a detector state that does not fit the configuration (
         return base.fetchTradesSince(symbol, cursor, options);
       },
     };
-    const acts = activities(0, polygon, () => T0_MS + 2000);
+    const metrics = createFlowguardMetrics();
+    const acts = activities(0, polygon, () => T0_MS + 2000, metrics);
     const first: PollMarketDataResult = await env.run((i: PollMarketDataInput) => acts.pollMarketData(i), {
       ...input,
       staleCheck: false,
@@ -158,6 +170,7 @@ describe('pollMarketData: a detector state that does not fit the configuration (
       cursors: first.cursors,
     });
     expect(result.rebuilt).toMatch(/state\.base/);
+    expect(metrics.detectorStateRebuilds.get({})).toBe(1);
     // From 7 minutes before now, not from the old cursor, and quietly: the history raises no alerts.
     expect(fetched[1]).toBe(nsAt(2000 - 7 * 60_000));
     expect(result.alerts).toEqual([]);
