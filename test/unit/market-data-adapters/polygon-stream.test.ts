@@ -183,4 +183,17 @@ describe('openPolygonStream', () => {
     expect(standIn.connectionsAccepted()).toBe(1);
     expect(c.disconnects).toHaveLength(0);
   });
+  it('a quiet but healthy link is kept: pongs count as life, so no message for 4 × the liveness bound drops nothing', async () => {
+    const drops: number[] = [];
+    const c = collector({ livenessTimeoutMs: 300, onLivenessDrop: ({ silentMs }) => drops.push(silentMs) });
+    stream = await openPolygonStream(c.options);
+    // No market message at all for 1.2 s: a dead-link check that only counted messages would drop it 3 times.
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(drops).toEqual([]);
+    expect(stream.stats()).toMatchObject({ livenessDrops: 0, reconnects: 0 });
+    expect(stream.state).toBe('open');
+    // And it still delivers afterwards.
+    standIn.publish('TSLA', { trades: [trade(9, BASE_NS)] });
+    await until(() => c.received.length > 0);
+  });
 });
