@@ -2,10 +2,9 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { isBrokerError } from '../brokers/errors';
 import { PolygonError, PolygonRateLimited } from '../market-data/polygon-errors';
 import { ValidationError } from '../domain/validation';
-import { BROKER_WAIT_TOO_LONG } from '../domain/orders/submit-outcome';
+import { BROKER_WAIT_TOO_LONG, DEFAULT_MAX_BROKER_WAIT_SECONDS } from '../domain/orders/submit-outcome';
 
-/** Default cap on a broker-advised wait before the next attempt (orders.maxBrokerWaitSeconds). */
-export const DEFAULT_MAX_BROKER_WAIT_MS = 60_000;
+const DEFAULT_MAX_BROKER_WAIT_MS = DEFAULT_MAX_BROKER_WAIT_SECONDS * 1000;
 
 export interface ToActivityFailureOptions {
   /**

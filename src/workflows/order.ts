@@ -25,6 +25,8 @@ import {
 import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
 import {
   BROKER_WAIT_TOO_LONG,
+  DEFAULT_MAX_BROKER_WAIT_SECONDS,
+  DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS,
   SubmitNext,
   decideAfterSubmitFailure,
   resolveDeadlineMs,
@@ -155,8 +157,6 @@ export const orderStatusQuery = defineQuery<OrderStatus>('status');
 const WARNINGS_KEPT = 10;
 /** Broker activities heartbeat every second while a call is out (activities/heartbeat.ts). */
 export const BROKER_HEARTBEAT_TIMEOUT_MS = 5000;
-const DEFAULT_MAX_BROKER_WAIT_SECONDS = 60;
-const DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS = 60;
 /** Temporal's retries of one submit attempt for failures that are not the broker's (worker lost mid-call). */
 const SUBMIT_INFRASTRUCTURE_ATTEMPTS = 3;
 /** The broker's transient errors come back to the workflow, which decides (and counts) the next attempt. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Money, nonNegativeDecimal } from './money';
+import { DEFAULT_MAX_BROKER_WAIT_SECONDS, DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS } from './submit-outcome';
 
 /** How the offset between reference and limit price is expressed (SPEC §3.1). */
 export const OffsetMode = { Bps: 'bps', Absolute: 'absolute' } as const;
@@ -63,7 +64,7 @@ export const OrdersConfigSchema = z
       .int('must be an integer')
       .min(1, 'must be ≥ 1')
       .max(3600, 'must be ≤ 3600')
-      .default(60),
+      .default(DEFAULT_MAX_BROKER_WAIT_SECONDS),
     /**
      * How long after the last submit attempt that may have reached the broker flowguard keeps looking the
      * order up by client order id before concluding it was never created. Keep it above the adapters' HTTP
@@ -74,7 +75,7 @@ export const OrdersConfigSchema = z
       .int('must be an integer')
       .min(5, 'must be ≥ 5')
       .max(3600, 'must be ≤ 3600')
-      .default(60),
+      .default(DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS),
     /** Fills from the broker's update stream where it has one (Alpaca); polling remains the fallback. */
     brokerEvents: z.boolean({ message: 'must be true or false' }).default(true),
     retry: z

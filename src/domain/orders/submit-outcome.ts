@@ -20,6 +20,11 @@ export const BROKER_REFUSAL_TYPES: ReadonlySet<string> = new Set([
   'BrokerNotConfigured',
 ]);
 
+/** Default cap on a broker-advised wait before the next attempt (orders.maxBrokerWaitSeconds). */
+export const DEFAULT_MAX_BROKER_WAIT_SECONDS = 60;
+/** Default time an unknown submit outcome is resolved by lookup (orders.unknownOutcomeWindowSeconds). */
+export const DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS = 60;
+
 /** A broker-advised wait (Retry-After, Robinhood's "Expected available in N seconds") over the configured cap. */
 export const BROKER_WAIT_TOO_LONG = 'BrokerWaitTooLong';
 
