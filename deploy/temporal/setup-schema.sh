@@ -1,18 +1,24 @@
 #!/bin/sh
-# Creates (or upgrades) Temporal's persistence and visibility schemas in PostgreSQL. Idempotent.
+# Creates (or upgrades) Temporal's persistence and visibility schemas in PostgreSQL with temporal-sql-tool, whose
+# binary embeds the schema files of its own server version (-s postgresql/v12/...). Idempotent: a second run
+# finds the databases and the schema versions in place. Used by docker compose (temporal-schema) and
+# `npm run cluster`. Needs POSTGRES_PWD; POSTGRES_SEEDS (host), DB_PORT and POSTGRES_USER have defaults.
 set -eu
 plugin=postgres12
 ep="${POSTGRES_SEEDS:-postgresql}"
+port="${DB_PORT:-5432}"
 user="${POSTGRES_USER:-temporal}"
 export SQL_PASSWORD="${POSTGRES_PWD:?POSTGRES_PWD is required}"
 
-until nc -z "$ep" 5432; do echo "waiting for PostgreSQL at $ep:5432"; sleep 1; done
+if command -v nc >/dev/null 2>&1; then
+  until nc -z "$ep" "$port"; do echo "waiting for PostgreSQL at $ep:$port"; sleep 1; done
+fi
 
 for db in temporal temporal_visibility; do
   case "$db" in temporal) dir=temporal ;; *) dir=visibility ;; esac
-  temporal-sql-tool --plugin "$plugin" --ep "$ep" -u "$user" -p 5432 --db "$db" create || true
-  temporal-sql-tool --plugin "$plugin" --ep "$ep" -u "$user" -p 5432 --db "$db" setup-schema -v 0.0 || true
-  temporal-sql-tool --plugin "$plugin" --ep "$ep" -u "$user" -p 5432 --db "$db" \
-    update-schema -d "/etc/temporal/schema/postgresql/v12/$dir/versioned"
+  sql() { temporal-sql-tool --plugin "$plugin" --ep "$ep" -p "$port" -u "$user" --db "$db" "$@"; }
+  sql create
+  sql setup-schema -v 0.0
+  sql update-schema -s "postgresql/v12/$dir"
 done
 echo "Temporal schemas ready"

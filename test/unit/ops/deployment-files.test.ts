@@ -30,11 +30,16 @@ describe('deployment files', () => {
     expect(CONFIG_ENV_VARS.map((v) => v.name).filter((n) => !envExampleVariables().includes(n))).toEqual([]);
   });
 
-  it('registers the same search attributes in docker compose as the dev server', () => {
+  it('registers the same search attributes in docker compose and npm run cluster as the dev server', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { SEARCH_ATTRIBUTE_FLAGS } = require('../../../src/shared/contracts') as { SEARCH_ATTRIBUTE_FLAGS: string[] };
-    const script = read('deploy/temporal/setup-namespace.sh');
-    for (const flag of SEARCH_ATTRIBUTE_FLAGS) expect(script).toContain(flag);
+    // setup-namespace.sh registers exactly the lines of deploy/temporal/search-attributes.
+    const listed = read('deploy/temporal/search-attributes')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    expect([...listed].sort()).toEqual([...SEARCH_ATTRIBUTE_FLAGS].sort());
+    expect(read('deploy/temporal/setup-namespace.sh')).toContain('search-attributes');
   });
 
   const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
