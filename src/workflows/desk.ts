@@ -27,9 +27,19 @@ import type {
 import type { createBrokerEventActivities } from '../activities/broker-events-activity';
 import type { BrokerOrderSnapshot } from '../brokers/broker';
 import { brokerHasOrderUpdates } from '../brokers/order-updates';
-import { type BrokerName } from '../domain/orders/order-request';
-import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
 import {
+  DeskBook,
+  DeskRefusal,
+  type CancelAllEntry,
+  type CancelAllRun,
+  type DeskState,
+  type OpenOrderEntry,
+  type PlaceOrderResult,
+  type ResetResult,
+} from '../domain/desk/desk-book';
+import { isTerminalOrderState } from '../domain/orders/order-state';
+import {
+  type BrokerName,
   type OrderPricingConfig,
   type OrderRequestInput,
   type PreparedLimitOrder,
@@ -37,7 +47,7 @@ import {
 import { ValidationError } from '../domain/validation';
 import { WorkflowIds } from '../shared/contracts';
 import { orderRequests } from './lazy-domain';
-import { orderTerminalSignal, type OrderTerminalNotice } from './notifications';
+import { orderTerminalSignal } from './notifications';
 import {
   BROKER_HEARTBEAT_TIMEOUT_MS,
   brokerUpdateSignal,
@@ -46,18 +56,29 @@ import {
   type OrderSettings,
 } from './order';
 
+export type {
+  CancelAllEntry,
+  CancelAllOutcome,
+  CancelAllRun,
+  DeskState,
+  Latch,
+  OpenOrderEntry,
+  PlaceOrderResult,
+  ResetResult,
+} from '../domain/desk/desk-book';
+
 type BrokerActivities = ReturnType<typeof createBrokerActivities>;
 
 export interface DeskInput {
   readonly broker: BrokerName;
   readonly account: string;
   readonly settings: OrderSettings;
-  /** Carried across continue-as-new. */
+  /** Carried across continue-as-new: the whole DeskBook, one serialisable snapshot. */
   readonly state?: DeskState;
 }
 
 export interface PlaceOrderRequest {
-  /** Raw order request (validated by the desk and again by the order workflow). */
+  /** Raw order request (validated and priced once, by the desk). */
   readonly request: OrderRequestInput & { readonly clientOrderId: string };
   /**
    * True when the caller gave no client order id and one was generated for it (the CLI's `fg-<uuid>`): only
@@ -71,83 +92,11 @@ export interface PlaceOrderRequest {
   readonly requesterWorkflowId?: string;
 }
 
-export interface PlaceOrderResult {
-  readonly workflowId: string;
-  readonly clientOrderId: string;
-  readonly limitPrice: string;
-  /** Set when the request matched an order already in flight (same client order id or same intent). */
-  readonly existing: 'same_client_order_id' | 'same_intent' | null;
-}
-
-export interface OpenOrderEntry {
-  readonly clientOrderId: string;
-  readonly workflowId: string;
-  readonly symbol: string;
-  readonly side: 'buy' | 'sell';
-  readonly quantity: number;
-  readonly limitPrice: string;
-  readonly intentKey: string;
-  readonly placedAt: string;
-  started: boolean;
-}
-
-export type CancelAllOutcome =
-  | 'pending'
-  | 'cancelled'
-  | 'filled'
-  | 'partially_filled_then_cancelled'
-  | 'rejected'
-  | 'expired'
-  | 'failed'
-  | 'unconfirmed';
-
-export interface CancelAllEntry {
-  readonly key: string;
-  readonly source: 'flowguard' | 'broker';
-  readonly clientOrderId: string | null;
-  brokerOrderId: string | null;
-  readonly symbol: string;
-  outcome: CancelAllOutcome;
-  filledQuantity: number;
-  detail: string | null;
-}
-
-export interface CancelAllRun {
-  readonly id: number;
-  readonly reason: string;
-  readonly requestedAt: string;
-  completedAt: string | null;
-  readonly results: Record<string, CancelAllEntry>;
-}
-
-export interface Latch {
-  readonly reason: string;
-  readonly at: string;
-  readonly clientOrderId?: string;
-}
-
-export interface DeskState {
-  killSwitch: Latch | null;
-  breaker: Latch | null;
-  openOrders: Record<string, OpenOrderEntry>;
-  /** The last terminal notices, newest last (bounded). */
-  recent: OrderTerminalNotice[];
-  cancelAll: CancelAllRun | null;
-  cancelAllCount: number;
-}
-
 export interface DeskView extends DeskState {
   readonly broker: BrokerName;
   readonly account: string;
 }
 
-export interface ResetResult {
-  readonly killSwitchWasEngaged: boolean;
-  readonly breakerWasTripped: boolean;
-  readonly breakerReason: string | null;
-}
-
-const RECENT_LIMIT = 50;
 /** Events after which a desk run continues as new: about 70 placements, replayed in well under a second. */
 const DESK_HISTORY_BUDGET = 1000;
 const CONFIRM_TIMEOUT_MS = 30_000;
@@ -164,57 +113,100 @@ export const deskStateQuery = defineQuery<DeskView>('deskState');
  * and the kill switch. New orders enter only through the desk's placeOrder handler, so the desk's history
  * totally orders every placement against every cancelAll: an order placed a moment before the kill switch is
  * already in the registry when cancelAll runs, and one placed after it is refused.
+ *
+ * The rules live in DeskBook (src/domain/desk/desk-book.ts); this is the shell that calls activities, starts
+ * order workflows, signals them and continues-as-new with the book's snapshot.
  */
 export async function deskWorkflow(input: DeskInput): Promise<void> {
-  const state: DeskState = input.state ?? {
-    killSwitch: null,
-    breaker: null,
-    openOrders: {},
-    recent: [],
-    cancelAll: null,
-    cancelAllCount: 0,
-  };
-  const { broker, account, settings } = input;
-  const acts = proxyActivities<BrokerActivities>({
-    startToCloseTimeout: settings.activityTimeoutSeconds * 1000,
+  return new Desk(input).run();
+}
+
+class Desk {
+  private readonly book: DeskBook;
+  private readonly broker: BrokerName;
+  private readonly account: string;
+  private readonly settings: OrderSettings;
+  private readonly acts: BrokerActivities;
+  /** Cancels and confirms within the kill switch's own bound, plus one broker call's time for the cancel itself. */
+  private readonly confirmer: BrokerActivities;
+  private readonly availability: BrokerActivities;
+  private readonly brokerEvents = new CancellationScope();
+  private pendingCancelAll: { reason: string } | null = null;
+  /**
+   * Keys do not disappear from a running worker: once configured, the broker is not asked about again in this
+   * run. A refusal is re-checked on every placement, so a worker restarted with keys is used at once.
+   */
+  private brokerConfigured = false;
+  /** Signals handing cancel results to order workflows during a cancel-all, settled before it completes. */
+  private readonly notifications: Promise<void>[] = [];
+  /** Order workflows that refused a signal during this cancel-all (closed or gone), with the reason. */
+  private readonly notRunning = new Map<string, string>();
+
+  constructor(input: DeskInput) {
+    this.book = new DeskBook(input.state ?? DeskBook.empty());
+    this.broker = input.broker;
+    this.account = input.account;
+    this.settings = input.settings;
+    const retry = {
+      maximumAttempts: this.settings.retry.maximumAttempts,
+      initialInterval: this.settings.retry.initialIntervalMs,
+      backoffCoefficient: this.settings.retry.backoffCoefficient,
+      nonRetryableErrorTypes: [...this.settings.nonRetryableErrorTypes],
+    };
+    const callMs = this.settings.activityTimeoutSeconds * 1000;
     // The kill switch is not held for the whole start-to-close timeout by a worker lost mid-cancel.
-    heartbeatTimeout: BROKER_HEARTBEAT_TIMEOUT_MS,
-    retry: {
-      maximumAttempts: settings.retry.maximumAttempts,
-      initialInterval: settings.retry.initialIntervalMs,
-      backoffCoefficient: settings.retry.backoffCoefficient,
-      nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes],
-    },
-  });
-  let pendingCancelAll: { reason: string } | null = null;
+    this.acts = proxyActivities<BrokerActivities>({
+      startToCloseTimeout: callMs,
+      heartbeatTimeout: BROKER_HEARTBEAT_TIMEOUT_MS,
+      retry,
+    });
+    this.confirmer = proxyActivities<BrokerActivities>({
+      startToCloseTimeout: CONFIRM_TIMEOUT_MS + callMs,
+      heartbeatTimeout: BROKER_HEARTBEAT_TIMEOUT_MS,
+      retry,
+    });
+    // A regular activity, not a local one: a local activity awaited inside concurrent placeOrder updates that
+    // start children replayed its completion in another order than it ran (a non-determinism error seen under
+    // the chaos bench), and a desk that cannot replay takes the kill switch down with it.
+    this.availability = proxyActivities<BrokerActivities>({
+      startToCloseTimeout: '10 seconds',
+      retry: { maximumAttempts: 3, initialInterval: '200 milliseconds' },
+    });
+  }
 
-  // Cancels and confirms within the kill switch's own bound, plus one broker call's time for the cancel itself.
-  const confirmer = proxyActivities<BrokerActivities>({
-    startToCloseTimeout: CONFIRM_TIMEOUT_MS + settings.activityTimeoutSeconds * 1000,
-    heartbeatTimeout: BROKER_HEARTBEAT_TIMEOUT_MS,
-    retry: {
-      maximumAttempts: settings.retry.maximumAttempts,
-      initialInterval: settings.retry.initialIntervalMs,
-      backoffCoefficient: settings.retry.backoffCoefficient,
-      nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes],
-    },
-  });
-  // A regular activity, not a local one: a local activity awaited inside concurrent placeOrder updates that
-  // start children replayed its completion in another order than it ran (a non-determinism error seen under
-  // the chaos bench), and a desk that cannot replay takes the kill switch down with it.
-  const { brokerAvailability } = proxyActivities<BrokerActivities>({
-    startToCloseTimeout: '10 seconds',
-    retry: { maximumAttempts: 3, initialInterval: '200 milliseconds' },
-  });
-  // Keys do not disappear from a running worker: once configured, the broker is not asked about again in this
-  // run. A refusal is re-checked on every placement, so a worker restarted with keys is used at once.
-  let brokerConfigured = false;
+  async run(): Promise<void> {
+    this.startBrokerEvents();
+    this.registerHandlers();
+    // The desk is the one workflow every placement and every kill switch goes through, and a worker that takes
+    // it over replays its whole history before it can answer. Under the chaos bench a 3,500-event desk took
+    // longer to replay than a workflow task may take (10 s), so each worker restart left the kill switch waiting
+    // minutes. A run is kept short instead of waiting for the server's suggestion (thousands of events).
+    const budget = patched('desk-history-budget') ? DESK_HISTORY_BUDGET : Number.POSITIVE_INFINITY;
+    const due = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= budget;
+    for (;;) {
+      await condition(() => this.pendingCancelAll !== null || due());
+      if (this.pendingCancelAll) {
+        const { reason } = this.pendingCancelAll;
+        this.pendingCancelAll = null;
+        await this.runCancelAll(reason);
+        continue;
+      }
+      await condition(allHandlersFinished);
+      if (this.pendingCancelAll) continue;
+      this.brokerEvents.cancel();
+      const { broker, account, settings } = this;
+      await continueAsNew<typeof deskWorkflow>({ broker, account, settings, state: this.book.state });
+    }
+  }
 
-  // The event path for fills: relays the broker's order updates to the order workflows while this run lasts
-  // (polling stays their fallback). Its scope is cancelled before continue-as-new; the next run starts it again.
-
-  const brokerEvents = new CancellationScope();
-  if (settings.brokerEvents !== false && brokerHasOrderUpdates(broker) && patched('desk-broker-events')) {
+  /**
+   * The event path for fills: relays the broker's order updates to the order workflows while this run lasts
+   * (polling stays their fallback). Its scope is cancelled before continue-as-new; the next run starts it again.
+   */
+  private startBrokerEvents(): void {
+    const { broker, account } = this;
+    if (this.settings.brokerEvents === false || !brokerHasOrderUpdates(broker) || !patched('desk-broker-events'))
+      return;
     const { relayBrokerEvents } = proxyActivities<ReturnType<typeof createBrokerEventActivities>>({
       startToCloseTimeout: '1 day',
       heartbeatTimeout: '30 seconds',
@@ -224,7 +216,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
         nonRetryableErrorTypes: ['BrokerUnauthorized'],
       },
     });
-    void brokerEvents
+    void this.brokerEvents
       .run(() => relayBrokerEvents({ broker, account }))
       .then(
         (r) => log.info('broker events not relayed', { broker, reason: r.reason }),
@@ -235,21 +227,26 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
       );
   }
 
-  const now = () => new Date().toISOString();
-
-  function refusal(): string | null {
-    if (state.killSwitch) {
-      return `kill switch engaged at ${state.killSwitch.at} (${state.killSwitch.reason}): new orders are refused until 'flowguard kill-switch reset'`;
-    }
-    if (state.breaker) {
-      return `circuit breaker tripped at ${state.breaker.at} (${state.breaker.reason}): new orders are refused until 'flowguard kill-switch reset'`;
-    }
-    return null;
+  private registerHandlers(): void {
+    setHandler(placeOrderUpdate, (req) => this.place(req), {
+      validator: (req: PlaceOrderRequest) => this.validate(req),
+    });
+    setHandler(placeOrderSignal, (req) => this.placeBySignal(req));
+    setHandler(orderTerminalSignal, (notice) => this.book.orderEnded(notice, now()));
+    setHandler(cancelAllSignal, ({ reason }) => {
+      // Engaged at once, inside the signal's own workflow task: nothing placed after this point gets through.
+      this.pendingCancelAll = { reason: this.book.engageKillSwitch(reason, now()) };
+    });
+    setHandler(resetUpdate, () => this.book.reset());
+    setHandler(deskStateQuery, () => ({ broker: this.broker, account: this.account, ...this.book.state }));
   }
 
-  function prepare(req: PlaceOrderRequest) {
+  private prepare(req: PlaceOrderRequest): PreparedLimitOrder {
     try {
-      return orderRequests().prepareLimitOrder({ ...req.request, broker }, req.pricing ?? settings.pricing);
+      return orderRequests().prepareLimitOrder(
+        { ...req.request, broker: this.broker },
+        req.pricing ?? this.settings.pricing,
+      );
     } catch (err) {
       if (err instanceof ValidationError) {
         throw ApplicationFailure.create({
@@ -263,21 +260,21 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     }
   }
 
-  function validate(req: PlaceOrderRequest): void {
-    const refused = refusal();
-    if (refused) throw ApplicationFailure.create({ message: refused, type: 'OrderRefused', nonRetryable: true });
-    prepare(req);
+  private validate(req: PlaceOrderRequest): void {
+    refuseIf(() => this.book.assertAccepting());
+    this.prepare(req);
   }
 
   /**
    * Refuses at once an order for a broker this worker has no configuration for, instead of accepting it and
    * letting its order workflow be rejected in the background. Paper is embedded and always configured.
    */
-  async function ensureBrokerConfigured(): Promise<void> {
-    if (brokerConfigured) return;
+  private async ensureBrokerConfigured(): Promise<void> {
+    if (this.brokerConfigured) return;
+    const { broker } = this;
     let availability;
     try {
-      availability = await brokerAvailability({ broker });
+      availability = await this.availability.brokerAvailability({ broker });
     } catch (err) {
       // The check itself broke (not a missing variable): the order workflow meets and reports any real
       // problem, so a protective exit is never refused for a fault of the check.
@@ -285,7 +282,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
       return;
     }
     if (availability.configured) {
-      brokerConfigured = true;
+      this.brokerConfigured = true;
       return;
     }
     const vars = availability.missing.join(', ');
@@ -299,62 +296,19 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     });
   }
 
-  /** An order already known for this request, or null when a new order is to be placed. */
-  function existingFor(req: PlaceOrderRequest, prepared: PreparedLimitOrder): PlaceOrderResult | null {
-    const clientOrderId = req.request.clientOrderId;
-    const same = state.openOrders[clientOrderId];
-    if (same) {
-      // A retry of the same request is answered with its order; the same id on a different order is a caller's
-      // mistake that must not pass as success. (Entries from before quantity joined the key match on price.)
-      const sameOrder = same.intentKey === prepared.intentKey || same.intentKey === priceIntent(prepared.intentKey);
-      if (!sameOrder && patched('desk-client-order-id-reuse')) {
-        throw ApplicationFailure.create({
-          message: `client order id ${clientOrderId} is already used by another open order (${same.side} ${same.quantity} ${same.symbol} limit ${same.limitPrice}); use a new id`,
-          type: 'OrderRefused',
-          nonRetryable: true,
-        });
-      }
-      return { ...summary(same), existing: 'same_client_order_id' };
-    }
-    const done = (): PlaceOrderResult | null => {
-      const notice = state.recent.find((n) => n.clientOrderId === clientOrderId);
-      if (!notice) return null;
-      return {
-        workflowId: notice.workflowId,
-        clientOrderId,
-        limitPrice: prepared.limitPrice,
-        existing: 'same_client_order_id',
-      };
-    };
-    if (!patched('desk-order-identity')) {
-      // Histories from before: any open order at the same symbol, side and limit (quantity ignored, the
-      // caller's id ignored) stood in for this one. Replayed as it ran.
-      const legacy = Object.values(state.openOrders).find(
-        (o) => priceIntent(o.intentKey) === priceIntent(prepared.intentKey),
-      );
-      if (legacy) return { ...summary(legacy), existing: 'same_intent' };
-      return done();
-    }
-    const finished = done();
-    if (finished) return finished;
-    if (req.clientOrderIdGenerated !== true) return null;
-    const sameIntent = Object.values(state.openOrders).find((o) => o.intentKey === prepared.intentKey);
-    return sameIntent ? { ...summary(sameIntent), existing: 'same_intent' } : null;
-  }
-
-  async function place(req: PlaceOrderRequest): Promise<PlaceOrderResult> {
-    const prepared = prepare(req);
+  private async place(req: PlaceOrderRequest): Promise<PlaceOrderResult> {
+    const { broker, book } = this;
+    const prepared = this.prepare(req);
     // Before every check below, so they and the registration run in one step with nothing in between. Not
     // awaited at all where it does not apply: a replayed old history must reach startChild in the same step.
-    if (broker !== 'paper' && patched('desk-broker-availability-activity')) await ensureBrokerConfigured();
+    if (broker !== 'paper' && patched('desk-broker-availability-activity')) await this.ensureBrokerConfigured();
     const clientOrderId = req.request.clientOrderId;
-    const existing = existingFor(req, prepared);
+    const existing = refuseIf(() => book.existingFor({ ...req, clientOrderId }, prepared, patched));
     if (existing) return existing;
     // Checked again here: a cancelAll may have been handled while this update waited for its turn.
-    const refused = refusal();
-    if (refused) throw ApplicationFailure.create({ message: refused, type: 'OrderRefused', nonRetryable: true });
-
-    const entry: OpenOrderEntry = {
+    refuseIf(() => book.assertAccepting());
+    // Registered before the child starts so a cancelAll arriving meanwhile already sees it.
+    const entry = book.register({
       clientOrderId,
       workflowId: WorkflowIds.order(clientOrderId),
       symbol: prepared.symbol,
@@ -363,10 +317,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
       limitPrice: prepared.limitPrice,
       intentKey: prepared.intentKey,
       placedAt: now(),
-      started: false,
-    };
-    // Registered before the child starts so a cancelAll arriving meanwhile already sees it.
-    state.openOrders[clientOrderId] = entry;
+    });
     try {
       await startChild(orderWorkflow, {
         workflowId: entry.workflowId,
@@ -378,14 +329,14 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
           {
             request: { ...req.request, broker },
             prepared,
-            settings,
+            settings: this.settings,
             deskWorkflowId: workflowInfo().workflowId,
             ...(req.requesterWorkflowId ? { requesterWorkflowId: req.requesterWorkflowId } : {}),
           },
         ],
       });
     } catch (err) {
-      delete state.openOrders[clientOrderId];
+      book.unregister(clientOrderId);
       if (err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError') {
         return {
           workflowId: entry.workflowId,
@@ -397,15 +348,14 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
       throw err;
     }
     entry.started = true;
-    return { ...summary(entry), existing: null };
+    return { workflowId: entry.workflowId, clientOrderId, limitPrice: entry.limitPrice, existing: null };
   }
 
-  setHandler(placeOrderUpdate, place, { validator: validate });
-
-  setHandler(placeOrderSignal, async (req) => {
+  /** placeOrder by signal: a refusal is told to the requester as a rejected order. */
+  private async placeBySignal(req: PlaceOrderRequest): Promise<void> {
     try {
-      validate(req);
-      await place(req);
+      this.validate(req);
+      await this.place(req);
     } catch (err) {
       if (!req.requesterWorkflowId) return;
       const failure = err instanceof ApplicationFailure ? err : null;
@@ -422,48 +372,7 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
         errorType: failure?.type ?? 'Error',
       });
     }
-  });
-
-  setHandler(orderTerminalSignal, (notice) => {
-    delete state.openOrders[notice.clientOrderId];
-    state.recent.push(notice);
-    if (state.recent.length > RECENT_LIMIT) state.recent.splice(0, state.recent.length - RECENT_LIMIT);
-    if (notice.errorType === 'InsufficientFunds' && !state.breaker) {
-      state.breaker = {
-        reason: `insufficient funds on ${notice.clientOrderId}`,
-        at: now(),
-        clientOrderId: notice.clientOrderId,
-      };
-    }
-    const run = state.cancelAll;
-    const entry = run?.results[notice.clientOrderId];
-    if (entry) {
-      entry.brokerOrderId = notice.brokerOrderId;
-      entry.filledQuantity = notice.filledQuantity;
-      entry.outcome = outcomeOf(notice.state, notice.filledQuantity);
-      entry.detail = notice.reason;
-    }
-  });
-
-  setHandler(cancelAllSignal, ({ reason }) => {
-    const why = reason?.trim() || 'cancel-all requested';
-    // Engaged at once, inside the signal's own workflow task: nothing placed after this point gets through.
-    state.killSwitch ??= { reason: why, at: now() };
-    pendingCancelAll = { reason: why };
-  });
-
-  setHandler(resetUpdate, () => {
-    const result: ResetResult = {
-      killSwitchWasEngaged: state.killSwitch !== null,
-      breakerWasTripped: state.breaker !== null,
-      breakerReason: state.breaker?.reason ?? null,
-    };
-    state.killSwitch = null;
-    state.breaker = null;
-    return result;
-  });
-
-  setHandler(deskStateQuery, () => ({ broker, account, ...state }));
+  }
 
   /**
    * The kill switch. Everything the broker shows open is cancelled by the desk directly and in parallel (one
@@ -471,40 +380,15 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
    * broker's answer so it closes at once. Orders the broker does not show open yet (a submit in flight) are
    * cancelled by their own workflow, which cancels right after its submit returns.
    */
-  async function runCancelAll(reason: string): Promise<void> {
-    state.cancelAllCount += 1;
-    const run: CancelAllRun = { id: state.cancelAllCount, reason, requestedAt: now(), completedAt: null, results: {} };
-    state.cancelAll = run;
+  private async runCancelAll(reason: string): Promise<void> {
+    const { book, broker } = this;
+    const { run, ours } = book.beginCancelAll(reason, now());
     const why = `cancel-all: ${reason}`;
-
-    const ours = Object.values(state.openOrders);
-    for (const o of ours) {
-      run.results[o.clientOrderId] = {
-        key: o.clientOrderId,
-        source: 'flowguard',
-        clientOrderId: o.clientOrderId,
-        brokerOrderId: null,
-        symbol: o.symbol,
-        outcome: 'pending',
-        filledQuantity: 0,
-        detail: null,
-      };
-    }
-
     let open: OpenOrderSummary[] = [];
     try {
-      open = await acts.listOpenBrokerOrders({ broker });
+      open = await this.acts.listOpenBrokerOrders({ broker });
     } catch (err) {
-      run.results['broker:list'] = {
-        key: 'broker:list',
-        source: 'broker',
-        clientOrderId: null,
-        brokerOrderId: null,
-        symbol: '*',
-        outcome: 'failed',
-        filledQuantity: 0,
-        detail: `could not list the broker's open orders: ${errorMessage(err)}`,
-      };
+      book.listFailed(run, errorMessage(err));
     }
     const atBroker = new Set(open.map((o) => o.clientOrderId).filter((id): id is string => id !== null));
     const viaWorkflow = ours.filter((o) => !atBroker.has(o.clientOrderId));
@@ -512,141 +396,95 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
     const batched = patched('desk-cancel-all-batch');
     await Promise.all([
       ...(batched
-        ? [cancelAllAtBroker(run, open, why)]
-        : open.map((o) =>
-            cancelAtBroker(run, o, o.clientOrderId ? state.openOrders[o.clientOrderId] : undefined, why),
-          )),
+        ? [this.cancelAllAtBroker(run, open, why)]
+        : open.map((o) => this.cancelAtBroker(run, o, book.openOrder(o.clientOrderId), why))),
       ...viaWorkflow.map(async (o) => {
-        await condition(() => o.started || !state.openOrders[o.clientOrderId]);
-        if (state.openOrders[o.clientOrderId]) await signalOrder(o.workflowId, why);
+        await condition(() => o.started || !book.isOpen(o.clientOrderId));
+        if (book.isOpen(o.clientOrderId)) await this.signalOrder(o.workflowId, why);
       }),
     ]);
-    const confirmed = await condition(
-      () => Object.values(run.results).every((r) => r.outcome !== 'pending'),
-      CONFIRM_TIMEOUT_MS,
-    );
+    const confirmed = await condition(() => DeskBook.settled(run), CONFIRM_TIMEOUT_MS);
     // Settled first (the signals went out already; no new command): a refused one tells a closed workflow.
-    await Promise.all(notifications.splice(0));
-    if (!confirmed) {
-      for (const r of Object.values(run.results)) {
-        if (r.outcome === 'pending') {
-          r.outcome = 'unconfirmed';
-          const within = `no terminal state within ${CONFIRM_TIMEOUT_MS / 1000} s`;
-          // "Keeps trying" only for a workflow that took the desk's signal, i.e. one that is running.
-          const unreachable = r.clientOrderId ? notRunning.get(WorkflowIds.order(r.clientOrderId)) : undefined;
-          r.detail = unreachable
-            ? `${within}; its order workflow is not running (${unreachable}): see 'flowguard order status ${r.clientOrderId}'`
-            : `${within}; its order workflow keeps trying to cancel`;
-        }
-      }
-    }
-    run.completedAt = now();
-    notRunning.clear();
+    await Promise.all(this.notifications.splice(0));
+    book.completeCancelAll(run, confirmed, CONFIRM_TIMEOUT_MS, this.notRunning, WorkflowIds.order, now());
+    this.notRunning.clear();
   }
 
-  const notifications: Promise<void>[] = [];
-  /** Order workflows that refused a signal during this cancel-all (closed or gone), with the reason. */
-  const notRunning = new Map<string, string>();
-
-  async function notifyOrder(workflowId: string, order: BrokerOrderSnapshot): Promise<void> {
+  private async notifyOrder(workflowId: string, order: BrokerOrderSnapshot): Promise<void> {
     try {
       await getExternalWorkflowHandle(workflowId).signal(brokerUpdateSignal, order);
     } catch (err) {
-      notRunning.set(workflowId, errorMessage(err));
+      this.notRunning.set(workflowId, errorMessage(err));
       log.warn('could not hand the cancel result to an order workflow', { workflowId, error: errorMessage(err) });
     }
   }
 
-  async function signalOrder(workflowId: string, reason: string): Promise<void> {
+  private async signalOrder(workflowId: string, reason: string): Promise<void> {
     try {
       await getExternalWorkflowHandle(workflowId).signal(cancelOrderSignal, { reason });
     } catch (err) {
-      notRunning.set(workflowId, errorMessage(err));
+      this.notRunning.set(workflowId, errorMessage(err));
       log.warn('could not signal an order workflow', { workflowId, error: errorMessage(err) });
     }
   }
 
-  function cancelEntry(run: CancelAllRun, o: OpenOrderSummary, ours: OpenOrderEntry | undefined): CancelAllEntry {
-    const key = ours ? ours.clientOrderId : `broker:${o.brokerOrderId}`;
-    const entry: CancelAllEntry = run.results[key] ?? {
-      key,
-      source: 'broker',
-      clientOrderId: o.clientOrderId,
-      brokerOrderId: o.brokerOrderId,
-      symbol: o.symbol,
-      outcome: 'pending',
-      filledQuantity: o.filledQuantity,
-      detail: null,
-    };
-    entry.brokerOrderId = o.brokerOrderId;
-    run.results[key] = entry;
-    return entry;
-  }
-
   /** The broker's last answer after the cancel decides the entry; the order workflow is handed it at once. */
-  function cancelAnswered(entry: CancelAllEntry, ours: OpenOrderEntry | undefined, order: BrokerOrderSnapshot): void {
-    entry.filledQuantity = order.filledQuantity;
-    if (isTerminalOrderState(order.state)) entry.outcome = outcomeOf(order.state, order.filledQuantity);
-    else if (!ours) entry.outcome = 'unconfirmed';
+  private cancelAnswered(entry: CancelAllEntry, ours: OpenOrderEntry | undefined, order: BrokerOrderSnapshot): void {
+    this.book.cancelAnswered(entry, ours, order);
     // The order workflow learns the outcome now instead of at its next poll, but the confirmation does not wait
     // for that signal to be delivered (the server sends them one by one). One that already told the desk it
     // ended (its own poll saw the cancel first) needs no news: the signal would only fail and fill history.
-    const stillOpen = ours !== undefined && state.openOrders[ours.clientOrderId] !== undefined;
+    const stillOpen = ours !== undefined && this.book.isOpen(ours.clientOrderId);
     if (ours && (stillOpen || !patched('desk-cancel-all-batch')))
-      notifications.push(notifyOrder(ours.workflowId, order));
+      this.notifications.push(this.notifyOrder(ours.workflowId, order));
   }
 
-  async function cancelFailed(
-    entry: CancelAllEntry,
-    ours: OpenOrderEntry | undefined,
-    why: string,
-    detail: string,
-  ): Promise<void> {
-    entry.detail = detail;
+  private async cancelFailed(entry: CancelAllEntry, ours: OpenOrderEntry | undefined, why: string, detail: string) {
+    this.book.cancelFailed(entry, ours, detail);
     // Ours stay pending: their workflow takes over the cancel and keeps trying until the broker answers.
-    if (ours) await signalOrder(ours.workflowId, why);
-    else entry.outcome = 'failed';
+    if (ours) await this.signalOrder(ours.workflowId, why);
   }
 
   /** Every listed order cancelled and confirmed inside one activity: a few history events per kill switch. */
-  async function cancelAllAtBroker(run: CancelAllRun, open: readonly OpenOrderSummary[], why: string): Promise<void> {
+  private async cancelAllAtBroker(run: CancelAllRun, open: readonly OpenOrderSummary[], why: string): Promise<void> {
     if (open.length === 0) return;
     const targets = open.map((o) => {
-      const ours = o.clientOrderId ? state.openOrders[o.clientOrderId] : undefined;
-      return { o, ours, entry: cancelEntry(run, o, ours) };
+      const ours = this.book.openOrder(o.clientOrderId);
+      return { o, ours, entry: this.book.cancelEntry(run, o, ours) };
     });
     let outcomes: CancelAndConfirmOutcome[];
     try {
-      outcomes = await confirmer.cancelAndConfirmBrokerOrders({
-        broker,
+      outcomes = await this.confirmer.cancelAndConfirmBrokerOrders({
+        broker: this.broker,
         orders: open.map((o) => ({ brokerOrderId: o.brokerOrderId, clientOrderId: o.clientOrderId })),
         confirmWithinMs: CONFIRM_TIMEOUT_MS,
       });
     } catch (err) {
       if (isCancellation(err)) throw err;
-      await Promise.all(targets.map((t) => cancelFailed(t.entry, t.ours, why, errorMessage(err))));
+      await Promise.all(targets.map((t) => this.cancelFailed(t.entry, t.ours, why, errorMessage(err))));
       return;
     }
     const byId = new Map(outcomes.map((r) => [r.brokerOrderId, r]));
     await Promise.all(
       targets.map(async ({ o, ours, entry }) => {
         const r = byId.get(o.brokerOrderId);
-        if (r?.ok) cancelAnswered(entry, ours, r.order);
-        else await cancelFailed(entry, ours, why, r ? r.error : 'no answer for this order');
+        if (r?.ok) this.cancelAnswered(entry, ours, r.order);
+        else await this.cancelFailed(entry, ours, why, r ? r.error : 'no answer for this order');
       }),
     );
   }
 
   /** Before 'desk-cancel-all-batch': one cancel activity per order, confirmed by polling from here. */
-  async function cancelAtBroker(
+  private async cancelAtBroker(
     run: CancelAllRun,
     o: OpenOrderSummary,
     ours: OpenOrderEntry | undefined,
     why: string,
   ): Promise<void> {
-    const entry = cancelEntry(run, o, ours);
+    const { broker } = this;
+    const entry = this.book.cancelEntry(run, o, ours);
     try {
-      const result = await acts.cancelBrokerOrder({
+      const result = await this.acts.cancelBrokerOrder({
         broker,
         brokerOrderId: o.brokerOrderId,
         clientOrderId: o.clientOrderId,
@@ -654,61 +492,31 @@ export async function deskWorkflow(input: DeskInput): Promise<void> {
       let order = result.order;
       for (let i = 0; !isTerminalOrderState(order.state) && i < 60; i++) {
         await sleep(500);
-        const latest = await acts.getBrokerOrder({ broker, brokerOrderId: o.brokerOrderId });
+        const latest = await this.acts.getBrokerOrder({ broker, brokerOrderId: o.brokerOrderId });
         if (latest) order = latest;
       }
-      cancelAnswered(entry, ours, order);
+      this.cancelAnswered(entry, ours, order);
     } catch (err) {
       if (isCancellation(err)) throw err;
-      await cancelFailed(entry, ours, why, errorMessage(err));
+      await this.cancelFailed(entry, ours, why, errorMessage(err));
     }
   }
+}
 
-  // The desk is the one workflow every placement and every kill switch goes through, and a worker that takes it
-  // over replays its whole history before it can answer. Under the chaos bench a 3,500-event desk took longer
-  // to replay than a workflow task may take (10 s) on a busy machine, so each worker restart left the kill switch
-  // waiting minutes. A run is kept short instead of waiting for the server's suggestion (thousands of events).
-  const historyBudget = patched('desk-history-budget') ? DESK_HISTORY_BUDGET : Number.POSITIVE_INFINITY;
-  const continueAsNewDue = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= historyBudget;
-  for (;;) {
-    await condition(() => pendingCancelAll !== null || continueAsNewDue());
-    if (pendingCancelAll) {
-      const { reason } = pendingCancelAll;
-      pendingCancelAll = null;
-      await runCancelAll(reason);
-      continue;
+/** Runs a book rule; its refusal becomes the non-retryable OrderRefused failure callers see. */
+function refuseIf<T>(rule: () => T): T {
+  try {
+    return rule();
+  } catch (err) {
+    if (err instanceof DeskRefusal) {
+      throw ApplicationFailure.create({ message: err.message, type: 'OrderRefused', nonRetryable: true });
     }
-    await condition(allHandlersFinished);
-    if (pendingCancelAll) continue;
-    brokerEvents.cancel();
-    await continueAsNew<typeof deskWorkflow>({ broker, account, settings, state });
+    throw err;
   }
 }
 
-/** The intent key without its quantity (`SYMBOL:side:limit`): what desks matched on before 'desk-order-identity'. */
-function priceIntent(intentKey: string): string {
-  return intentKey.split(':').slice(0, 3).join(':');
-}
-
-function summary(o: OpenOrderEntry) {
-  return { workflowId: o.workflowId, clientOrderId: o.clientOrderId, limitPrice: o.limitPrice };
-}
-
-function outcomeOf(state: OrderState, filledQuantity: number): CancelAllOutcome {
-  switch (state) {
-    case 'filled':
-      return 'filled';
-    case 'cancelled':
-      return filledQuantity > 0 ? 'partially_filled_then_cancelled' : 'cancelled';
-    case 'rejected':
-      return 'rejected';
-    case 'expired':
-      return 'expired';
-    case 'failed':
-      return 'failed';
-    default:
-      return 'pending';
-  }
+function now(): string {
+  return new Date().toISOString();
 }
 
 function errorMessage(err: unknown): string {
