@@ -11,6 +11,7 @@ import { checkWorkerSettings, readWorkerEnv } from './config/worker-env';
 import { paperMarketFromEnv, polygonPriceSource } from './market-data/polygon-price-source';
 import { polygonFromEnv, polygonStreamFromEnv } from './market-data/polygon-from-env';
 import { reportError } from './cli/io';
+import { temporalUnreachable } from './cli/temporal';
 import { activityCorrelationInterceptor } from './observability/activity-correlation';
 import { startObservability } from './observability/runtime';
 
@@ -97,8 +98,21 @@ async function main(): Promise<void> {
   // Before the first connection: installs Temporal's Runtime (logs into pino, Core metrics) and /metrics.
   const observability = await startObservability();
   const { logger, metrics } = observability;
+  // Until the worker runs, Temporal's Runtime holds SIGINT/SIGTERM for workers that do not exist yet: without
+  // this, Ctrl-C during the connection or the workflow bundle did nothing.
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.stderr.write(`flowguard worker: ${signal} before the worker started; exiting\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
-    const connection = await NativeConnection.connect(connectionOptions(env));
+    let connection: NativeConnection;
+    try {
+      connection = await NativeConnection.connect(connectionOptions(env));
+    } catch (err) {
+      throw temporalUnreachable(env.TEMPORAL_ADDRESS, err);
+    }
     try {
       const worker = await createWorker({
         connection,
@@ -121,6 +135,8 @@ async function main(): Promise<void> {
         },
         `flowguard worker polling task queue '${env.TEMPORAL_TASK_QUEUE}' on ${env.TEMPORAL_ADDRESS} (namespace '${env.TEMPORAL_NAMESPACE}')`,
       );
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
       await worker.run();
     } finally {
       await connection.close();
@@ -131,7 +147,10 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err: unknown) => {
-    process.exitCode = reportError(err);
-  });
+  main().then(
+    // Explicit exits: anything native left behind (Core's runtime, its exporter) must not keep a failed or
+    // finished worker alive.
+    () => process.exit(process.exitCode ?? 0),
+    (err: unknown) => process.exit(reportError(err)),
+  );
 }

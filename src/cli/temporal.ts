@@ -10,6 +10,27 @@ export class TemporalUnreachableError extends Error {
   override readonly name = 'TemporalUnreachableError';
 }
 
+/**
+ * The operating-system reason inside a Temporal connection error: Core reports a refused connection as
+ * `tonic::transport::Error(Transport, ConnectError(... message: "Connection refused" ...))`, which tells a
+ * person nothing the reason alone does not.
+ */
+export function connectFailureReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const os = /message: "([^"]+)"/.exec(text)?.[1];
+  if (os !== undefined) return os;
+  if (/tonic::transport|ConnectError/.test(text)) return 'connection failed';
+  return text;
+}
+
+/** The one hint worker and CLI give when Temporal cannot be reached. */
+export function temporalUnreachable(address: string, err: unknown): TemporalUnreachableError {
+  return new TemporalUnreachableError(
+    `Temporal is not reachable at ${address} (${connectFailureReason(err)}). ` +
+      `Start it with 'npm run temporal' or set TEMPORAL_ADDRESS.`,
+  );
+}
+
 /** Opens one client connection for a CLI command and always closes it. */
 export async function withTemporal<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
   const env = readTemporalEnv();
@@ -17,10 +38,7 @@ export async function withTemporal<T>(fn: (ctx: CliContext) => Promise<T>): Prom
   try {
     connection = await Connection.connect({ ...connectionOptions(env), connectTimeout: '3 seconds' });
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new TemporalUnreachableError(
-      `Temporal is not reachable at ${env.TEMPORAL_ADDRESS} (${reason}). Start it with 'npm run temporal' or set TEMPORAL_ADDRESS.`,
-    );
+    throw temporalUnreachable(env.TEMPORAL_ADDRESS, err);
   }
   try {
     return await fn({ client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }), env });
