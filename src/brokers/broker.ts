@@ -101,6 +101,18 @@ export type CancelResult =
       readonly order: BrokerOrderSnapshot;
     };
 
+/**
+ * One open position as the broker reports it. Long positions have a positive quantity, short ones a negative
+ * one; both are decimal strings because brokers report fractional shares (Alpaca, Robinhood).
+ */
+export interface BrokerPosition {
+  readonly symbol: string;
+  /** Signed decimal string: `"10"`, `"-5"`, `"0.5"`. */
+  readonly quantity: string;
+  /** Average entry price per share, decimal string; null when the broker does not say. */
+  readonly averageEntryPrice: string | null;
+}
+
 export interface Broker {
   readonly name: BrokerName;
   /** Places a limit order. Never retries; on an unknown outcome use submitIdempotently. */
@@ -114,6 +126,11 @@ export interface Broker {
   cancelOrder(brokerOrderId: string): Promise<CancelResult>;
   /** Cheap authenticated call for the health check. */
   ping(): Promise<void>;
+  /**
+   * Every open (nonzero) position on the account, long and short (the positions watch). Optional so adapters
+   * and test doubles without it still satisfy the contract; the positions activity names the broker that lacks it.
+   */
+  listPositions?(): Promise<BrokerPosition[]>;
 }
 
 /** Why a terminal order cannot be cancelled, from its neutral state. */

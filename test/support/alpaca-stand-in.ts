@@ -7,9 +7,12 @@
  *   alpaca.fill(orderId, 40, '249.90');
  *
  * Routes (fault keys): 'GET /v2/account', 'POST /v2/orders', 'GET /v2/orders:by_client_order_id',
- * 'GET /v2/orders', 'GET /v2/orders/:id', 'DELETE /v2/orders/:id'.
+ * 'GET /v2/orders', 'GET /v2/orders/:id', 'DELETE /v2/orders/:id', 'GET /v2/positions'.
+ *
+ * Positions follow the fills (average cost; a sale leaves the entry price) and can be set directly for a
+ * position opened outside flowguard: `alpaca.setPosition('AAPL', '-20', '190.10')` (negative = short).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import Decimal from 'decimal.js';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
@@ -164,6 +167,7 @@ export class AlpacaStandIn {
   private readonly listeners = new Set<WebSocket>();
   private readonly byId = new Map<string, AlpacaStandInOrder>();
   private readonly fills = new Map<string, { qty: Decimal; price: Decimal }[]>();
+  private readonly positionBook = new Map<string, { qty: Decimal; avg: Decimal }>();
   private clock = Date.parse('2025-06-02T14:30:00.000Z');
   /** Orders this stand-in created (whatever happened to the reply). */
   ordersCreated = 0;
@@ -181,6 +185,7 @@ export class AlpacaStandIn {
         { method: 'GET', pattern: '/v2/orders', handler: (c, _p, f) => this.list(c, f) },
         { method: 'GET', pattern: '/v2/orders/:id', handler: (c, p, f) => this.getOne(c, p.id!, f) },
         { method: 'DELETE', pattern: '/v2/orders/:id', handler: (c, p, f) => this.cancel(c, p.id!, f) },
+        { method: 'GET', pattern: '/v2/positions', handler: (c, _p, f) => this.positions(c, f) },
       ],
       (ctx) => sendJson(ctx.res, 404, { code: 40410000, message: 'endpoint not found' }),
     );
@@ -275,6 +280,7 @@ export class AlpacaStandIn {
     } else if (o.status !== 'pending_cancel' && o.status !== 'canceled') {
       o.status = 'partially_filled';
     }
+    this.applyToPosition(o.symbol, o.side, new Decimal(qty), new Decimal(price));
     const executionId = randomUUID();
     this.emit({
       event: full ? 'fill' : 'partial_fill',
@@ -286,6 +292,18 @@ export class AlpacaStandIn {
       position_qty: String(qty),
     });
     return executionId;
+  }
+
+  /** Sets (or with qty '0' closes) a position directly, as a trade made outside flowguard would. */
+  setPosition(symbol: string, qty: string, avgEntryPrice: string): void {
+    const q = new Decimal(qty);
+    if (q.isZero()) this.positionBook.delete(symbol);
+    else this.positionBook.set(symbol, { qty: q, avg: new Decimal(avgEntryPrice) });
+  }
+
+  /** The stand-in's open positions (symbol → signed quantity). */
+  positionQuantities(): Record<string, string> {
+    return Object.fromEntries([...this.positionBook].map(([symbol, p]) => [symbol, p.qty.toFixed()]));
   }
 
   /** Sets any status (expired, done_for_day, rejected, ...) and emits the matching trade_updates event. */
@@ -497,6 +515,52 @@ export class AlpacaStandIn {
       const left = new Decimal(o.qty).minus(o.filled_qty).toNumber();
       if (left > 0) this.fill(id, left, fault.price);
     }
+  }
+
+  /**
+   * The documented `GET /v2/positions` entry (docs.alpaca.markets/reference/getallopenpositions): decimals as
+   * strings, qty signed (negative for a short) with `side`.
+   */
+  private positions(ctx: StandInRequest, fault: Fault | undefined): void {
+    if (this.commonFault(ctx, 'GET /v2/positions', fault) || !this.authorised(ctx)) return;
+    const body = [...this.positionBook.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([symbol, p]) => {
+        const costBasis = p.qty.abs().times(p.avg);
+        return {
+          asset_id: createHash('sha1').update(symbol).digest('hex').slice(0, 32),
+          symbol,
+          exchange: 'NASDAQ',
+          asset_class: 'us_equity',
+          asset_marginable: true,
+          avg_entry_price: p.avg.toFixed(),
+          qty: p.qty.toFixed(),
+          qty_available: p.qty.toFixed(),
+          side: p.qty.isNeg() ? 'short' : 'long',
+          market_value: costBasis.toFixed(),
+          cost_basis: costBasis.toFixed(),
+          unrealized_pl: '0',
+          unrealized_plpc: '0',
+          unrealized_intraday_pl: '0',
+          unrealized_intraday_plpc: '0',
+          current_price: p.avg.toFixed(),
+          lastday_price: p.avg.toFixed(),
+          change_today: '0',
+        };
+      });
+    if (fault?.kind === 'drop_reply') return dropReply(ctx);
+    sendJson(ctx.res, 200, body);
+  }
+
+  private applyToPosition(symbol: string, side: 'buy' | 'sell', qty: Decimal, price: Decimal): void {
+    const held = this.positionBook.get(symbol) ?? { qty: new Decimal(0), avg: new Decimal(0) };
+    const delta = side === 'buy' ? qty : qty.neg();
+    const next = held.qty.plus(delta);
+    if (next.isZero()) return void this.positionBook.delete(symbol);
+    let avg = held.avg;
+    if (held.qty.isZero() || held.qty.isNeg() !== next.isNeg()) avg = price;
+    else if (next.abs().gt(held.qty.abs())) avg = held.avg.times(held.qty.abs()).plus(price.times(qty)).div(next.abs());
+    this.positionBook.set(symbol, { qty: next, avg });
   }
 
   // ── stream ─────────────────────────────────────────────────────────────────────────────────────────

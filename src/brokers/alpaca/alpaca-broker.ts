@@ -7,6 +7,7 @@ import { maskSecrets, maskString } from '../../domain/masking';
 import {
   type Broker,
   type BrokerOrderSnapshot,
+  type BrokerPosition,
   type CancelResult,
   type LimitOrderRequest,
   BrokerName,
@@ -39,6 +40,7 @@ import {
   AlpacaErrorSchema,
   AlpacaOrderListSchema,
   AlpacaOrderSchema,
+  AlpacaPositionListSchema,
 } from './schemas';
 
 const NAME = BrokerName.Alpaca;
@@ -50,7 +52,7 @@ const MAX_PAGES = 100;
 export const ALPACA_INSUFFICIENT_BUYING_POWER_CODE = 40310000;
 export const ALPACA_UNPROCESSABLE_CODE = 42210000;
 
-export type AlpacaOp = 'submit' | 'lookup' | 'get' | 'list' | 'cancel' | 'ping';
+export type AlpacaOp = 'submit' | 'lookup' | 'get' | 'list' | 'cancel' | 'ping' | 'positions';
 
 export class AlpacaBroker implements Broker {
   readonly name = NAME;
@@ -148,6 +150,21 @@ export class AlpacaBroker implements Broker {
     const res = await this.request('GET', '/v2/account');
     if (res.status !== 200) throw this.classify(res, 'ping');
     this.parse(AlpacaAccountSchema, res, 'ping');
+  }
+
+  /** `GET /v2/positions`: every open position (one page; Alpaca does not paginate it), shorts with a negative qty. */
+  async listPositions(): Promise<BrokerPosition[]> {
+    const res = await this.request('GET', '/v2/positions');
+    if (res.status !== 200) throw this.classify(res, 'positions');
+    return this.parse(AlpacaPositionListSchema, res, 'positions').map((p) => {
+      // Alpaca signs qty for shorts; the side is authoritative should a reply ever carry an unsigned qty.
+      const magnitude = normaliseDecimal(p.qty.replace(/^-/, ''));
+      return {
+        symbol: p.symbol,
+        quantity: p.side === 'short' && magnitude !== '0' ? `-${magnitude}` : magnitude,
+        averageEntryPrice: p.avg_entry_price ? normaliseDecimal(p.avg_entry_price) : null,
+      };
+    });
   }
 
   private async fetchOrder(brokerOrderId: string): Promise<AlpacaOrder> {

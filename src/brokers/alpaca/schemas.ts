@@ -37,6 +37,20 @@ export const AlpacaErrorSchema = z.looseObject({
 });
 export type AlpacaError = z.output<typeof AlpacaErrorSchema>;
 
+/**
+ * One entry of `GET /v2/positions` (docs.alpaca.markets/reference/getallopenpositions): numbers as strings,
+ * `qty` negative for a short (`side: "short"`).
+ */
+export const AlpacaPositionSchema = z.looseObject({
+  symbol: z.string().min(1),
+  qty: decimalString,
+  side: z.enum(['long', 'short']),
+  avg_entry_price: decimalString.nullable().optional(),
+  asset_class: z.string().optional(),
+});
+export type AlpacaPosition = z.output<typeof AlpacaPositionSchema>;
+export const AlpacaPositionListSchema = z.array(AlpacaPositionSchema);
+
 export const AlpacaAccountSchema = z.looseObject({
   id: z.string(),
   status: z.string(),

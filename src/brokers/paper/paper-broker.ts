@@ -19,6 +19,7 @@ import { OrderState, isTerminalOrderState } from '../../domain/orders/order-stat
 import {
   type Broker,
   type BrokerOrderSnapshot,
+  type BrokerPosition,
   type CancelResult,
   type LimitOrderRequest,
   BrokerName,
@@ -40,6 +41,7 @@ import {
   MarketDataGuard,
 } from './market-data-guard';
 import { type MarketPriceSource, NO_MARKET_DATA } from './market-price-source';
+import { paperPositions } from './positions';
 import {
   type PaperOrderRecord,
   type PaperState,
@@ -232,6 +234,16 @@ export class PaperBroker implements Broker {
         order.updatedAt = this.now().toISOString();
         return { outcome: CancelOutcome.CancelRequested, order: this.snapshot(order) };
       },
+    );
+  }
+
+  /** Positions netted from every execution in the store; fills the market already gave open orders come first. */
+  listPositions(): Promise<BrokerPosition[]> {
+    const open = (state: PaperState) => Object.values(state.orders).filter((o) => !isTerminalStatus(o.status));
+    return this.withFills(
+      (state) => ({ orders: open(state) }),
+      this.cancelTimeoutMs,
+      (state) => paperPositions(Object.values(state.orders)),
     );
   }
 
