@@ -1,0 +1,137 @@
+import { ValidationError } from '../../../src/domain/validation';
+import { AppConfigSchema } from '../../../src/domain/config';
+import { type NotificationEvent } from '../../../src/domain/notifications/event';
+import { resolveDestinations } from '../../../src/notifications/destinations';
+import { formatRequest, signPayload } from '../../../src/notifications/formats';
+
+const event: NotificationEvent = {
+  key: 'position:alpaca:main:TSLA#alert:1',
+  kind: 'alert',
+  severity: 'critical',
+  title: 'TSLA: critical large seller <tape>',
+  text: 'sell 25,000 @ 249.10 & more',
+  symbol: 'TSLA',
+  workflowId: 'position:alpaca:main:TSLA',
+  at: '2026-12-04T15:00:00.000Z',
+  fields: { price: '249.10', size: 25000, late: null },
+};
+const config = AppConfigSchema.parse({}).notifications;
+
+describe('notification payloads', () => {
+  it('generic webhook: the event as JSON, idempotency key, HMAC-SHA256 over "<timestamp>.<body>"', () => {
+    const req = formatRequest(
+      { type: 'webhook', url: 'https://example.test/hook', secret: 's3cret', token: null },
+      event,
+      1_765_000_000_123,
+    );
+    expect(JSON.parse(req.body)).toEqual({ flowguard: 1, ...event });
+    expect(req.headers['Idempotency-Key']).toBe(event.key);
+    expect(req.headers['X-Flowguard-Timestamp']).toBe('1765000000');
+    expect(req.headers['X-Flowguard-Signature']).toBe(signPayload('s3cret', '1765000000', req.body));
+    expect(req.headers['X-Flowguard-Signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
+    const unsigned = formatRequest(
+      { type: 'webhook', url: 'https://example.test/hook', secret: null, token: null },
+      event,
+      0,
+    );
+    expect(unsigned.headers['X-Flowguard-Signature']).toBeUndefined();
+  });
+
+  it('Slack incoming webhook: text fallback plus section and context blocks, mrkdwn escaped', () => {
+    const body = JSON.parse(
+      formatRequest(
+        { type: 'slack', url: 'https://hooks.slack.com/services/T/B/X', secret: null, token: null },
+        event,
+        0,
+      ).body,
+    ) as { text: string; blocks: { type: string; text?: { type: string; text: string } }[] };
+    expect(typeof body.text).toBe('string');
+    expect(body.blocks.map((b) => b.type)).toEqual(['section', 'context']);
+    expect(body.blocks[0]!.text!.type).toBe('mrkdwn');
+    expect(body.blocks[0]!.text!.text).toContain('&lt;tape&gt;');
+    expect(body.blocks[0]!.text!.text).toContain('&amp; more');
+    expect(body.blocks[0]!.text!.text.length).toBeLessThanOrEqual(3000);
+  });
+
+  it('Discord webhook: content ≤ 2000, one embed within the documented limits, no mentions', () => {
+    const long = {
+      ...event,
+      text: 'x'.repeat(5000),
+      fields: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}`, i])),
+    };
+    const body = JSON.parse(
+      formatRequest(
+        { type: 'discord', url: 'https://discord.com/api/webhooks/1/t', secret: null, token: null },
+        long,
+        0,
+      ).body,
+    ) as {
+      content: string;
+      allowed_mentions: { parse: string[] };
+      embeds: { title: string; description: string; color: number; fields: unknown[]; timestamp: string }[];
+    };
+    expect(body.content.length).toBeLessThanOrEqual(2000);
+    expect(body.allowed_mentions).toEqual({ parse: [] });
+    expect(body.embeds).toHaveLength(1);
+    expect(body.embeds[0]!.description.length).toBeLessThanOrEqual(4096);
+    expect(body.embeds[0]!.fields).toHaveLength(25);
+    expect(body.embeds[0]!.timestamp).toBe(event.at);
+    expect(Number.isInteger(body.embeds[0]!.color)).toBe(true);
+  });
+
+  it('ntfy: JSON publish to the server root with topic, priority 1–5 and a bearer token', () => {
+    const req = formatRequest(
+      { type: 'ntfy', url: 'https://ntfy.sh/flowguard-alerts', secret: null, token: 'tk_abc' },
+      event,
+      0,
+    );
+    expect(req.url).toBe('https://ntfy.sh/');
+    expect(req.headers.Authorization).toBe('Bearer tk_abc');
+    const body = JSON.parse(req.body) as {
+      topic: string;
+      priority: number;
+      title: string;
+      message: string;
+      tags: string[];
+    };
+    expect(body).toMatchObject({ topic: 'flowguard-alerts', priority: 5, title: event.title });
+    expect(body.message).toContain('size: 25000');
+    expect(body.message).not.toContain('late');
+  });
+});
+
+describe('destinations from the environment', () => {
+  it('builds one destination per shortcut, secrets from the environment, masked in describe', () => {
+    const list = resolveDestinations(config, {
+      FLOWGUARD_NOTIFY_WEBHOOK_URL: 'https://example.test/flowguard',
+      FLOWGUARD_NOTIFY_WEBHOOK_SECRET: 'whsec',
+      FLOWGUARD_NOTIFY_SLACK_URL: 'https://hooks.slack.com/services/T0/B0/SECRETPATH',
+      FLOWGUARD_NOTIFY_NTFY_URL: 'https://ntfy.sh/my-topic',
+      FLOWGUARD_NOTIFY_NTFY_MIN_SEVERITY: 'critical',
+    });
+    expect(list.map((d) => [d.name, d.minSeverity])).toEqual([
+      ['webhook', 'warning'],
+      ['slack', 'warning'],
+      ['ntfy', 'critical'],
+    ]);
+    expect(list[0]!.secret).toBe('whsec');
+    expect(list.map((d) => d.describe).join(' ')).not.toMatch(/SECRETPATH|whsec/);
+    expect(list[1]!.describe).toBe('slack (https://hooks.slack.com/…)');
+  });
+
+  it('file destinations name their variables; a missing one is a ValidationError naming it', () => {
+    const withFile = AppConfigSchema.parse({
+      notifications: { destinations: [{ name: 'phone', type: 'ntfy', urlEnv: 'MY_NTFY', minSeverity: 'critical' }] },
+    }).notifications;
+    expect(() => resolveDestinations(withFile, {})).toThrow(ValidationError);
+    expect(() => resolveDestinations(withFile, {})).toThrow(/MY_NTFY/);
+    expect(resolveDestinations(withFile, { MY_NTFY: 'https://ntfy.sh/t' })[0]).toMatchObject({
+      name: 'phone',
+      minSeverity: 'critical',
+      rateLimitPerMinute: 20,
+    });
+    expect(() => resolveDestinations(config, { FLOWGUARD_NOTIFY_SLACK_URL: 'ftp://x' })).toThrow(
+      /FLOWGUARD_NOTIFY_SLACK_URL/,
+    );
+  });
+});
