@@ -8,6 +8,8 @@ import { ExitCode } from './cli/io';
 import { registerOrderPreview } from './cli/order-preview';
 import { registerOrderCommands } from './cli/orders';
 import { registerMonitorCommands } from './cli/monitor';
+import { registerNotifyCommands } from './cli/notify';
+import { registerPositionsCommands } from './cli/positions';
 import { registerReplayCommand } from './cli/replay';
 
 /** package.json sits one level up both from src/ (a checkout) and from dist/ (the build). */
@@ -55,6 +57,8 @@ export function buildProgram(): Command {
   registerOrderCommands(program, order);
   registerReplayCommand(program);
   registerMonitorCommands(program);
+  registerPositionsCommands(program);
+  registerNotifyCommands(program);
   return program;
 }
 

@@ -7,11 +7,15 @@ import { NO_MARKET_DATA } from './brokers/paper/market-price-source';
 import { createBrokerRegistry } from './brokers/registry';
 import { loadConfig } from './config/load-config';
 import { connectionOptions, readTemporalEnv } from './config/temporal-env';
-import { checkWorkerSettings, readWorkerEnv } from './config/worker-env';
+import { checkWorkerSettings, readWorkerEnv, watchedBrokersFromEnv } from './config/worker-env';
 import { paperMarketFromEnv, polygonPriceSource } from './market-data/polygon-price-source';
 import { polygonFromEnv, polygonStreamFromEnv } from './market-data/polygon-from-env';
 import { reportError } from './cli/io';
 import { temporalUnreachable } from './cli/temporal';
+import { startPositionsWatch } from './cli/positions';
+import { Client, Connection } from '@temporalio/client';
+import { resolveDestinations } from './notifications/destinations';
+import { NotificationSender } from './notifications/sender';
 import { activityCorrelationInterceptor } from './observability/activity-correlation';
 import { startObservability } from './observability/runtime';
 
@@ -56,8 +60,13 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
     logger.info(`paper broker fills against ${fillsAgainst}`, { paperFillsAgainst: fillsAgainst });
   }
   // The shared WebSocket's liveness bound; the worker's start-up check has already validated the configuration.
-  const streamLivenessMs =
-    options.deps?.streamLivenessMs ?? (await loadConfig(process.env)).marketData.streamLivenessSeconds * 1000;
+  const config =
+    options.deps?.streamLivenessMs !== undefined && options.deps.notifications ? null : await loadConfig(process.env);
+  const streamLivenessMs = options.deps?.streamLivenessMs ?? config!.marketData.streamLivenessSeconds * 1000;
+  // Destination URLs and secrets stay in this process: workflows hand the activity an event, never an address.
+  const notifications =
+    options.deps?.notifications ??
+    new NotificationSender({ destinations: resolveDestinations(config!.notifications, process.env) });
   const deps: ActivityDeps = {
     workerIdentity: identity,
     streamLivenessMs,
@@ -66,6 +75,7 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
     polygonStream: options.deps?.polygonStream ?? polygonStreamFromEnv(),
     brokers,
     audit: options.deps?.audit ?? createAuditLog(),
+    notifications,
     ...options.deps,
   };
   return Worker.create({
@@ -137,12 +147,40 @@ async function main(): Promise<void> {
       );
       process.off('SIGINT', interrupted);
       process.off('SIGTERM', interrupted);
-      await worker.run();
+      const running = worker.run();
+      // A watch that cannot be started is logged, not fatal: the worker serves orders and monitors regardless, and
+      // the next worker start (or `flowguard positions watch`) tries again.
+      await startConfiguredWatches(env).catch((err: unknown) => {
+        logger.error({ err }, 'FLOWGUARD_POSITIONS_WATCH: could not start the positions watch');
+      });
+      await running;
     } finally {
       await connection.close();
     }
   } finally {
     await observability.close();
+  }
+}
+
+/**
+ * FLOWGUARD_POSITIONS_WATCH=alpaca[,robinhood,...]: the worker starts each broker's positions watch for
+ * FLOWGUARD_ACCOUNT (or finds it running: the id is per account, so every worker of a fleet may ask).
+ */
+async function startConfiguredWatches(env: ReturnType<typeof readTemporalEnv>): Promise<void> {
+  const brokers = watchedBrokersFromEnv(process.env);
+  if (brokers.length === 0) return;
+  const connection = await Connection.connect(connectionOptions(env));
+  try {
+    const ctx = { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }), env };
+    const config = await loadConfig(process.env);
+    for (const broker of brokers) {
+      const { workflowId } = await startPositionsWatch(ctx, { broker }, config);
+      Runtime.instance().logger.info(`positions watch ${workflowId} running (FLOWGUARD_POSITIONS_WATCH)`, {
+        workflowId,
+      });
+    }
+  } finally {
+    await connection.close();
   }
 }
 

@@ -2,11 +2,14 @@ import { createBrokerActivities, type BrokerActivityDeps } from './broker-activi
 import { createBrokerEventActivities } from './broker-events-activity';
 import { createHealthActivities, type HealthDeps } from './health';
 import { createMarketDataActivities, type MarketDataDeps } from './market-data-activities';
+import { createNotificationActivities, type NotificationDeps } from './notification-activities';
+import { createPositionsActivities } from './positions-activities';
 import { type FlowguardMetrics, unscrapedMetrics } from '../observability/flowguard-metrics';
 
 export type ActivityDeps = HealthDeps &
   BrokerActivityDeps &
-  MarketDataDeps & {
+  MarketDataDeps &
+  NotificationDeps & {
     /** flowguard_* counters; default: a registry nobody scrapes (tests, tools). */
     readonly metrics?: FlowguardMetrics;
   };
@@ -19,6 +22,8 @@ export function createActivities(input: ActivityDeps) {
     ...createBrokerActivities(deps),
     ...createBrokerEventActivities(deps),
     ...createMarketDataActivities(deps),
+    ...createPositionsActivities(deps),
+    ...createNotificationActivities(deps),
   };
 }
 

@@ -1,4 +1,5 @@
 import { CONFIG_ENV_VARS, CONFIG_FILE_ENV } from '../domain/config';
+import { NOTIFY_ENV_NAMES } from '../notifications/destinations';
 
 /**
  * FLOWGUARD_* variables read outside the configuration table (CONFIG_ENV_VARS). A misspelled name is otherwise
@@ -15,6 +16,8 @@ const OTHER_FLOWGUARD_VARS = [
   'FLOWGUARD_TEMPORAL_METRICS_PORT',
   'FLOWGUARD_HEALTH_BROKERS',
   'FLOWGUARD_WORKFLOW_BUNDLE',
+  'FLOWGUARD_POSITIONS_WATCH',
+  ...NOTIFY_ENV_NAMES,
   // Read by the scripts and the test suite, which start workers and the CLI with them set.
   'FLOWGUARD_CHROMIUM',
   'FLOWGUARD_UPDATE_SCREENSHOTS',

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { parseOrThrow } from '../domain/validation';
+import { type BrokerName } from '../domain/orders/order-request';
+import { parseOrThrow, ValidationError } from '../domain/validation';
+import { resolveDestinations } from '../notifications/destinations';
 import { readObservabilityEnv } from '../observability/observability-env';
 import { warnUnknownFlowguardVariables } from './env-names';
 import { loadConfig } from './load-config';
@@ -30,5 +32,29 @@ export async function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env):
   warnUnknownFlowguardVariables(env);
   readWorkerEnv(env);
   readObservabilityEnv(env);
-  await loadConfig(env);
+  const config = await loadConfig(env);
+  resolveDestinations(config.notifications, env);
+  watchedBrokersFromEnv(env);
+}
+
+const BROKERS: readonly string[] = ['paper', 'alpaca', 'robinhood'];
+
+/** The brokers FLOWGUARD_POSITIONS_WATCH names (comma-separated), validated; empty when unset. */
+export function watchedBrokersFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): BrokerName[] {
+  const raw = env.FLOWGUARD_POSITIONS_WATCH?.trim();
+  if (!raw) return [];
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = names.filter((n) => !BROKERS.includes(n));
+  if (bad.length > 0) {
+    throw new ValidationError([
+      {
+        field: 'FLOWGUARD_POSITIONS_WATCH',
+        rule: `must list brokers from paper, alpaca, robinhood (not ${bad.join(', ')})`,
+      },
+    ]);
+  }
+  return [...new Set(names)] as BrokerName[];
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { DetectorConfigSchema } from './detectors/config';
+import { NotificationsConfigSchema } from './notifications/config';
 import { OrdersConfigSchema } from './orders/config';
+import { PositionsConfigSchema } from './positions/config';
 import { issuesFromZod, ValidationError, type ValidationIssue } from './validation';
 
 /**
@@ -105,6 +107,8 @@ export const AppConfigSchema = z
     detectors: DetectorConfigSchema.prefault({}),
     orders: OrdersConfigSchema.prefault({}),
     marketData: MarketDataConfigSchema.prefault({}),
+    positions: PositionsConfigSchema.prefault({}),
+    notifications: NotificationsConfigSchema.prefault({}),
   })
   .strict();
 export type AppConfig = z.output<typeof AppConfigSchema>;
@@ -128,9 +132,11 @@ const SECTION_ENV_PREFIX: Record<keyof AppConfig, string> = {
   detectors: 'FLOWGUARD_DETECTOR',
   orders: 'FLOWGUARD_ORDER',
   marketData: 'FLOWGUARD_MARKET_DATA',
+  positions: 'FLOWGUARD_POSITIONS',
+  notifications: 'FLOWGUARD_NOTIFY',
 };
 
-const FILE_ONLY_PATHS = new Set(['orders.strategies', 'marketData.sessions']);
+const FILE_ONLY_PATHS = new Set(['orders.strategies', 'marketData.sessions', 'notifications.destinations']);
 
 const DESCRIPTIONS: Record<string, string> = {
   'detectors.largeOrderSize': 'shares in one seller-initiated print (or a 50 ms sweep) that make a large seller',
@@ -171,6 +177,13 @@ const DESCRIPTIONS: Record<string, string> = {
   'marketData.pollIntervalSeconds': 'REST polling interval for quotes/trades when not streaming (1–60)',
   'marketData.streamLivenessSeconds':
     "a stream-mode WebSocket, or Alpaca's trade_updates stream, silent this long (no message, no pong to our ping) is dropped and reconnected, its gap filled over REST (2–120; detected within 1.25 ×)",
+  'positions.reconcileSeconds':
+    'how often the positions watch reads the broker positions (1–3600); fills wake it at once in between',
+  'positions.autoExit': 'monitors started by the positions watch place a protective SELL on the exit signal',
+  'positions.dataMode': 'market data mode of monitors started by the positions watch: poll or stream',
+  'notifications.minSeverity': 'default minimum severity sent to a destination: info, warning or critical',
+  'notifications.rateLimitPerMinute':
+    'default notifications per minute per destination (1–600); more wait their turn, none is dropped',
   'marketData.staleCheck':
     'reject market data older than the stale limits; false replays recorded data through a monitor',
 };

@@ -15,6 +15,8 @@ export const WorkflowIds = {
   position: (positionId: string) => `position:${positionId}`,
   /** One desk per broker account; `account` is an operator-chosen label (FLOWGUARD_ACCOUNT, default main). */
   desk: (broker: string, account: string) => `desk:${broker}:${account}`,
+  /** One positions watch per broker account (same account label as the desk). */
+  positions: (broker: string, account: string) => `positions:${broker}:${account}`,
 } as const;
 
 export const SearchAttributes = {
@@ -28,6 +30,10 @@ export const SearchAttributes = {
   OrderState: defineSearchAttributeKey('OrderState', SearchAttributeType.KEYWORD),
   ClientOrderId: defineSearchAttributeKey('ClientOrderId', SearchAttributeType.KEYWORD),
   BrokerOrderId: defineSearchAttributeKey('BrokerOrderId', SearchAttributeType.KEYWORD),
+  /** `<broker>:<account>` on a positions watch and on every monitor it started. */
+  BrokerAccount: defineSearchAttributeKey('BrokerAccount', SearchAttributeType.KEYWORD),
+  /** Positions a watch has a running monitor for. */
+  WatchedPositions: defineSearchAttributeKey('WatchedPositions', SearchAttributeType.INT),
 } as const;
 
 /** `Name=Type` pairs in the form `temporal server start-dev --search-attribute` takes. */

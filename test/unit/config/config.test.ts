@@ -276,6 +276,9 @@ describe('CONFIG_ENV_VARS', () => {
         'orders.offsetMode': 'absolute',
         'orders.brokerEvents': 'false',
         'marketData.staleCheck': 'false',
+        'positions.autoExit': 'true',
+        'positions.dataMode': 'stream',
+        'notifications.minSeverity': 'critical',
       };
       const value =
         alternatives[v.path] ??

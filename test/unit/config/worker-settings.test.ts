@@ -151,6 +151,13 @@ describe('unknown FLOWGUARD_* variables', () => {
       'FLOWGUARD_DETECTOR',
       'FLOWGUARD_ORDER',
       'FLOWGUARD_MARKET_DATA',
+      'FLOWGUARD_POSITIONS',
+      'FLOWGUARD_NOTIFY',
+      // Prefixes of the notification shortcuts (src/notifications/destinations.ts).
+      'FLOWGUARD_NOTIFY_WEBHOOK',
+      'FLOWGUARD_NOTIFY_SLACK',
+      'FLOWGUARD_NOTIFY_DISCORD',
+      'FLOWGUARD_NOTIFY_NTFY',
     ]);
     const files: string[] = [];
     const walk = (path: string) => {

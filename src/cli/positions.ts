@@ -1,0 +1,200 @@
+import { type Command } from 'commander';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { loadConfig } from '../config/load-config';
+import { orderSettingsFromConfig } from '../config/order-settings';
+import { type AppConfig } from '../domain/config';
+import { type BrokerName } from '../domain/orders/order-request';
+import { ValidationError } from '../domain/validation';
+import { SearchAttributes, WorkflowIds } from '../shared/contracts';
+import { deskWorkflow } from '../workflows/desk';
+import { DataMode, MonitorMode } from '../workflows/position-monitor';
+import {
+  positionsStateQuery,
+  positionsWatchWorkflow,
+  stopWatchSignal,
+  type PositionsView,
+  type PositionsWatchInput,
+} from '../workflows/positions';
+import { monitorSettingsFromConfig } from './monitor';
+import { accountOf } from './orders';
+import { action, printJson, UsageError } from './io';
+import { withTemporal, type CliContext } from './temporal';
+
+const BROKERS: readonly BrokerName[] = ['paper', 'alpaca', 'robinhood'];
+
+export interface WatchOptions {
+  readonly broker?: string;
+  readonly account?: string;
+  /** Overrides positions.autoExit. */
+  readonly autoExit?: boolean;
+  /** Overrides positions.dataMode. */
+  readonly dataMode?: string;
+  /** Overrides positions.reconcileSeconds. */
+  readonly reconcileSeconds?: string | number;
+  /** Tests: continue-as-new after this many syncs. */
+  readonly syncsPerRun?: number;
+}
+
+export function brokerOf(value: string | undefined): BrokerName {
+  const broker = value ?? 'paper';
+  if (!BROKERS.includes(broker as BrokerName)) {
+    throw new ValidationError([{ field: 'broker', rule: 'must be paper, alpaca or robinhood' }]);
+  }
+  return broker as BrokerName;
+}
+
+/** The watch's input from options over configuration; errors name the option and the rule. */
+export function watchInput(opts: WatchOptions, config: AppConfig): PositionsWatchInput {
+  const broker = brokerOf(opts.broker);
+  const account = accountOf(opts.account);
+  const dataMode = opts.dataMode ?? config.positions.dataMode;
+  if (dataMode !== DataMode.Poll && dataMode !== DataMode.Stream) {
+    throw new ValidationError([{ field: 'data-mode', rule: 'must be poll or stream' }]);
+  }
+  let reconcileSeconds = config.positions.reconcileSeconds;
+  if (opts.reconcileSeconds !== undefined) {
+    const n = Number(opts.reconcileSeconds);
+    if (!Number.isInteger(n) || n < 1 || n > 3600) {
+      throw new ValidationError([{ field: 'reconcile-seconds', rule: 'must be a whole number of seconds, 1–3600' }]);
+    }
+    reconcileSeconds = n;
+  }
+  return {
+    broker,
+    account,
+    mode: (opts.autoExit ?? config.positions.autoExit) ? MonitorMode.AutoExit : MonitorMode.Alert,
+    dataMode,
+    reconcileSeconds,
+    monitorSettings: monitorSettingsFromConfig(config, broker, account),
+    ...(opts.syncsPerRun === undefined ? {} : { syncsPerRun: opts.syncsPerRun }),
+  };
+}
+
+/**
+ * Starts the account's positions watch, or finds the one running (the workflow id is per account, so a second
+ * `watch` is a no-op that reports the first). Auto-exit monitors sell through the desk, which is started first.
+ */
+export async function startPositionsWatch(
+  ctx: CliContext,
+  opts: WatchOptions,
+  configured?: AppConfig,
+): Promise<{ workflowId: string; input: PositionsWatchInput }> {
+  const config = configured ?? (await loadConfig());
+  const input = watchInput(opts, config);
+  if (input.mode === MonitorMode.AutoExit) {
+    await ctx.client.workflow.start(deskWorkflow, {
+      workflowId: WorkflowIds.desk(input.broker, input.account),
+      taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: `${input.broker} desk (${input.account}): open orders, kill switch, circuit breaker`,
+      args: [{ broker: input.broker, account: input.account, settings: orderSettingsFromConfig(config.orders) }],
+    });
+  }
+  const workflowId = WorkflowIds.positions(input.broker, input.account);
+  await ctx.client.workflow.start(positionsWatchWorkflow, {
+    workflowId,
+    taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    args: [input],
+    typedSearchAttributes: [{ key: SearchAttributes.BrokerAccount, value: `${input.broker}:${input.account}` }],
+    staticSummary: `positions watch ${input.broker}:${input.account}: ${input.mode} monitors for every long position, reconcile every ${input.reconcileSeconds} s`,
+  });
+  return { workflowId, input };
+}
+
+export async function positionsStatus(ctx: CliContext, broker: BrokerName, account: string): Promise<PositionsView> {
+  const workflowId = WorkflowIds.positions(broker, account);
+  try {
+    return await ctx.client.workflow.getHandle(workflowId).query(positionsStateQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no positions watch ${workflowId}`);
+    throw err;
+  }
+}
+
+export async function stopPositionsWatch(
+  ctx: CliContext,
+  broker: BrokerName,
+  account: string,
+  opts: { stopMonitors?: boolean; reason?: string },
+): Promise<string> {
+  await positionsStatus(ctx, broker, account);
+  const workflowId = WorkflowIds.positions(broker, account);
+  await ctx.client.workflow.getHandle(workflowId).signal(stopWatchSignal, {
+    stopMonitors: opts.stopMonitors === true,
+    reason: opts.reason ?? 'stopped from the CLI',
+  });
+  return workflowId;
+}
+
+export function renderPositions(v: PositionsView): string {
+  const lines = [
+    `${v.workflowId} [${v.mode}, ${v.dataMode}, every ${v.reconcileSeconds} s] state ${v.state}, sync ${v.syncs}${v.lastSyncAt ? ` at ${v.lastSyncAt}` : ''}`,
+    ...(v.lastError ? [`last error: ${v.lastError}`] : []),
+    `positions: ${v.positions.length === 0 ? 'none' : v.positions.map((p) => `${p.symbol} ${p.quantity}`).join(', ')}`,
+    ...Object.values(v.monitors).map(
+      (m) =>
+        `  ${m.symbol.padEnd(6)} ×${m.quantity}  ${m.status === 'running' ? `monitored: ${m.workflowId}` : `monitor ended (${m.endedReason ?? ''})`}`,
+    ),
+    ...v.skipped.map((s) => `  ${s.symbol.padEnd(6)} ${s.quantity}  skipped: ${s.note}`),
+    `notifications: ${v.notifications.delivered} delivered, ${v.notifications.pending} sending, ${v.notifications.failed} failed`,
+    ...v.notifications.failures.slice(-3).map((f) => `  failed ${f.key}: ${f.message}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerPositionsCommands(program: Command): void {
+  const positions = program
+    .command('positions')
+    .description('watch a broker account: a monitor for every open long position, started and ended by itself');
+  const common = (cmd: Command) =>
+    cmd
+      .option('--broker <name>', 'paper, alpaca or robinhood', 'paper')
+      .option('--account <LABEL>', 'account label (default: $FLOWGUARD_ACCOUNT or main)');
+  common(
+    positions
+      .command('watch')
+      .description('start (or find) the positions watch of a broker account')
+      .option('--auto-exit', 'monitors place a protective SELL on the exit signal (default: positions.autoExit)')
+      .option('--data-mode <mode>', 'poll or stream (default: positions.dataMode)')
+      .option(
+        '--reconcile-seconds <N>',
+        'seconds between reads of the positions (default: positions.reconcileSeconds, 60)',
+      )
+      .option('--json', 'print one JSON object'),
+  ).action(
+    action(async (opts: WatchOptions & { json?: boolean }) => {
+      const config = await loadConfig();
+      watchInput(opts, config);
+      const { workflowId, input } = await withTemporal((ctx) => startPositionsWatch(ctx, opts, config));
+      if (opts.json) return printJson({ workflowId, broker: input.broker, account: input.account, mode: input.mode });
+      process.stdout.write(
+        `watching ${input.broker}:${input.account} (${input.mode} monitors, every ${input.reconcileSeconds} s) — workflow ${workflowId}\n`,
+      );
+    }),
+  );
+  common(positions.command('status').description('positions, monitors, skipped positions and notifications of a watch'))
+    .option('--json', 'print one JSON object')
+    .action(
+      action(async (opts: { broker?: string; account?: string; json?: boolean }) => {
+        const broker = brokerOf(opts.broker);
+        const account = accountOf(opts.account);
+        const v = await withTemporal((ctx) => positionsStatus(ctx, broker, account));
+        if (opts.json) return printJson(v);
+        process.stdout.write(renderPositions(v));
+      }),
+    );
+  common(positions.command('stop').description('stop the watch; its monitors keep running unless --stop-monitors'))
+    .option('--stop-monitors', 'also stop every monitor the watch runs')
+    .option('--reason <TEXT>', 'why')
+    .action(
+      action(async (opts: { broker?: string; account?: string; stopMonitors?: boolean; reason?: string }) => {
+        const broker = brokerOf(opts.broker);
+        const account = accountOf(opts.account);
+        const id = await withTemporal((ctx) => stopPositionsWatch(ctx, broker, account, opts));
+        process.stdout.write(
+          `stop requested for ${id}${opts.stopMonitors ? ' (monitors too)' : ' (monitors keep running)'}\n`,
+        );
+      }),
+    );
+}

@@ -1,0 +1,485 @@
+import {
+  ParentClosePolicy,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+  allHandlersFinished,
+  ActivityFailure,
+  ApplicationFailure,
+} from '@temporalio/workflow';
+import type { createPositionsActivities } from '../activities/positions-activities';
+import { NotificationKind, notificationKey, type NotificationEvent } from '../domain/notifications/event';
+import { type BrokerName } from '../domain/orders/order-request';
+import {
+  SkipReason,
+  WatchStatus,
+  planReconcile,
+  type ListedPosition,
+  type ReconcileAction,
+  type SkippedPosition,
+  type WatchedMonitor,
+} from '../domain/positions/reconcile';
+import { SearchAttributes } from '../shared/contracts';
+import { createNotifier, type NotificationLedger } from './notify';
+import {
+  positionChangedSignal,
+  positionMonitorWorkflow,
+  stopMonitorSignal,
+  type DataMode,
+  type MonitorMode,
+  type MonitorSettings,
+  type MonitorView,
+} from './position-monitor';
+
+type PositionsActivities = ReturnType<typeof createPositionsActivities>;
+
+export interface PositionsWatchInput {
+  readonly broker: BrokerName;
+  /** Operator-chosen account label, as for the desk (FLOWGUARD_ACCOUNT, default main). */
+  readonly account: string;
+  /** Mode of the monitors this watch starts. */
+  readonly mode: MonitorMode;
+  readonly dataMode: DataMode;
+  /** Seconds between reads of the broker's positions (positions.reconcileSeconds); fills wake it sooner. */
+  readonly reconcileSeconds: number;
+  /** Settings handed to every monitor the watch starts (resolved from configuration by the starter). */
+  readonly monitorSettings: MonitorSettings;
+  /** Continue-as-new after this many syncs even if the server has not suggested it (tests; default 1000). */
+  readonly syncsPerRun?: number;
+  readonly carried?: CarriedWatch;
+}
+
+export const WatchState = {
+  Starting: 'starting',
+  Watching: 'watching',
+  /** The last read of the broker failed; monitors go on, the next read comes at the usual cadence. */
+  BrokerError: 'broker_error',
+  Stopped: 'stopped',
+} as const;
+export type WatchState = (typeof WatchState)[keyof typeof WatchState];
+
+export interface WatchEvent {
+  /** Workflow time, ISO-8601. */
+  readonly at: string;
+  readonly symbol: string;
+  readonly action: 'started' | 'adopted' | 'resized' | 'ended' | 'monitor_finished' | 'skipped';
+  readonly detail: string;
+}
+
+interface CarriedWatch {
+  readonly monitors: Record<string, WatchedMonitor>;
+  readonly positions: readonly ListedPosition[];
+  readonly skipped: readonly SkippedPosition[];
+  readonly syncs: number;
+  readonly lastSyncAt: string | null;
+  readonly lastError: string | null;
+  readonly brokerErrors: number;
+  readonly events: readonly WatchEvent[];
+  readonly eventSeq: number;
+  readonly notifiedSkips: readonly string[];
+  readonly notifications: NotificationLedger;
+  readonly runs: number;
+}
+
+export interface PositionsView {
+  readonly workflowId: string;
+  readonly broker: BrokerName;
+  readonly account: string;
+  readonly mode: MonitorMode;
+  readonly dataMode: DataMode;
+  readonly reconcileSeconds: number;
+  readonly state: WatchState;
+  /** The broker's open positions as last read. */
+  readonly positions: readonly ListedPosition[];
+  /** Monitors by symbol (running, or ended while the position stayed). */
+  readonly monitors: Readonly<Record<string, WatchedMonitor>>;
+  /** Positions listed but not watched, each with the reason (shorts, fractions, other assets). */
+  readonly skipped: readonly SkippedPosition[];
+  readonly syncs: number;
+  readonly lastSyncAt: string | null;
+  readonly lastError: string | null;
+  readonly brokerErrors: number;
+  /** Latest changes, newest last (at most 50). */
+  readonly events: readonly WatchEvent[];
+  readonly notifications: NotificationLedger;
+  /** Runs of this watch so far (1 + continues-as-new). */
+  readonly runs: number;
+}
+
+export const positionsStateQuery = defineQuery<PositionsView>('state');
+/**
+ * A fill (or anything else) changed a position: read the broker now instead of at the next reconcile. Sent by the
+ * order workflow; `symbol` and `reason` only label the sync in the event log.
+ */
+export const positionsChangedSignal =
+  defineSignal<[{ readonly symbol?: string; readonly reason?: string }]>('positionsChanged');
+/** Ends the watch. Its monitors keep running unless `stopMonitors`. */
+export const stopWatchSignal = defineSignal<[{ readonly stopMonitors?: boolean; readonly reason?: string }]>('stop');
+
+const EVENTS_KEPT = 50;
+const DEFAULT_SYNCS_PER_RUN = 1000;
+
+/**
+ * One long-running watch per broker account: reads the account's open positions every `reconcileSeconds` (and at
+ * once when told a fill changed one), starts a monitor for each long position without one, tells a monitor when
+ * its quantity changes and ends it when the position closes. Monitor workflow ids come from account + symbol
+ * (monitorIdentity), so a restarted or duplicated sync finds the running monitor instead of starting another.
+ * Monitors are children abandoned on close: they outlive the watch's runs and, unless asked, the watch itself.
+ */
+export async function positionsWatchWorkflow(input: PositionsWatchInput): Promise<PositionsView> {
+  const c = input.carried;
+  const { broker, account } = input;
+  const monitors: Record<string, WatchedMonitor> = { ...(c?.monitors ?? {}) };
+  let positions: readonly ListedPosition[] = c?.positions ?? [];
+  let skipped: readonly SkippedPosition[] = c?.skipped ?? [];
+  let syncs = c?.syncs ?? 0;
+  let lastSyncAt = c?.lastSyncAt ?? null;
+  let lastError = c?.lastError ?? null;
+  let brokerErrors = c?.brokerErrors ?? 0;
+  const events: WatchEvent[] = [...(c?.events ?? [])];
+  let eventSeq = c?.eventSeq ?? 0;
+  const notifiedSkips = new Set(c?.notifiedSkips ?? []);
+  const runs = (c?.runs ?? 0) + 1;
+  let state: WatchState = c ? (lastError ? WatchState.BrokerError : WatchState.Watching) : WatchState.Starting;
+  let stop: { stopMonitors: boolean; reason: string } | null = null;
+  let wake = false;
+  let syncsThisRun = 0;
+  const notifier = createNotifier(c?.notifications);
+  const brokerAccount = `${broker}:${account}`;
+
+  const acts = proxyActivities<PositionsActivities>({
+    startToCloseTimeout: '1 minute',
+    heartbeatTimeout: '10 seconds',
+    // A sync that cannot read the broker is retried a little, then waits for the next reconcile: the watch never
+    // stops because a broker was down.
+    retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+  });
+
+  const view = (): PositionsView => ({
+    workflowId: workflowInfo().workflowId,
+    broker,
+    account,
+    mode: input.mode,
+    dataMode: input.dataMode,
+    reconcileSeconds: input.reconcileSeconds,
+    state,
+    positions,
+    monitors,
+    skipped,
+    syncs,
+    lastSyncAt,
+    lastError,
+    brokerErrors,
+    events,
+    notifications: notifier.ledger,
+    runs,
+  });
+
+  setHandler(positionsStateQuery, view);
+  setHandler(positionsChangedSignal, ({ symbol, reason }) => {
+    wake = true;
+    log.info('positions changed: syncing now', { symbol, reason });
+  });
+  setHandler(stopWatchSignal, ({ stopMonitors, reason }) => {
+    stop ??= { stopMonitors: stopMonitors === true, reason: reason?.trim() || 'stopped by operator' };
+  });
+
+  function record(symbol: string, action: WatchEvent['action'], detail: string): void {
+    events.push({ at: new Date().toISOString(), symbol, action, detail });
+    if (events.length > EVENTS_KEPT) events.splice(0, events.length - EVENTS_KEPT);
+    log.info(`positions watch: ${action} ${symbol}`, { brokerAccount, symbol, action, detail });
+  }
+
+  function notify(
+    kind: NotificationEvent['kind'],
+    severity: NotificationEvent['severity'],
+    symbol: string | null,
+    title: string,
+    text: string,
+    fields: NotificationEvent['fields'] = {},
+  ): void {
+    eventSeq += 1;
+    notifier.notify({
+      key: notificationKey(workflowInfo().workflowId, `${kind}:${symbol ?? '-'}:${eventSeq}`),
+      kind,
+      severity,
+      title,
+      text,
+      symbol,
+      workflowId: workflowInfo().workflowId,
+      at: new Date().toISOString(),
+      fields: { broker, account, ...fields },
+    });
+  }
+
+  function publish(): void {
+    const running = Object.values(monitors).filter((m) => m.status === WatchStatus.Running).length;
+    upsertSearchAttributes([{ key: SearchAttributes.WatchedPositions, value: running }]);
+    setCurrentDetails(
+      [
+        `**${brokerAccount}** — ${state}, ${running} watched, ${skipped.length} skipped, sync ${syncs}${lastSyncAt ? ` at ${lastSyncAt}` : ''}`,
+        ...Object.values(monitors).map(
+          (m) =>
+            `- ${m.symbol} ×${m.quantity}: ${m.status === WatchStatus.Running ? m.workflowId : `ended (${m.endedReason ?? ''})`}`,
+        ),
+        ...skipped.map((s) => `- ${s.symbol} ${s.quantity}: skipped — ${s.note}`),
+        lastError ? `last error: ${lastError}` : '',
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
+  }
+
+  /** Watches for the end of a monitor started by this run: one that ends with its position still open is noted. */
+  function followChild(symbol: string, workflowId: string, result: Promise<MonitorView>): void {
+    result.then(
+      (v) => onMonitorFinished(symbol, workflowId, `${v.state}`),
+      (err: unknown) =>
+        onMonitorFinished(symbol, workflowId, `failed: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  }
+
+  function onMonitorFinished(symbol: string, workflowId: string, how: string): void {
+    const m = monitors[symbol];
+    // Ended on purpose by this watch (position closed), or replaced since: nothing to note.
+    if (!m || m.workflowId !== workflowId || m.status !== WatchStatus.Running) return;
+    monitors[symbol] = { ...m, status: WatchStatus.Ended, endedReason: how };
+    record(symbol, 'monitor_finished', `monitor finished (${how}) while the position was open`);
+    publish();
+  }
+
+  async function startMonitor(a: Extract<ReconcileAction, { kind: 'start' }>): Promise<void> {
+    const args = {
+      positionId: a.positionId,
+      symbol: a.symbol,
+      quantity: a.quantity,
+      ...(a.entryPrice ? { entryPrice: a.entryPrice } : {}),
+      mode: input.mode,
+      dataMode: input.dataMode,
+      settings: input.monitorSettings,
+    };
+    try {
+      const child = await startChild(positionMonitorWorkflow, {
+        workflowId: a.workflowId,
+        args: [args],
+        // Monitors outlive the watch's runs (continue-as-new) and, unless --stop-monitors, the watch.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        typedSearchAttributes: [
+          { key: SearchAttributes.Symbol, value: a.symbol },
+          { key: SearchAttributes.PositionId, value: a.positionId },
+          { key: SearchAttributes.BrokerAccount, value: brokerAccount },
+        ],
+        staticSummary: `${input.mode} monitor: ${a.quantity} ${a.symbol} (${input.dataMode}), started by the ${brokerAccount} positions watch`,
+      });
+      monitors[a.symbol] = monitorEntry(a);
+      followChild(a.symbol, a.workflowId, child.result());
+      record(a.symbol, 'started', `${a.quantity} shares${a.entryPrice ? ` @ ${a.entryPrice}` : ''}: ${a.workflowId}`);
+      notify(
+        NotificationKind.MonitorStarted,
+        'info',
+        a.symbol,
+        `${a.symbol}: now monitored (${a.quantity} shares)`,
+        `The ${brokerAccount} positions watch started a ${input.mode} monitor for ${a.quantity} ${a.symbol}.`,
+        { quantity: a.quantity, entryPrice: a.entryPrice, monitor: a.workflowId },
+      );
+    } catch (err) {
+      if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) throw err;
+      // Already running under the derived id (an earlier run of this watch, a duplicated sync, `monitor start` with
+      // the same position id): adopt it and make sure it knows the quantity.
+      monitors[a.symbol] = monitorEntry(a);
+      record(a.symbol, 'adopted', `monitor ${a.workflowId} was already running: told ${a.quantity} shares`);
+      await tell(a.symbol, a.workflowId, a.quantity);
+    }
+  }
+
+  function monitorEntry(a: Extract<ReconcileAction, { kind: 'start' }>): WatchedMonitor {
+    return {
+      symbol: a.symbol,
+      positionId: a.positionId,
+      workflowId: a.workflowId,
+      quantity: a.quantity,
+      entryPrice: a.entryPrice,
+      status: WatchStatus.Running,
+    };
+  }
+
+  /** positionChanged to a running monitor; false when it is not running any more. */
+  async function tell(symbol: string, workflowId: string, quantity: number): Promise<boolean> {
+    try {
+      await getExternalWorkflowHandle(workflowId).signal(positionChangedSignal, { quantity });
+      return true;
+    } catch (err) {
+      log.info('monitor not running: it will be started again', {
+        symbol,
+        workflowId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return false;
+    }
+  }
+
+  async function apply(a: ReconcileAction): Promise<void> {
+    switch (a.kind) {
+      case 'start':
+        return startMonitor(a);
+      case 'resize': {
+        const m = monitors[a.symbol]!;
+        if (await tell(a.symbol, a.workflowId, a.quantity)) {
+          monitors[a.symbol] = { ...m, quantity: a.quantity };
+          record(a.symbol, 'resized', `${a.previous} → ${a.quantity} shares`);
+          return;
+        }
+        // Gone without this run seeing it end (stopped before a continue-as-new): start it again.
+        delete monitors[a.symbol];
+        const position = positions.find((p) => p.symbol === a.symbol);
+        return startMonitor({
+          kind: 'start',
+          symbol: a.symbol,
+          positionId: m.positionId,
+          workflowId: a.workflowId,
+          quantity: a.quantity,
+          entryPrice: position?.averageEntryPrice ?? m.entryPrice,
+        });
+      }
+      case 'end': {
+        delete monitors[a.symbol];
+        await tell(a.symbol, a.workflowId, 0);
+        record(a.symbol, 'ended', `position closed (was ${a.previous} shares): monitor told to finish`);
+        notify(
+          NotificationKind.MonitorEnded,
+          'info',
+          a.symbol,
+          `${a.symbol}: position closed, monitor ended`,
+          `The ${brokerAccount} account no longer holds ${a.symbol} long (was ${a.previous} shares).`,
+          { previousQuantity: a.previous, monitor: a.workflowId },
+        );
+        return;
+      }
+      case 'forget':
+        delete monitors[a.symbol];
+        return;
+    }
+  }
+
+  async function sync(): Promise<void> {
+    syncs += 1;
+    syncsThisRun += 1;
+    let listed: ListedPosition[];
+    try {
+      listed = await acts.listBrokerPositions({ broker });
+    } catch (err) {
+      const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : null;
+      const message = cause ? `${cause.type ?? 'Error'}: ${cause.message}` : String(err);
+      if (state !== WatchState.BrokerError) {
+        notify(
+          NotificationKind.WatchError,
+          'warning',
+          null,
+          `${brokerAccount}: cannot read positions`,
+          `The positions watch could not read the broker's positions; running monitors go on. ${message}`,
+        );
+      }
+      lastError = message;
+      brokerErrors += 1;
+      state = WatchState.BrokerError;
+      log.warn('positions watch: cannot read positions', { brokerAccount, error: message });
+      return;
+    }
+    positions = listed;
+    lastError = null;
+    lastSyncAt = new Date().toISOString();
+    state = WatchState.Watching;
+    const plan = planReconcile({ broker, account, positions: listed, monitors: Object.values(monitors) });
+    for (const action of plan.actions) await apply(action);
+    skipped = plan.skipped;
+    for (const s of plan.skipped) {
+      if (s.reason === SkipReason.MonitorEnded) continue;
+      const id = `${s.symbol}:${s.reason}`;
+      if (notifiedSkips.has(id)) continue;
+      notifiedSkips.add(id);
+      record(s.symbol, 'skipped', s.note);
+      notify(NotificationKind.PositionSkipped, 'info', s.symbol, `${s.symbol}: not monitored`, s.note, {
+        quantity: s.quantity,
+        reason: s.reason,
+      });
+    }
+    // A skip that no longer applies may be noted again if it comes back.
+    for (const id of [...notifiedSkips]) {
+      if (!plan.skipped.some((s) => `${s.symbol}:${s.reason}` === id)) notifiedSkips.delete(id);
+    }
+  }
+
+  if (!c) {
+    upsertSearchAttributes([
+      { key: SearchAttributes.BrokerAccount, value: brokerAccount },
+      { key: SearchAttributes.WatchedPositions, value: 0 },
+    ]);
+  }
+
+  const syncsPerRun = input.syncsPerRun ?? DEFAULT_SYNCS_PER_RUN;
+  while (stop === null) {
+    wake = false;
+    await sync();
+    publish();
+    if (stop !== null) break;
+    const due = workflowInfo().continueAsNewSuggested || syncsThisRun >= syncsPerRun;
+    // Notifications in flight finish in this run first (they would be abandoned with it); until then it goes on.
+    if (due && notifier.idle()) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof positionsWatchWorkflow>({ ...input, carried: carry() });
+    }
+    await condition(() => stop !== null || wake, input.reconcileSeconds * 1000);
+  }
+
+  const finalStop = stop as { stopMonitors: boolean; reason: string };
+  if (finalStop.stopMonitors) {
+    for (const m of Object.values(monitors)) {
+      if (m.status !== WatchStatus.Running) continue;
+      try {
+        await getExternalWorkflowHandle(m.workflowId).signal(stopMonitorSignal, {
+          reason: `positions watch stopped: ${finalStop.reason}`,
+        });
+        record(m.symbol, 'ended', 'monitor stopped with the watch (--stop-monitors)');
+      } catch {
+        /* already finished */
+      }
+      delete monitors[m.symbol];
+    }
+  }
+  state = WatchState.Stopped;
+  publish();
+  log.info('positions watch stopped', {
+    brokerAccount,
+    reason: finalStop.reason,
+    stopMonitors: finalStop.stopMonitors,
+  });
+  await condition(() => notifier.idle());
+  await condition(allHandlersFinished);
+  return view();
+
+  function carry(): CarriedWatch {
+    return {
+      monitors,
+      positions,
+      skipped,
+      syncs,
+      lastSyncAt,
+      lastError,
+      brokerErrors,
+      events,
+      eventSeq,
+      notifiedSkips: [...notifiedSkips],
+      notifications: notifier.ledger,
+      runs,
+    };
+  }
+}
