@@ -7,7 +7,11 @@
  *   rh.fill(orderId, 10, '249.90');
  *
  * Routes (fault keys): 'GET /accounts/', 'GET /instruments/', 'GET /instruments/:id/', 'POST /orders/',
- * 'GET /orders/', 'GET /orders/:id/', 'POST /orders/:id/cancel/'.
+ * 'GET /orders/', 'GET /orders/:id/', 'POST /orders/:id/cancel/', 'GET /positions/'.
+ *
+ * Positions follow the fills (average cost) and can be set directly for shares bought outside flowguard:
+ * `rh.setPosition('AAPL', '12', '190.10')`. GET /positions/ honours `nonzero=true` and `account_number`, pages
+ * like /orders/, and carries `symbol` only with includeSymbol (robin_stocks resolves it from the instrument URL).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import Decimal from 'decimal.js';
@@ -114,6 +118,7 @@ export class RobinhoodStandIn {
   /** Newest first, like GET /orders/. */
   private readonly list: RobinhoodStandInOrder[] = [];
   private readonly instruments = new Map<string, { id: string; symbol: string }>();
+  private readonly positionBook = new Map<string, { quantity: Decimal; average: Decimal; updatedAt: string }>();
   private clock = Date.parse('2025-06-02T14:30:00.000Z');
   ordersCreated = 0;
   readonly token: string;
@@ -131,6 +136,7 @@ export class RobinhoodStandIn {
         { method: 'GET', pattern: '/orders/', handler: (c, _p, f) => this.page(c, f) },
         { method: 'GET', pattern: '/orders/:id/', handler: (c, p, f) => this.getOne(c, p.id!, f) },
         { method: 'POST', pattern: '/orders/:id/cancel/', handler: (c, p, f) => this.cancel(c, p.id!, f) },
+        { method: 'GET', pattern: '/positions/', handler: (c, _p, f) => this.positions(c, f) },
       ],
       (ctx) => sendJson(ctx.res, 404, { detail: 'Not found.' }),
     );
@@ -222,6 +228,7 @@ export class RobinhoodStandIn {
       settlement_date: now.slice(0, 10),
     };
     o.executions.push(execution);
+    this.applyToPosition(o.symbol ?? '', o.side, new Decimal(qty), new Decimal(price), now);
     const notional = o.executions.reduce((s, e) => s.plus(new Decimal(e.price).times(e.quantity)), new Decimal(0));
     o.cumulative_quantity = cumulative.toFixed(8);
     o.average_price = notional.div(cumulative).toFixed(8);
@@ -234,6 +241,16 @@ export class RobinhoodStandIn {
       o.state = 'partially_filled';
     }
     return execution.id;
+  }
+
+  /** Sets (or with '0' closes) a position directly, as shares bought by hand in the app would. */
+  setPosition(symbol: string, quantity: string, averageBuyPrice: string): void {
+    this.instrumentFor(symbol);
+    this.positionBook.set(symbol, {
+      quantity: new Decimal(quantity),
+      average: new Decimal(averageBuyPrice),
+      updatedAt: this.tick(),
+    });
   }
 
   setState(id: string, state: string, rejectReason: string | null = null): void {
@@ -438,6 +455,59 @@ export class RobinhoodStandIn {
       next: more ? `${this.baseUrl}/orders/?cursor=${cursor + size}` : null,
       results: slice.map((o) => this.view(o)),
     });
+  }
+
+  /**
+   * GET /positions/ as robin_stocks reads it (get_open_stock_positions: `nonzero=true`, paginated); decimals with
+   * Robinhood's 8 (quantity) and 4 (price) places. A closed position stays listed with quantity 0 unless nonzero.
+   */
+  private positions(ctx: StandInRequest, fault: Fault | undefined): void {
+    if (this.commonFault(ctx, 'GET /positions/', fault) || !this.authorised(ctx)) return;
+    const accountFilter = ctx.query.get('account_number');
+    const nonzero = ctx.query.get('nonzero') === 'true';
+    const all = accountFilter && accountFilter !== this.accountNumber ? [] : [...this.positionBook.entries()];
+    const rows = all
+      .filter(([, p]) => !nonzero || !p.quantity.isZero())
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([symbol, p]) => {
+        const inst = this.instrumentFor(symbol);
+        return {
+          url: `${this.baseUrl}/positions/${this.accountNumber}/${inst.id}/`,
+          instrument: this.instrumentJson(inst).url,
+          instrument_id: inst.id,
+          account: `${this.baseUrl}/accounts/${this.accountNumber}/`,
+          account_number: this.accountNumber,
+          average_buy_price: p.average.toFixed(4),
+          pending_average_buy_price: p.average.toFixed(4),
+          quantity: p.quantity.toFixed(8),
+          intraday_average_buy_price: '0.0000',
+          intraday_quantity: '0.00000000',
+          shares_held_for_buys: '0.00000000',
+          shares_held_for_sells: '0.00000000',
+          shares_available_for_exercise: p.quantity.toFixed(8),
+          created_at: p.updatedAt,
+          updated_at: p.updatedAt,
+          ...(this.options.includeSymbol ? { symbol } : {}),
+        };
+      });
+    const size = this.options.pageSize ?? 100;
+    const cursor = Number(ctx.query.get('cursor') ?? '0');
+    const query = (c: number) =>
+      `${this.baseUrl}/positions/?${new URLSearchParams({ ...Object.fromEntries(ctx.query), cursor: String(c) }).toString()}`;
+    if (fault?.kind === 'drop_reply') return dropReply(ctx);
+    sendJson(ctx.res, 200, {
+      previous: cursor > 0 ? query(Math.max(0, cursor - size)) : null,
+      next: cursor + size < rows.length ? query(cursor + size) : null,
+      results: rows.slice(cursor, cursor + size),
+    });
+  }
+
+  private applyToPosition(symbol: string, side: 'buy' | 'sell', qty: Decimal, price: Decimal, at: string): void {
+    const held = this.positionBook.get(symbol) ?? { quantity: new Decimal(0), average: new Decimal(0), updatedAt: at };
+    const next = side === 'buy' ? held.quantity.plus(qty) : held.quantity.minus(qty);
+    const average =
+      side === 'buy' && next.gt(0) ? held.average.times(held.quantity).plus(price.times(qty)).div(next) : held.average;
+    this.positionBook.set(symbol, { quantity: next, average: next.isZero() ? new Decimal(0) : average, updatedAt: at });
   }
 
   private getOne(ctx: StandInRequest, id: string, fault: Fault | undefined): void {

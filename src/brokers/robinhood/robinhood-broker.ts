@@ -9,6 +9,7 @@ import { isTerminalOrderState } from '../../domain/orders/order-state';
 import {
   type Broker,
   type BrokerOrderSnapshot,
+  type BrokerPosition,
   type CancelResult,
   type LimitOrderRequest,
   BrokerName,
@@ -42,6 +43,7 @@ import {
   RobinhoodInstrumentSchema,
   RobinhoodOrderPageSchema,
   RobinhoodOrderSchema,
+  RobinhoodPositionPageSchema,
 } from './schemas';
 
 const NAME = BrokerName.Robinhood;
@@ -53,7 +55,8 @@ const MAX_ORDER_PAGES = 1_000;
 export const ROBINHOOD_ORDER_FORM_VERSION = 4;
 const API_VERSION_HEADER = '1.431.4';
 
-export type RobinhoodOp = 'submit' | 'lookup' | 'get' | 'list' | 'cancel' | 'instrument' | 'account' | 'ping';
+export type RobinhoodOp =
+  'submit' | 'lookup' | 'get' | 'list' | 'cancel' | 'instrument' | 'account' | 'ping' | 'positions';
 
 export class RobinhoodBroker implements Broker {
   readonly name = NAME;
@@ -164,6 +167,40 @@ export class RobinhoodBroker implements Broker {
 
   async ping(): Promise<void> {
     await this.resolveAccountUrl(true);
+  }
+
+  /**
+   * Open positions of the configured account: GET /positions/?account_number=…&nonzero=true, every page (the
+   * request robin_stocks' get_open_stock_positions makes). Robinhood accounts cannot be short, so quantities are
+   * never negative; fractional shares are kept as the decimal Robinhood reports.
+   */
+  async listPositions(): Promise<BrokerPosition[]> {
+    const qs = new URLSearchParams({ account_number: this.config.accountNumber, nonzero: 'true' });
+    let url: string | null = `${this.baseUrl}/positions/?${qs.toString()}`;
+    const out: BrokerPosition[] = [];
+    for (let page = 0; url !== null; page++) {
+      if (page >= MAX_ORDER_PAGES) {
+        throw new BrokerBadResponse({
+          broker: NAME,
+          message: `robinhood: more than ${MAX_ORDER_PAGES} position pages`,
+        });
+      }
+      const res = await this.request('GET', url);
+      if (res.status !== 200) throw classifyRobinhoodError(res, 'positions');
+      const body = this.parse(RobinhoodPositionPageSchema, res, 'positions');
+      for (const p of body.results) {
+        if (p.account_number !== undefined && p.account_number !== this.config.accountNumber) continue;
+        const quantity = normaliseDecimal(p.quantity);
+        if (quantity === '0') continue;
+        out.push({
+          symbol: p.symbol ?? (await this.symbolForInstrument(p.instrument, p.instrument_id)),
+          quantity,
+          averageEntryPrice: p.average_buy_price ? normaliseDecimal(p.average_buy_price) : null,
+        });
+      }
+      url = this.sameOriginNext(body.next ?? null);
+    }
+    return out;
   }
 
   // ── internals ──────────────────────────────────────────────────────────────────────────────────────

@@ -58,6 +58,21 @@ export const RobinhoodInstrumentSchema = z.looseObject({
 export type RobinhoodInstrument = z.output<typeof RobinhoodInstrumentSchema>;
 export const RobinhoodInstrumentPageSchema = pageSchema(RobinhoodInstrumentSchema);
 
+/**
+ * One entry of GET /positions/ (robin_stocks get_open_stock_positions: `nonzero=true`, paginated). Newer payloads
+ * carry `symbol`; otherwise it is resolved from the instrument, as robin_stocks does.
+ */
+export const RobinhoodPositionSchema = z.looseObject({
+  instrument: z.string(),
+  instrument_id: z.string().optional(),
+  symbol: z.string().nullable().optional(),
+  account_number: z.string().optional(),
+  quantity: decimalString,
+  average_buy_price: decimalString.nullable().optional(),
+});
+export type RobinhoodPosition = z.output<typeof RobinhoodPositionSchema>;
+export const RobinhoodPositionPageSchema = pageSchema(RobinhoodPositionSchema);
+
 export const RobinhoodAccountSchema = z.looseObject({
   url: z.string(),
   account_number: z.string(),

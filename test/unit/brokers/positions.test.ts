@@ -2,7 +2,9 @@ import { createAlpacaBroker } from '../../../src/brokers/alpaca/alpaca-broker';
 import { BrokerUnavailable } from '../../../src/brokers/errors';
 import { paperPositions } from '../../../src/brokers/paper/positions';
 import { type PaperOrderRecord } from '../../../src/brokers/paper/store';
+import { createRobinhoodBroker } from '../../../src/brokers/robinhood/robinhood-broker';
 import { AlpacaStandIn } from '../../support/alpaca-stand-in';
+import { RobinhoodStandIn } from '../../support/robinhood-stand-in';
 
 function order(
   id: string,
@@ -79,5 +81,38 @@ describe('Alpaca GET /v2/positions against the stand-in', () => {
     const broker = createAlpacaBroker(alpaca.config());
     alpaca.faults.next('GET /v2/positions', { kind: 'status', status: 503 });
     await expect(broker.listPositions()).rejects.toBeInstanceOf(BrokerUnavailable);
+  });
+});
+
+describe('Robinhood GET /positions/?nonzero=true against the stand-in', () => {
+  let rh: RobinhoodStandIn;
+  beforeAll(async () => {
+    // One position a page and no symbol in the payload: every page is read and symbols come from the instrument.
+    rh = await RobinhoodStandIn.start({ pageSize: 1 });
+  });
+  afterAll(async () => {
+    await rh.close();
+  });
+
+  it('lists every page of the account, symbols resolved from instruments, closed positions left out', async () => {
+    const broker = createRobinhoodBroker(rh.config());
+    const placed = await broker.submitLimitOrder({
+      clientOrderId: 'rh-pos-1',
+      symbol: 'AAPL',
+      side: 'buy',
+      quantity: 5,
+      limitPrice: '190.00',
+      timeInForce: 'gtc',
+    });
+    rh.fill(placed.brokerOrderId, 5, '189.90');
+    rh.setPosition('MSFT', '2.5', '410.1234');
+    rh.setPosition('GONE', '0', '0');
+    expect(await broker.listPositions()).toEqual([
+      { symbol: 'AAPL', quantity: '5', averageEntryPrice: '189.9' },
+      { symbol: 'MSFT', quantity: '2.5', averageEntryPrice: '410.1234' },
+    ]);
+    const requests = rh.requestsFor('GET /positions/');
+    expect(requests[0]!.query).toMatchObject({ nonzero: 'true', account_number: rh.accountNumber });
+    expect(requests).toHaveLength(2);
   });
 });
