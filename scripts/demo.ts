@@ -13,20 +13,29 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { reportError } from '../src/cli/io';
 import { startMonitor, monitorStatus } from '../src/cli/monitor';
 import { orderStatus, placeOrder } from '../src/cli/orders';
 import { type CliContext } from '../src/cli/temporal';
 import { orderSettingsFromConfig } from '../src/config/order-settings';
 import { LIVE_TIMELINE, type PlantedPrint, type SessionPhase } from '../src/dev/market-simulator';
-import { devServerArgs, freePort, resolveTemporalCli } from '../src/dev/temporal-dev-server';
+import {
+  DEFAULT_DEV_PORTS,
+  devServerArgs,
+  devServerPorts,
+  freePort,
+  portFree,
+  resolveTemporalCli,
+  type DevServerPorts,
+} from '../src/dev/temporal-dev-server';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../src/domain/config';
 import { type FlowAlert } from '../src/domain/detectors/alerts';
 import { Money } from '../src/domain/orders/money';
+import { ValidationError } from '../src/domain/validation';
 import { WorkflowIds } from '../src/shared/contracts';
 import { deskWorkflow } from '../src/workflows/desk';
 import { type OrderStatus } from '../src/workflows/order';
@@ -44,10 +53,20 @@ interface Options {
   symbol: string;
   quantity: number;
   dataMode: 'poll' | 'stream';
+  /** Temporal gRPC / Web UI ports as asked for (--port/--ui-port, TEMPORAL_PORT/TEMPORAL_UI_PORT). */
+  ports: DevServerPorts;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const o: Options = { keep: false, seed: 20_240_611, symbol: 'TSLA', quantity: 500, dataMode: 'poll' };
+  const portArgs: string[] = [];
+  const o: Options = {
+    keep: false,
+    seed: 20_240_611,
+    symbol: 'TSLA',
+    quantity: 500,
+    dataMode: 'poll',
+    ports: devServerPorts([]),
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -60,9 +79,12 @@ function parseOptions(argv: readonly string[]): Options {
     else if (arg === '--symbol') o.symbol = value();
     else if (arg === '--quantity') o.quantity = Number(value());
     else if (arg === '--data-mode') o.dataMode = value() as Options['dataMode'];
+    else if (arg === '--port' || arg === '--ui-port') portArgs.push(arg, value());
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(
-        'usage: npm run demo -- [--keep] [--seed N] [--symbol TSLA] [--quantity 500] [--data-mode poll|stream]\n',
+        'usage: npm run demo -- [--keep] [--seed N] [--symbol TSLA] [--quantity 500] [--data-mode poll|stream]\n' +
+          '                       [--port N] [--ui-port N]   Temporal gRPC / Web UI ports (default: TEMPORAL_PORT /\n' +
+          '                       TEMPORAL_UI_PORT, else 7233 / 8233, else free ones)\n',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);
@@ -71,6 +93,7 @@ function parseOptions(argv: readonly string[]): Options {
   if (!Number.isSafeInteger(o.quantity) || o.quantity <= 0) throw new Error('--quantity must be a positive integer');
   if (!/^[A-Z]{1,5}$/.test(o.symbol)) throw new Error('--symbol must be 1–5 uppercase letters');
   if (o.dataMode !== 'poll' && o.dataMode !== 'stream') throw new Error('--data-mode must be poll or stream');
+  o.ports = devServerPorts(portArgs);
   return o;
 }
 
@@ -172,14 +195,6 @@ function startWatchdog(pids: readonly number[]): ChildProcess {
   return dog;
 }
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -253,11 +268,22 @@ async function main(): Promise<number> {
   try {
     // 1. Temporal dev server with the Web UI.
     const cli = await resolveTemporalCli();
-    let port = 7233;
-    let uiPort = 8233;
-    if (!(await portFree(port)) || !(await portFree(uiPort))) {
-      [port, uiPort] = [await freePort(), await freePort()];
-      say(yellow(`7233/8233 are busy (another Temporal server?): using gRPC ${port}, UI ${uiPort} instead`));
+    let { port, uiPort } = opts.ports;
+    const { explicit } = opts.ports;
+    // Ports asked for are used as given or refused; the defaults give way to free ports, announced.
+    for (const [p, named, what] of [
+      [port, explicit.port, '--port / TEMPORAL_PORT'],
+      [uiPort, explicit.uiPort, '--ui-port / TEMPORAL_UI_PORT'],
+    ] as const) {
+      if (named && !(await portFree(p))) throw new Error(`port ${p} (${what}) is already in use; choose another`);
+    }
+    if (!explicit.port && !(await portFree(port))) {
+      port = await freePort();
+      say(yellow(`${DEFAULT_DEV_PORTS.port} is busy (another Temporal server?): using gRPC port ${port} instead`));
+    }
+    if (!explicit.uiPort && !(await portFree(uiPort))) {
+      uiPort = await freePort();
+      say(yellow(`${DEFAULT_DEV_PORTS.uiPort} is busy: using Web UI port ${uiPort} instead`));
     }
     const address = `127.0.0.1:${port}`;
     const ui = `http://127.0.0.1:${uiPort}`;
@@ -640,6 +666,8 @@ function printSummary(input: {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
+    // A bad option or port is invalid input (exit 2), as in the CLI; anything else is the demo failing.
+    if (err instanceof ValidationError) process.exit(reportError(err));
     process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   },

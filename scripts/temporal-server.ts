@@ -1,20 +1,33 @@
-// `npm run temporal`: the dev server with the Web UI and a persisted database for local use.
+// `npm run temporal [-- --port N --ui-port N]`: the dev server with the Web UI and a persisted database for local
+// use. Ports: the flags, else TEMPORAL_PORT / TEMPORAL_UI_PORT, else 7233 / 8233.
 import fs from 'node:fs';
 import path from 'node:path';
-import { resolveTemporalCli, startDevServer } from '../src/dev/temporal-dev-server';
+import { reportError } from '../src/cli/io';
+import { devServerPorts, portFree, resolveTemporalCli, startDevServer } from '../src/dev/temporal-dev-server';
 
 async function main(): Promise<void> {
+  // Checked before the CLI is resolved (a first build takes minutes): a typo fails at once.
+  const { port, uiPort } = devServerPorts(process.argv.slice(2));
+  for (const [p, what] of [
+    [port, 'gRPC port (--port / TEMPORAL_PORT)'],
+    [uiPort, 'Web UI port (--ui-port / TEMPORAL_UI_PORT)'],
+  ] as const) {
+    if (!(await portFree(p))) {
+      throw new Error(`${what} ${p} is already in use (another Temporal server?); choose another, e.g. --port 7300`);
+    }
+  }
   const dataDir = path.resolve(__dirname, '..', '.data');
   fs.mkdirSync(dataDir, { recursive: true });
   const cli = await resolveTemporalCli();
   const server = await startDevServer({
     cli,
-    port: Number(process.env.TEMPORAL_PORT ?? 7233),
-    uiPort: Number(process.env.TEMPORAL_UI_PORT ?? 8233),
+    port,
+    uiPort,
     dbFile: path.join(dataDir, 'temporal.sqlite'),
     foreground: true,
   });
   console.log(`Temporal dev server on ${server.address}; Web UI at ${server.uiUrl}. Ctrl-C stops it.`);
+  if (port !== 7233) console.log(`Point the worker and the CLI at it: export TEMPORAL_ADDRESS=${server.address}`);
   const stop = () => void server.stop().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
@@ -22,6 +35,5 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
+  process.exit(reportError(err));
 });

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
+import { ValidationError } from '../domain/validation';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../shared/contracts';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -23,6 +25,67 @@ export async function resolveTemporalCli(): Promise<string> {
   });
   if (code !== 0) throw new Error(`scripts/temporal-cli.sh exited ${code ?? 'on a signal'} (its reason is above)`);
   return stdout.trim();
+}
+
+/** The dev server's usual ports: the CLI's and every Temporal sample's defaults. */
+export const DEFAULT_DEV_PORTS = { port: 7233, uiPort: 8233 } as const;
+
+export interface DevServerPorts {
+  readonly port: number;
+  readonly uiPort: number;
+  /** Which ports were asked for (flag or variable): those must be used as given, the others may move. */
+  readonly explicit: { readonly port: boolean; readonly uiPort: boolean };
+}
+
+/** A TCP port as typed by a person: digits only, 1–65535. Throws ValidationError naming `field`. */
+export function parsePort(value: string, field: string): number {
+  const n = /^\d{1,5}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 65_535) {
+    throw new ValidationError([{ field, rule: `must be a port number from 1 to 65535 (got "${value}")` }]);
+  }
+  return n;
+}
+
+/**
+ * The dev server's gRPC and Web UI ports: `--port` / `--ui-port` on the command line, else TEMPORAL_PORT /
+ * TEMPORAL_UI_PORT, else 7233 / 8233. Anything else on the command line, or a value that is not a port, is a
+ * ValidationError naming the flag or variable (never a silent default, never "NaN").
+ */
+export function devServerPorts(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): DevServerPorts {
+  let values: { port?: string; 'ui-port'?: string };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { port: { type: 'string' }, 'ui-port': { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    throw new ValidationError([{ field: 'arguments', rule: `${message} (options: --port N, --ui-port N)` }]);
+  }
+  const pick = (flag: string, flagValue: string | undefined, variable: string, fallback: number) => {
+    if (flagValue !== undefined) return { value: parsePort(flagValue, flag), explicit: true };
+    const fromEnv = env[variable];
+    if (fromEnv !== undefined && fromEnv !== '') return { value: parsePort(fromEnv, variable), explicit: true };
+    return { value: fallback, explicit: false };
+  };
+  const port = pick('--port', values.port, 'TEMPORAL_PORT', DEFAULT_DEV_PORTS.port);
+  const uiPort = pick('--ui-port', values['ui-port'], 'TEMPORAL_UI_PORT', DEFAULT_DEV_PORTS.uiPort);
+  if (port.value === uiPort.value) {
+    throw new ValidationError([{ field: '--ui-port', rule: `must differ from the gRPC port (${port.value})` }]);
+  }
+  return { port: port.value, uiPort: uiPort.value, explicit: { port: port.explicit, uiPort: uiPort.explicit } };
+}
+
+/** Whether nothing listens on 127.0.0.1:port right now. */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 export async function freePort(): Promise<number> {
