@@ -86,7 +86,8 @@ async function portFree(port: number): Promise<boolean> {
 /** A block of free ports for a cluster that must not meet another (tests, benches). */
 export async function findFreePorts(workers: number): Promise<ClusterPorts> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    // Temporal stores its services' ports in PostgreSQL as smallint (cluster_membership): all must be ≤ 32767.
+    const base = 12_000 + Math.floor(Math.random() * 19_000);
     const ports: ClusterPorts = {
       postgres: base + 900,
       frontend: base + 400,
@@ -115,6 +116,8 @@ export interface ClusterOptions {
   readonly dynamicConfig?: Readonly<Record<string, unknown>>;
   /** Progress lines ("postgres: ready on 127.0.0.1:55432"). */
   readonly log?: (line: string) => void;
+  /** A workflow bundle built already (tests: jest cannot run webpack); default: bundled here into `dir`. */
+  readonly workflowBundle?: string;
   /** Kill everything if this process dies without calling stop() (default true). */
   readonly watchdog?: boolean;
 }
@@ -141,7 +144,7 @@ export interface Cluster {
   readonly bundlePath: string;
   readonly binDir: string;
   readonly workers: ClusterWorker[];
-  /** Starts one more worker (index = workers.length) and waits until it polls. */
+  /** Starts one more worker (the next index; workers stay in index order) and waits until it polls. */
   addWorker(env?: Readonly<Record<string, string>>): Promise<ClusterWorker>;
   /** Stops the Temporal server (SIGKILL when `kill`, else SIGTERM) and starts it again; resolves when it answers. */
   restartServer(options?: { kill?: boolean }): Promise<number>;
@@ -362,11 +365,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const since = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
     // The slow parts first and side by side: the Go build (minutes the first time), PostgreSQL, the bundle.
     const binDirP = clusterBinaries();
-    const bundlePath = path.join(dir, 'workflow-bundle.js');
-    const bundleP = bundleWorkflowCode({
-      workflowsPath: require.resolve('../src/workflows'),
-      logger: quietLogger,
-    }).then(({ code }) => fs.writeFileSync(bundlePath, code));
+    const bundlePath = options.workflowBundle ?? path.join(dir, 'workflow-bundle.js');
+    const bundleP = options.workflowBundle
+      ? Promise.resolve()
+      : bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger }).then(
+          ({ code }) => fs.writeFileSync(bundlePath, code),
+        );
     const cliP = resolveTemporalCli();
 
     // PostgreSQL: a private cluster owned by postgres (its data dir, socket dir and log too).
@@ -379,6 +383,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }
     if (!fs.existsSync(pgLog)) fs.writeFileSync(pgLog, '');
     chown(pgLog, pg.owner);
+    // postgres must reach its data dir: the cluster dir (mkdtemp makes it 0700) opens to traversal.
+    if (pg.owner) fs.chmodSync(dir, fs.statSync(dir).mode | 0o711);
     if (!fs.existsSync(path.join(pgData, 'PG_VERSION'))) {
       log(`postgres: initdb ${pgData}`);
       await pg.as('initdb', ['-D', pgData, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256']);
@@ -444,7 +450,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       children.push(child);
       recorded.groups.push(child.pid!);
       record();
-      await waitForServer(address, child, 60_000);
+      await waitForServer(address, child, 60_000).catch((err: unknown) => {
+        throw new Error(`${String(err)}: ${tail(path.join(logsDir, 'temporal-server.log'))}`);
+      });
       return child;
     };
     server = await startServer();
@@ -483,65 +491,41 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }
 
     await bundleP;
+    let nextIndex = 0;
     const addWorker = async (env: Readonly<Record<string, string>> = {}): Promise<ClusterWorker> => {
-      const index = workers.length;
-      const metricsPort = ports.workerMetrics + index;
-      const workerLog = path.join(logsDir, `worker-${index + 1}.log`);
-      // node with tsx's loader, not the tsx CLI: the CLI runs the script in a child of its own, and a SIGKILL
-      // would then hit the wrapper and orphan the worker instead of crashing it.
-      const child = spawnLogged(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'worker.ts')], workerLog, {
-        NODE_OPTIONS: '',
-        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
-        TEMPORAL_ADDRESS: address,
-        TEMPORAL_NAMESPACE: namespace,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        FLOWGUARD_WORKFLOW_BUNDLE: bundlePath,
-        FLOWGUARD_METRICS_PORT: String(metricsPort),
-        // One data dir for the cluster's workers (the paper broker's book; see README: one worker for paper).
-        FLOWGUARD_DATA_DIR: process.env.FLOWGUARD_DATA_DIR || path.join(dir, 'data'),
-        ...options.workerEnv,
-        ...env,
-      });
-      children.push(child);
-      recorded.groups.push(child.pid!);
-      record();
-      const exited = new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else child.once('exit', () => resolve());
-      });
-      const deadline = Date.now() + 120_000;
-      while (!fs.readFileSync(workerLog, 'utf8').includes('flowguard worker polling')) {
-        if (child.exitCode !== null) {
-          throw new Error(`worker ${index + 1} exited with ${child.exitCode}: ${tail(workerLog)}`);
-        }
-        if (Date.now() > deadline) throw new Error(`worker ${index + 1} did not start: ${tail(workerLog)}`);
-        await sleep(100);
-      }
-      const worker: ClusterWorker = {
-        index,
-        child,
-        // What src/worker.ts calls itself: the identity Temporal records on every activity a worker started.
-        identity: `flowguard-worker@${os.hostname()}:${child.pid}`,
-        metricsPort,
-        log: workerLog,
-        alive: () => child.exitCode === null && child.signalCode === null,
-        kill: async () => {
-          if (worker.alive()) killGroup(child.pid!, 'SIGKILL');
-          await exited;
+      const worker = await startWorkerProcess({
+        index: nextIndex++,
+        address,
+        namespace,
+        taskQueue,
+        bundlePath,
+        metricsPortBase: ports.workerMetrics,
+        logsDir,
+        env: {
+          // One data dir for the cluster's workers (the paper broker's book; see README: one worker for paper).
+          FLOWGUARD_DATA_DIR: process.env.FLOWGUARD_DATA_DIR || path.join(dir, 'data'),
+          ...options.workerEnv,
+          ...env,
         },
-        stop: async () => {
-          if (!worker.alive()) return;
-          // SIGTERM lets in-flight activities finish (shutdownGraceTime 10 s); killed if still there after 20 s.
-          await stopChild(child, 20_000);
+        onSpawn: (child) => {
+          children.push(child);
+          recorded.groups.push(child.pid!);
+          record();
         },
-      };
+      });
       workers.push(worker);
+      workers.sort((a, b) => a.index - b.index);
       return worker;
     };
-    for (let i = 0; i < options.workers; i++) {
-      const w = await addWorker();
-      log(`worker ${i + 1}: polling '${taskQueue}' (pid ${w.child.pid}, metrics :${w.metricsPort}, ${since()})`);
-    }
+    // Side by side: each worker's start is mostly loading code and connecting, not this machine's CPU alone.
+    await Promise.all(
+      Array.from({ length: options.workers }, async () => {
+        const w = await addWorker();
+        log(
+          `worker ${w.index + 1}: polling '${taskQueue}' (pid ${w.child.pid}, metrics :${w.metricsPort}, ${since()})`,
+        );
+      }),
+    );
 
     const restartServer = async ({ kill = false } = {}) => {
       const t0 = Date.now();
@@ -578,6 +562,77 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await stop();
     throw err;
   }
+}
+
+export interface WorkerProcessOptions {
+  readonly index: number;
+  readonly address: string;
+  readonly namespace: string;
+  readonly taskQueue: string;
+  readonly bundlePath: string;
+  /** Worker i serves /metrics on metricsPortBase + i. */
+  readonly metricsPortBase: number;
+  /** Its log: logsDir/worker-<index + 1>.log. */
+  readonly logsDir: string;
+  readonly env?: Readonly<Record<string, string>>;
+  /** Called with the process as soon as it is spawned (to record its pid before waiting). */
+  readonly onSpawn?: (child: ChildProcess) => void;
+}
+
+/**
+ * One flowguard worker process (src/worker.ts) on `address`, in its own process group; resolves once it polls
+ * its task queue (the worker's start-up log line). Used by the cluster and by bench:cluster's dev-server rows.
+ */
+export async function startWorkerProcess(o: WorkerProcessOptions): Promise<ClusterWorker> {
+  const metricsPort = o.metricsPortBase + o.index;
+  const workerLog = path.join(o.logsDir, `worker-${o.index + 1}.log`);
+  // node with tsx's loader, not the tsx CLI: the CLI runs the script in a child of its own, and a SIGKILL
+  // would then hit the wrapper and orphan the worker instead of crashing it.
+  const child = spawnLogged(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'worker.ts')], workerLog, {
+    NODE_OPTIONS: '',
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+    TEMPORAL_ADDRESS: o.address,
+    TEMPORAL_NAMESPACE: o.namespace,
+    TEMPORAL_TASK_QUEUE: o.taskQueue,
+    FLOWGUARD_WORKFLOW_BUNDLE: o.bundlePath,
+    FLOWGUARD_METRICS_PORT: String(metricsPort),
+    ...o.env,
+  });
+  o.onSpawn?.(child);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const deadline = Date.now() + 120_000;
+  while (!fs.readFileSync(workerLog, 'utf8').includes('flowguard worker polling')) {
+    if (child.exitCode !== null) {
+      throw new Error(`worker ${o.index + 1} exited with ${child.exitCode}: ${tail(workerLog)}`);
+    }
+    if (Date.now() > deadline) {
+      killGroup(child.pid!, 'SIGKILL');
+      throw new Error(`worker ${o.index + 1} did not start: ${tail(workerLog)}`);
+    }
+    await sleep(100);
+  }
+  const worker: ClusterWorker = {
+    index: o.index,
+    child,
+    // What src/worker.ts calls itself: the identity Temporal records on every activity a worker started.
+    identity: `flowguard-worker@${os.hostname()}:${child.pid}`,
+    metricsPort,
+    log: workerLog,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    kill: async () => {
+      if (worker.alive()) killGroup(child.pid!, 'SIGKILL');
+      await exited;
+    },
+    stop: async () => {
+      if (!worker.alive()) return;
+      // SIGTERM lets in-flight activities finish (shutdownGraceTime 10 s); killed if still there after 20 s.
+      await stopChild(child, 20_000);
+    },
+  };
+  return worker;
 }
 
 function serverConfig(ports: ClusterPorts, password: string, dynamicFile: string): string {
@@ -730,7 +785,14 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number):
 
 function tail(file: string, lines = 15): string {
   try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    // The server's JSON lines carry whole stack traces: the head of each line says what failed.
+    return fs
+      .readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-lines)
+      .map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l))
+      .join('\n');
   } catch {
     return '(no log)';
   }
