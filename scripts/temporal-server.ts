@@ -3,7 +3,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { reportError } from '../src/cli/io';
-import { devServerPorts, portFree, resolveTemporalCli, startDevServer } from '../src/dev/temporal-dev-server';
+import {
+  devServerPorts,
+  portFree,
+  resolveTemporalCli,
+  startDevServer,
+  UI_VIEWS,
+  uiViewUrl,
+} from '../src/dev/temporal-dev-server';
 
 async function main(): Promise<void> {
   // Checked before the CLI is resolved (a first build takes minutes): a typo fails at once.
@@ -27,6 +34,14 @@ async function main(): Promise<void> {
     foreground: true,
   });
   console.log(`Temporal dev server on ${server.address}; Web UI at ${server.uiUrl}. Ctrl-C stops it.`);
+  if (server.uiUrl) {
+    // Columns and saved views live in the browser: README "Temporal UI views" says how to add them once.
+    for (const view of UI_VIEWS) {
+      console.log(
+        `  ${view.name} (columns ${view.columns.join(', ')}): ${uiViewUrl(server.uiUrl, 'default', view.query)}`,
+      );
+    }
+  }
   if (port !== 7233) console.log(`Point the worker and the CLI at it: export TEMPORAL_ADDRESS=${server.address}`);
   const stop = () => void server.stop().then(() => process.exit(0));
   process.on('SIGINT', stop);

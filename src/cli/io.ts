@@ -7,6 +7,14 @@ export class UsageError extends Error {
 
 export const ExitCode = { Ok: 0, Failure: 1, InvalidInput: 2 } as const;
 
+/**
+ * Commander parser for an option whose values are a fixed set of lower-case words (--side, --broker,
+ * --data-mode, ...): `--side BUY` means buy. Symbols stay case-sensitive; they are not an enum.
+ */
+export function enumOption(value: string): string {
+  return value.trim().toLowerCase();
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -6,7 +6,7 @@ import { loadConfig } from '../config/load-config';
 import { orderSettingsFromConfig } from '../config/order-settings';
 import { type AppConfig } from '../domain/config';
 import { PriceStringSchema } from '../domain/orders/money';
-import { SymbolSchema, type BrokerName } from '../domain/orders/order-request';
+import { BrokerName, SymbolSchema } from '../domain/orders/order-request';
 import { parseOrThrow } from '../domain/validation';
 import { SearchAttributes, WorkflowIds } from '../shared/contracts';
 import { deskWorkflow } from '../workflows/desk';
@@ -20,7 +20,7 @@ import {
   type MonitorView,
 } from '../workflows/position-monitor';
 import { accountOf } from './orders';
-import { action, printJson, UsageError } from './io';
+import { action, enumOption, printJson, UsageError } from './io';
 import { withTemporal, type CliContext } from './temporal';
 
 const StartSchema = z.object({
@@ -36,7 +36,7 @@ const StartSchema = z.object({
     .optional(),
   mode: z.enum([MonitorMode.Alert, MonitorMode.AutoExit]),
   dataMode: z.enum([DataMode.Poll, DataMode.Stream], { message: 'must be poll or stream' }),
-  broker: z.enum(['paper', 'alpaca', 'robinhood'], { message: 'must be paper, alpaca or robinhood' }),
+  broker: z.enum(BrokerName, { message: `must be one of ${Object.values(BrokerName).join(', ')}` }),
 });
 
 export interface StartMonitorOptions {
@@ -95,6 +95,7 @@ export async function startMonitor(
     });
   }
   const workflowId = WorkflowIds.position(positionId);
+  if (input.positionId !== undefined) await refuseOtherSymbol(ctx, workflowId, positionId, input.symbol);
   await ctx.client.workflow.start(positionMonitorWorkflow, {
     workflowId,
     taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
@@ -117,6 +118,38 @@ export async function startMonitor(
     staticSummary: `${input.mode} monitor: ${input.quantity} ${input.symbol} (${input.dataMode})`,
   });
   return { workflowId, positionId };
+}
+
+/**
+ * Starting an id that is already running is a no-op (USE_EXISTING): with another symbol that would silently
+ * keep watching the old one while the caller believes the new one is watched. Refused, naming both.
+ */
+async function refuseOtherSymbol(ctx: CliContext, workflowId: string, positionId: string, symbol: string) {
+  let running: string | undefined;
+  try {
+    const described = await ctx.client.workflow.getHandle(workflowId).describe();
+    if (described.status.name !== 'RUNNING') return;
+    running = described.typedSearchAttributes.get(SearchAttributes.Symbol);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return;
+    throw err;
+  }
+  if (running !== undefined && running !== symbol) {
+    throw new UsageError(
+      `--position-id: ${positionId} is already monitoring ${running}, not ${symbol}; a monitor watches one symbol: ` +
+        `stop it first ('flowguard monitor stop ${positionId}') or choose another --position-id`,
+    );
+  }
+}
+
+/** What a monitor that has already ended says when asked to stop; undefined while it runs. */
+export async function endedMonitorLine(ctx: CliContext, id: string): Promise<string | undefined> {
+  const view = await monitorStatus(ctx, id);
+  const described = await ctx.client.workflow.getHandle(positionWorkflowId(id)).describe();
+  if (described.status.name === 'RUNNING') return undefined;
+  const exit = view.exitSignal ? `, exit signal ${view.exitSignal.reason}` : '';
+  const order = view.exitOrder ? `, exit order ${view.exitOrder.state}` : '';
+  return `monitor ${id} has already ended: ${view.state}${exit}${order} (workflow ${described.status.name.toLowerCase()}); nothing to stop`;
 }
 
 function positionWorkflowId(id: string): string {
@@ -157,8 +190,13 @@ export function registerMonitorCommands(program: Command): void {
     .option('--entry-price <P>', 'entry price (for P&L)')
     .option('--position-id <ID>', 'stable id (generated when omitted); starting the same id again is a no-op')
     .option('--auto-exit', 'place a protective limit SELL when the exit signal fires')
-    .option('--data-mode <mode>', 'poll or stream', 'poll')
-    .option('--broker <name>', 'broker for the protective exit', 'paper')
+    .option('--data-mode <mode>', 'poll or stream (either case)', enumOption, 'poll')
+    .option(
+      '--broker <name>',
+      `broker for the protective exit: ${Object.values(BrokerName).join(', ')}`,
+      enumOption,
+      'paper',
+    )
     .option('--account <LABEL>', 'desk account label (default: $FLOWGUARD_ACCOUNT or main)')
     .option('--json', 'print one JSON object')
     .action(
@@ -200,13 +238,21 @@ export function registerMonitorCommands(program: Command): void {
     .option('--reason <TEXT>', 'why')
     .action(
       action(async (id: string, opts: { reason?: string }) => {
-        await withTemporal(async (ctx) => {
-          await monitorStatus(ctx, id);
-          await ctx.client.workflow
-            .getHandle(positionWorkflowId(id))
-            .signal(stopMonitorSignal, { reason: opts.reason ?? 'stopped from the CLI' });
+        const ended = await withTemporal(async (ctx) => {
+          const before = await endedMonitorLine(ctx, id);
+          if (before) return before;
+          try {
+            await ctx.client.workflow
+              .getHandle(positionWorkflowId(id))
+              .signal(stopMonitorSignal, { reason: opts.reason ?? 'stopped from the CLI' });
+          } catch (err) {
+            // It ended between the check and the signal: say how.
+            if (err instanceof WorkflowNotFoundError) return endedMonitorLine(ctx, id);
+            throw err;
+          }
+          return undefined;
         });
-        process.stdout.write(`stop requested for ${id}\n`);
+        process.stdout.write(ended ? `${ended}\n` : `stop requested for ${id}\n`);
       }),
     );
   monitor

@@ -1,8 +1,9 @@
 import { type Command } from 'commander';
 import { loadConfig } from '../config/load-config';
+import { assertWithinOrderLimits } from '../domain/orders/order-limits';
 import { prepareLimitOrder, type PreparedLimitOrder } from '../domain/orders/order-request';
 import { ValidationError } from '../domain/validation';
-import { action, printJson } from './io';
+import { action, enumOption, printJson } from './io';
 
 interface PreviewOptions {
   symbol?: string;
@@ -60,11 +61,11 @@ export function registerOrderPreview(order: Command): void {
     .command('preview')
     .description('show the limit price flowguard would use for an order (nothing is sent to a broker)')
     .requiredOption('--symbol <symbol>', 'equity ticker, e.g. TSLA or BRK.B')
-    .requiredOption('--side <side>', 'buy or sell')
+    .requiredOption('--side <side>', 'buy or sell (either case)', enumOption)
     .requiredOption('--quantity <shares>', 'whole shares')
     .requiredOption('--reference-price <price>', 'reference price as a decimal, e.g. 250.30')
-    .option('--type <type>', 'order type (only limit is supported)', 'limit')
-    .option('--offset-mode <mode>', 'bps or absolute (default from configuration)')
+    .option('--type <type>', 'order type (only limit is supported)', enumOption, 'limit')
+    .option('--offset-mode <mode>', 'bps or absolute (default from configuration)', enumOption)
     .option('--offset <value>', 'offset in offset-mode units (default from configuration)')
     .option('--max-slippage-pct <pct>', 'largest allowed distance from the reference, in percent')
     .option('--strategy <name>', 'a strategy from the configuration file (orders.strategies)')
@@ -88,6 +89,8 @@ export function registerOrderPreview(order: Command): void {
         let prepared: PreparedLimitOrder;
         try {
           prepared = prepareLimitOrder(request, config.orders);
+          // The preview answers as `order place` would: an order over the size limits is refused here too.
+          assertWithinOrderLimits(prepared, config.orders);
         } catch (err) {
           if (err instanceof ValidationError) {
             throw new ValidationError(

@@ -9,7 +9,8 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../config/load-config';
 import { orderSettingsFromConfig } from '../config/order-settings';
-import { prepareLimitOrder, type BrokerName } from '../domain/orders/order-request';
+import { assertWithinOrderLimits, DEFAULT_ORDER_LIMITS, type OrderLimits } from '../domain/orders/order-limits';
+import { BrokerName, prepareLimitOrder } from '../domain/orders/order-request';
 import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
 import { ValidationError, type ValidationIssue } from '../domain/validation';
 import { SearchAttributes, WorkflowIds } from '../shared/contracts';
@@ -25,10 +26,11 @@ import {
   type PlaceOrderResult,
 } from '../workflows/desk';
 import { cancelOrderSignal, orderStatusQuery, type OrderSettings, type OrderStatus } from '../workflows/order';
-import { action, ExitCode, printJson, UsageError } from './io';
+import { action, enumOption, ExitCode, printJson, UsageError } from './io';
 import { withTemporal, type CliContext } from './temporal';
 
-const BROKERS: readonly BrokerName[] = ['paper', 'alpaca', 'robinhood'];
+const BROKERS: readonly BrokerName[] = Object.values(BrokerName);
+const BROKER_HELP = `${BROKERS.join(', ')} (either case)`;
 
 /** Refused by the desk (kill switch, circuit breaker): a clear message and exit 1, never a silent accept. */
 export class OrderRefusedError extends Error {
@@ -79,7 +81,7 @@ export interface PlacedOrder {
 
 function brokerOf(value: string | undefined): BrokerName {
   const broker = (value ?? 'paper') as BrokerName;
-  if (!BROKERS.includes(broker)) throw new UsageError(`broker: must be paper, alpaca or robinhood`);
+  if (!BROKERS.includes(broker)) throw new UsageError(`broker: must be one of ${BROKERS.join(', ')}`);
   return broker;
 }
 
@@ -129,9 +131,14 @@ function rethrowDeskFailure(err: unknown): never {
 
 /**
  * The desk request for an order, validated by the same domain code the desk runs: invalid input fails here,
- * before anything reaches Temporal.
+ * before anything reaches Temporal. An order over the configured size limits (orders.maxQuantity,
+ * orders.maxNotional) is refused here too, naming the setting.
  */
-export function buildOrderRequest(opts: PlaceOrderOptions, settings: OrderSettings): PlaceOrderRequest['request'] {
+export function buildOrderRequest(
+  opts: PlaceOrderOptions,
+  settings: OrderSettings,
+  limits: OrderLimits = DEFAULT_ORDER_LIMITS,
+): PlaceOrderRequest['request'] {
   const request: PlaceOrderRequest['request'] = {
     symbol: opts.symbol,
     side: opts.side as 'buy' | 'sell',
@@ -146,7 +153,7 @@ export function buildOrderRequest(opts: PlaceOrderOptions, settings: OrderSettin
     broker: brokerOf(opts.broker),
     clientOrderId: opts.clientOrderId ?? `fg-${randomUUID()}`,
   };
-  prepareLimitOrder(request, settings.pricing);
+  assertWithinOrderLimits(prepareLimitOrder(request, settings.pricing), limits);
   return request;
 }
 
@@ -154,10 +161,12 @@ export async function placeOrder(
   ctx: CliContext,
   opts: PlaceOrderOptions,
   configured?: OrderSettings,
+  limits?: OrderLimits,
 ): Promise<PlacedOrder> {
   const broker = brokerOf(opts.broker);
-  const settings = configured ?? (await resolveOrderSettings());
-  const request = buildOrderRequest(opts, settings);
+  const config = configured && limits ? undefined : await loadConfig();
+  const settings = configured ?? orderSettingsFromConfig(config!.orders);
+  const request = buildOrderRequest(opts, settings, limits ?? config!.orders);
   const clientOrderIdGenerated = opts.clientOrderId === undefined || opts.clientOrderIdGenerated === true;
 
   let placed;
@@ -187,6 +196,38 @@ export async function orderStatus(ctx: CliContext, id: string): Promise<OrderSta
     return await ctx.client.workflow.getHandle(orderWorkflowId(id)).query(orderStatusQuery);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UsageError(`order: no order ${id}`);
+    throw err;
+  }
+}
+
+/** "filled 10 of 10 @ 250.1" and the like: how an order ended, for messages about it. */
+export function endedOrderLine(id: string, status: OrderStatus): string {
+  const fills =
+    status.filledQuantity > 0
+      ? `, filled ${status.filledQuantity} of ${status.quantity} @ ${status.averageFillPrice ?? '-'}`
+      : '';
+  const why = status.reason
+    ? ` (${status.reason})`
+    : status.cancelRequested
+      ? `, cancel reason: ${status.cancelRequested}`
+      : '';
+  return `order ${id} has already ended: ${status.state}${fills}${why}; nothing to cancel`;
+}
+
+/**
+ * Asks the order's workflow to cancel. An order that has already ended (its workflow closed, or its state
+ * terminal) is not signalled: its final status is returned, so the caller can say how it ended instead of
+ * Temporal's "workflow execution already completed". Undefined: the request was sent.
+ */
+export async function cancelOrder(ctx: CliContext, id: string, reason: string): Promise<OrderStatus | undefined> {
+  const status = await orderStatus(ctx, id);
+  if (isTerminalOrderState(status.state)) return status;
+  try {
+    await ctx.client.workflow.getHandle(orderWorkflowId(id)).signal(cancelOrderSignal, { reason });
+    return undefined;
+  } catch (err) {
+    // It ended between the status read and the signal: report the state it ended in.
+    if (err instanceof WorkflowNotFoundError) return orderStatus(ctx, id);
     throw err;
   }
 }
@@ -280,10 +321,10 @@ export function registerOrderCommands(program: Command, order: Command): void {
     .command('place')
     .description('place a limit order through the desk (idempotent per client order id)')
     .requiredOption('--symbol <SYM>', 'equity ticker, e.g. TSLA or BRK.B')
-    .requiredOption('--side <side>', 'buy or sell')
+    .requiredOption('--side <side>', 'buy or sell (either case)', enumOption)
     .requiredOption('--quantity <N>', 'whole shares')
     .requiredOption('--reference-price <P>', 'reference price the limit is derived from')
-    .option('--offset-mode <mode>', 'bps or absolute')
+    .option('--offset-mode <mode>', 'bps or absolute', enumOption)
     .option('--offset <X>', 'offset in the offset mode')
     .option('--max-slippage-pct <Y>', 'largest allowed |limit − reference| / reference, in percent')
     .option('--strategy <NAME>', 'per-strategy offsets from the config file')
@@ -291,20 +332,27 @@ export function registerOrderCommands(program: Command, order: Command): void {
       '--client-order-id <ID>',
       "idempotency key and the order's identity; when omitted one is generated, and an open order of the same intent (symbol, side, quantity, limit) is returned instead of placing another",
     )
-    .option('--broker <name>', 'paper, alpaca or robinhood', 'paper')
+    .option('--broker <name>', BROKER_HELP, enumOption, 'paper')
     .option('--account <LABEL>', 'desk account label (default: $FLOWGUARD_ACCOUNT or main)')
-    .option('--time-in-force <tif>', 'day or gtc')
-    .option('--type <type>', 'order type: only limit is supported', 'limit')
+    .option('--time-in-force <tif>', 'day or gtc', enumOption)
+    .option('--type <type>', 'order type: only limit is supported', enumOption, 'limit')
     .option('--json', 'print one JSON object')
     .action(
       action(async (opts: PlaceOrderOptions & { json?: boolean }) => {
-        const settings = await resolveOrderSettings();
-        // Validated before connecting: bad input is exit 2 even with Temporal down.
-        const request = buildOrderRequest(opts, settings);
+        const config = await loadConfig();
+        const settings = orderSettingsFromConfig(config.orders);
+        // Validated before connecting: bad input (and an order over the size limits) is exit 2 even with
+        // Temporal down.
+        const request = buildOrderRequest(opts, settings, config.orders);
         // The same generated id goes to the desk, marked as generated: the caller gave none of its own.
         const clientOrderIdGenerated = opts.clientOrderId === undefined;
         const placed = await withTemporal((ctx) =>
-          placeOrder(ctx, { ...opts, clientOrderId: request.clientOrderId, clientOrderIdGenerated }, settings),
+          placeOrder(
+            ctx,
+            { ...opts, clientOrderId: request.clientOrderId, clientOrderIdGenerated },
+            settings,
+            config.orders,
+          ),
         );
         if (opts.json)
           printJson({
@@ -349,12 +397,11 @@ export function registerOrderCommands(program: Command, order: Command): void {
     .option('--reason <TEXT>', 'why, for the audit trail')
     .action(
       action(async (id: string, opts: { reason?: string }) => {
-        await withTemporal(async (ctx) => {
-          await orderStatus(ctx, id);
-          await ctx.client.workflow
-            .getHandle(orderWorkflowId(id))
-            .signal(cancelOrderSignal, { reason: opts.reason ?? 'cancel requested from the CLI' });
-        });
+        const ended = await withTemporal((ctx) => cancelOrder(ctx, id, opts.reason ?? 'cancel requested from the CLI'));
+        if (ended) {
+          process.stdout.write(`${endedOrderLine(id, ended)}\n`);
+          return;
+        }
         process.stdout.write(`cancel requested for ${id}; follow it with 'flowguard order status ${id}'\n`);
       }),
     );
@@ -383,7 +430,7 @@ export function registerOrderCommands(program: Command, order: Command): void {
     .command('cancel-all')
     .description('the kill switch: cancel every open order and refuse new ones until reset')
     .option('--reason <TEXT>', 'why, recorded on the desk')
-    .option('--broker <name>', 'paper, alpaca or robinhood', 'paper')
+    .option('--broker <name>', BROKER_HELP, enumOption, 'paper')
     .option('--account <LABEL>', 'desk account label (default: $FLOWGUARD_ACCOUNT or main)')
     .option('--wait', 'wait for every order to be confirmed terminal and print the results')
     .option('--json', 'print one JSON object')
@@ -418,7 +465,7 @@ export function registerOrderCommands(program: Command, order: Command): void {
     .description('the desk latch that cancel-all engages')
     .command('reset')
     .description('let orders through again: clears the kill switch and a tripped circuit breaker')
-    .option('--broker <name>', 'paper, alpaca or robinhood', 'paper')
+    .option('--broker <name>', BROKER_HELP, enumOption, 'paper')
     .option('--account <LABEL>', 'desk account label (default: $FLOWGUARD_ACCOUNT or main)')
     .option('--json', 'print one JSON object')
     .action(

@@ -27,6 +27,30 @@ export async function resolveTemporalCli(): Promise<string> {
   return stdout.trim();
 }
 
+/**
+ * Temporal UI lists worth bookmarking, with the visibility query each runs. The UI keeps saved views and column
+ * choices in the browser (local storage), not on the server, so the dev server cannot create them; the README
+ * says how to add the OrderState / MonitorState columns and save these as views.
+ */
+export const UI_VIEWS = [
+  { name: 'flowguard orders', query: `WorkflowType="orderWorkflow"`, columns: ['Symbol', 'OrderSide', 'OrderState'] },
+  {
+    name: 'flowguard monitors',
+    query: `WorkflowType="positionMonitorWorkflow"`,
+    columns: ['Symbol', 'MonitorState', 'AlertCount', 'ExitSignal'],
+  },
+  {
+    name: 'flowguard open orders',
+    query: `WorkflowType="orderWorkflow" AND ExecutionStatus="Running"`,
+    columns: ['Symbol', 'OrderSide', 'OrderState'],
+  },
+] as const;
+
+/** The UI link that opens a view's list (its query in the URL) for a namespace. */
+export function uiViewUrl(uiUrl: string, namespace: string, query: string): string {
+  return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows?query=${encodeURIComponent(query)}`;
+}
+
 /** The dev server's usual ports: the CLI's and every Temporal sample's defaults. */
 export const DEFAULT_DEV_PORTS = { port: 7233, uiPort: 8233 } as const;
 

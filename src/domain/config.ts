@@ -164,6 +164,10 @@ const DESCRIPTIONS: Record<string, string> = {
   'orders.buyOffset': 'buy limit below the reference, in offsetMode units',
   'orders.sellOffset': 'sell limit above the reference, in offsetMode units',
   'orders.maxSlippagePct': 'refuse a limit further than this percentage from the reference (0–10)',
+  'orders.maxQuantity':
+    'largest order in shares; a larger one is refused naming this setting (1–100000000; the CLI checks it before sending)',
+  'orders.maxNotional':
+    'largest order in dollars, quantity × limit price; a larger one is refused naming this setting (> 0)',
   'orders.pollIntervalSeconds': 'broker status polling interval when no update stream is available (1–300)',
   'orders.brokerEvents': 'follow fills on the broker update stream where one exists (Alpaca): true or false',
   'orders.maxBrokerWaitSeconds':

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Money, nonNegativeDecimal } from './money';
+import { DEFAULT_ORDER_LIMITS } from './order-limits';
 import { DEFAULT_MAX_BROKER_WAIT_SECONDS, DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS } from './submit-outcome';
 
 /** How the offset between reference and limit price is expressed (SPEC §3.1). */
@@ -76,6 +77,17 @@ export const OrdersConfigSchema = z
       .min(5, 'must be ≥ 5')
       .max(3600, 'must be ≤ 3600')
       .default(DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS),
+    /** Largest order in shares (a fat-finger guard; src/domain/orders/order-limits.ts). */
+    maxQuantity: z
+      .number({ message: 'must be a number' })
+      .int('must be an integer')
+      .min(1, 'must be ≥ 1')
+      .max(100_000_000, 'must be ≤ 100000000')
+      .default(DEFAULT_ORDER_LIMITS.maxQuantity),
+    /** Largest order in dollars, quantity × limit price. */
+    maxNotional: nonNegativeDecimal(2)
+      .refine((v) => new Money(v).gt(0), 'must be > 0')
+      .default(DEFAULT_ORDER_LIMITS.maxNotional),
     /** Fills from the broker's update stream where it has one (Alpaca); polling remains the fallback. */
     brokerEvents: z.boolean({ message: 'must be true or false' }).default(true),
     retry: z

@@ -33,6 +33,8 @@ describe('defaults (SPEC)', () => {
       maxSlippagePct: '0.5',
       strategies: {},
       pollIntervalSeconds: 15,
+      maxQuantity: 100_000,
+      maxNotional: '10000000',
       brokerEvents: true,
       maxBrokerWaitSeconds: 60,
       unknownOutcomeWindowSeconds: 60,
