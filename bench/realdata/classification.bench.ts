@@ -7,23 +7,27 @@ import { measureRealDay } from './measure';
 
 const i = process.argv.indexOf('--config');
 const config = i >= 0 ? process.argv[i + 1] : undefined;
-const started = Date.now();
-const f = measureRealDay(config);
-const acc = (a: { pct: number; correct: number; total: number; missing: number }) =>
-  `${a.pct.toFixed(2)} % (${a.correct}/${a.total}, ${a.missing} missing)`;
-process.stdout.write(
-  [
-    'real day AMZN 2012-06-21 (NASDAQ, LOBSTER truth), default settings' + (config ? ` + ${config}` : ''),
-    `  classification, visible executions  ${acc(f.visible)}`,
-    `  classification, hidden executions   ${acc(f.hidden)}`,
-    `  red_burst alerts                    ${f.redBurst} (${f.redBurstCritical} critical)`,
-    `  large_seller alerts                 ${f.largeSeller}`,
-    `  events that would fire the exit     ${f.exitEvents}`,
-    `  first exit signal                   ${f.firstExit === null ? 'none' : `${f.firstExit} EDT (${f.firstExitMinutes} min after the open)`}`,
-    `  (${Date.now() - started} ms)`,
-    '',
-  ].join('\n'),
-);
+async function main(): Promise<void> {
+  const started = Date.now();
+  const f = await measureRealDay(config);
+  const acc = (a: { pct: number; correct: number; total: number; missing: number }) =>
+    `${a.pct.toFixed(2)} % (${a.correct}/${a.total}, ${a.missing} missing)`;
+  process.stdout.write(
+    [
+      'real day AMZN 2012-06-21 (NASDAQ, LOBSTER truth), default settings' + (config ? ` + ${config}` : ''),
+      `  classification, visible executions  ${acc(f.visible)}`,
+      `  classification, hidden executions   ${acc(f.hidden)}`,
+      `  red_burst alerts                    ${f.redBurst} (${f.redBurstCritical} critical)`,
+      `  large_seller alerts                 ${f.largeSeller}`,
+      `  events that would fire the exit     ${f.exitEvents}`,
+      `  first exit signal                   ${f.firstExit === null ? 'none' : `${f.firstExit} EDT (${f.firstExitMinutes} min after the open)`}`,
+      `  (${Date.now() - started} ms)`,
+      '',
+    ].join('\n'),
+  );
 
-// Alert quality, as `flowguard replay --report` prints it (computed once, in src/domain/alert-quality.ts).
-process.stdout.write(formatAlertQualityReport(f.report).replace(/^/gm, '  '));
+  // Alert quality, as `flowguard replay --report` prints it (computed once, in src/domain/alert-quality.ts).
+  process.stdout.write(formatAlertQualityReport(f.report).replace(/^/gm, '  '));
+}
+
+void main();

@@ -56,11 +56,11 @@ function edt(ns: string): { clock: string; minutes: number } {
 }
 
 /** Replays the real day through the CLI's replay (with --trades-out) and scores it. `config`: a detector config file. */
-export function measureRealDay(config?: string): RealDayFigures {
+export async function measureRealDay(config?: string): Promise<RealDayFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'fg-realdata-'));
   try {
     const tradesOut = join(dir, 'trades-out.jsonl');
-    const result = runReplay({
+    const result = await runReplay({
       symbol: 'AMZN',
       trades: join(REALDATA_DIR, `${DAY}.trades.jsonl.gz`),
       quotes: join(REALDATA_DIR, `${DAY}.quotes.jsonl.gz`),

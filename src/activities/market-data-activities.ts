@@ -1,7 +1,9 @@
-import { type DetectorConfig } from '../domain/detectors/config';
-import { type ExitSignal, type FlowAlert, type FlowStats } from '../domain/detectors/alerts';
-import { createFlowDetector, type FlowDetector } from '../domain/detectors/flow-detector';
-import { cursorFrom, type PolygonCursor, type PolygonRest } from '../market-data/polygon-rest';
+import { applyRecord, createFlowDetector, type FlowDetector } from '../domain/detectors/flow-detector';
+import { mergeByTime } from '../domain/market-data/merge';
+import { type MarketRecord } from '../domain/market-data/records';
+import { parseNs } from '../domain/market-data/timestamp';
+import { decodeRest } from '../market-data/decode';
+import { cursorFrom, type PolygonRest } from '../market-data/polygon-rest';
 import { wireNumber, wireText } from '../market-data/wire';
 import { type FlowguardMetrics } from '../observability/flowguard-metrics';
 import { PolygonError } from '../market-data/polygon-errors';
@@ -9,6 +11,15 @@ import { ValidationError } from '../domain/validation';
 import { createPolygonStreamHub, type PolygonStreamHub } from '../market-data/polygon-stream-hub';
 import { toActivityFailure } from './failures';
 import { HEARTBEAT_INTERVAL_MS, heartbeatWhileRunning } from './heartbeat';
+import {
+  lastQuoteOf,
+  lastTradeOf,
+  type FeedFreshness,
+  type LastQuote,
+  type LastTrade,
+  type PollMarketDataInput,
+  type PollMarketDataResult,
+} from './market-data-types';
 import { createStreamActivity } from './market-stream-activity';
 import { MARKET_UPDATE_SIGNAL } from '../shared/contracts';
 
@@ -29,43 +40,6 @@ export interface MarketDataDeps {
   readonly clockMs?: () => number;
 }
 
-export interface MonitorCursors {
-  readonly trades: PolygonCursor;
-  readonly quotes: PolygonCursor;
-}
-
-export interface LastTrade {
-  readonly price: string;
-  readonly size: number;
-  readonly timestampNs: string;
-}
-
-export interface LastQuote {
-  readonly bid: string;
-  readonly ask: string;
-  readonly bidSize: number;
-  readonly askSize: number;
-  readonly timestampNs: string;
-}
-
-/** The last trade as the monitor shows it, from an accepted REST-shaped record. */
-export function lastTradeOf(raw: Record<string, unknown>, ns: bigint): LastTrade {
-  return { price: wireText(raw.price) ?? '0', size: wireNumber(raw.size), timestampNs: ns.toString() };
-}
-
-/** The NBBO as the monitor shows it, from an accepted REST-shaped quote record. */
-export function lastQuoteOf(raw: Record<string, unknown>, ns: bigint): LastQuote {
-  return {
-    bid: wireText(raw.bid_price) ?? '0',
-    ask: wireText(raw.ask_price) ?? '0',
-    bidSize: wireNumber(raw.bid_size),
-    askSize: wireNumber(raw.ask_size),
-    timestampNs: ns.toString(),
-  };
-}
-
-export type FeedFreshness = 'ok' | 'warn' | 'stale' | 'unknown';
-
 /**
  * A poll heartbeats this often while it runs (the SDK sends at most one per 0.8 × the heartbeat timeout), so a
  * worker lost mid-poll is noticed within the monitor's heartbeat timeout of a few seconds. Polls shorter than
@@ -73,71 +47,15 @@ export type FeedFreshness = 'ok' | 'warn' | 'stale' | 'unknown';
  */
 export const POLL_HEARTBEAT_MS = HEARTBEAT_INTERVAL_MS;
 
-export interface PollMarketDataInput {
-  readonly positionId: string;
-  readonly symbol: string;
-  readonly config: DetectorConfig;
-  /** The detector's snapshot from the previous poll (null on the first). */
-  readonly detectorState: unknown;
-  /** Null on the first poll: start at `backfillFromNs`. */
-  readonly cursors: MonitorCursors | null;
-  readonly backfillFromNs: string;
-  /** Records before this instant only build the baseline (warm-up): the past raises no alerts. */
-  readonly liveFromNs: string | null;
-  /** Check data age against the wall clock (off when replaying a recorded session). */
-  readonly staleCheck: boolean;
-  /**
-   * Wall-clock time (ns) the monitor last had caught up with the feed (its last poll that was not truncated).
-   * Records that were within the stale bound then are the gap being filled (a lost poll, an outage): accepted
-   * and their alerts marked late, not rejected as STALE. Absent (stream backfill, first poll): the time of
-   * the cursor this poll starts from, as everything fetched from it is the gap.
-   */
-  readonly caughtUpAtNs?: string | null;
-}
-
-export interface PollMarketDataResult {
-  readonly alerts: FlowAlert[];
-  readonly exitSignal: ExitSignal | null;
-  readonly detectorState: unknown;
-  readonly cursors: MonitorCursors;
-  /** True once the warm-up boundary has been crossed. */
-  readonly live: boolean;
-  /** More data is waiting (page limit reached): poll again at once. */
-  readonly truncated: boolean;
-  readonly fetched: { readonly trades: number; readonly quotes: number; readonly requests: number };
-  readonly lastTrade: LastTrade | null;
-  readonly lastQuote: LastQuote | null;
-  readonly stats: FlowStats;
-  /** Age of the newest record against the wall clock, when staleCheck is on. */
-  readonly freshness: FeedFreshness;
-  readonly lagMs: number | null;
-  /** Records accepted as late (older than the stale bound, part of the gap being filled). */
-  readonly late: number;
-  /**
-   * A next_url chain that did not advance (polygon-rest.ts): not followed, its repeats dropped, `truncated` left
-   * false so the monitor keeps its cadence. Absent when both sources advanced (and from older workers).
-   */
-  readonly stalled?: { readonly sources: readonly ('trades' | 'quotes')[]; readonly reason: string };
-  /**
-   * The detector state given did not fit the configuration (a baseline of another length, say): it was dropped
-   * and the baseline rebuilt quietly from history, as after a config change. Says why; absent otherwise.
-   */
-  readonly rebuilt?: string;
-}
-
-interface Timed {
-  readonly ns: bigint;
-  readonly kind: 'trade' | 'quote';
-  readonly raw: Record<string, unknown>;
-}
-
-function nsOf(raw: unknown): bigint | null {
-  if (!raw || typeof raw !== 'object') return null;
-  const v = (raw as Record<string, unknown>).sip_timestamp;
-  if (typeof v === 'string' && /^\d+$/.test(v)) return BigInt(v);
-  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
-  return null;
-}
+export type {
+  FeedFreshness,
+  LastQuote,
+  LastTrade,
+  MonitorCursors,
+  PollMarketDataInput,
+  PollMarketDataResult,
+} from './market-data-types';
+export { lastQuoteOf, lastTradeOf } from './market-data-types';
 
 export function createMarketDataActivities(deps: MarketDataDeps) {
   const now = deps.clockMs ?? (() => Date.now());
@@ -221,7 +139,8 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
     // Quotes only up to the newest trade fetched: a trade must be classified against the NBBO in force just
     // before it, so quotes beyond it wait for the next poll (when trades catch up).
     const horizon = trades.records.reduce<bigint | null>((max, r) => {
-      const ns = nsOf(r);
+      const t = parseNs(r.sip_timestamp);
+      const ns = t === undefined ? null : BigInt(t.us) * 1000n + BigInt(t.rem);
       return ns !== null && (max === null || ns > max) ? ns : max;
     }, null);
     const quotes = await rest.fetchQuotesSince(
@@ -238,14 +157,9 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
     ).filter(([, s]) => s !== undefined);
     for (const [source] of stalledSources) deps.metrics?.marketDataStalls.inc({ source });
 
-    const events: Timed[] = [];
-    for (const raw of trades.records) events.push({ ns: nsOf(raw) ?? -1n, kind: 'trade', raw });
-    for (const raw of quotes.records) events.push({ ns: nsOf(raw) ?? -1n, kind: 'quote', raw });
-    // Quotes first at the same instant (the detector still classifies a print against the quote stamped strictly
-    // before it); malformed timestamps (-1) go first and are rejected there.
-    events.sort((a, b) =>
-      a.ns === b.ns ? (a.kind === b.kind ? 0 : a.kind === 'quote' ? -1 : 1) : a.ns < b.ns ? -1 : 1,
-    );
+    // Decoded once, here; merged by time with the tie rule of market-data/merge.ts.
+    const tradeRecords = trades.records.map((r) => decodeRest(r, 'trade'));
+    const quoteRecords = quotes.records.map((r) => decodeRest(r, 'quote'));
 
     const detector: FlowDetector = createFlowDetector(
       input.detectorState
@@ -260,20 +174,29 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
     let late = 0;
     let lastTrade: LastTrade | null = null;
     let lastQuote: LastQuote | null = null;
-    let newest: bigint | null = null;
-    for (const e of events) {
-      const warm = liveFrom !== null && e.ns < liveFrom;
+    const liveUs = liveFrom === null ? null : parseNs(liveFrom.toString())!;
+    const lateAfter = parseNs((lateAfterNs < 0n ? 0n : lateAfterNs).toString())!;
+    let newestUs = -1;
+    let newestRem = 0;
+    mergeByTime(tradeRecords, quoteRecords, (record: MarketRecord) => {
+      const e = record.kind === 'trade' ? record.trade : record.kind === 'quote' ? record.quote : undefined;
+      // A record without a usable time (a reject) counts as history, as it always sorted first.
+      const warm = liveUs !== null && (e === undefined || earlier(e.tsUs, e.tsRem, liveUs.us, liveUs.rem));
       if (detector.warmUp !== warm) detector.setWarmUp(warm);
       // Stale-data rules apply to live data only: backfilled history is old by definition. Everything here
       // comes from the cursor on, so a record that was fresh when the monitor last caught up is the gap.
       detector.setNow(input.staleCheck && !warm ? nowNs : undefined, caughtUpAtNs);
-      const outcome = e.kind === 'trade' ? detector.onTradeRecord(e.raw) : detector.onQuoteRecord(e.raw);
-      if (outcome !== 'accepted') continue;
-      if (input.staleCheck && !warm && e.ns < lateAfterNs) late += 1;
-      if (newest === null || e.ns > newest) newest = e.ns;
-      if (e.kind === 'trade') lastTrade = lastTradeOf(e.raw, e.ns);
-      else lastQuote = lastQuoteOf(e.raw, e.ns);
-    }
+      const outcome = applyRecord(detector, record);
+      if (outcome !== 'accepted' || e === undefined) return;
+      if (input.staleCheck && !warm && earlier(e.tsUs, e.tsRem, lateAfter.us, lateAfter.rem)) late += 1;
+      if (!earlier(e.tsUs, e.tsRem, newestUs, newestRem)) {
+        newestUs = e.tsUs;
+        newestRem = e.tsRem;
+      }
+      if (record.kind === 'trade') lastTrade = lastTradeOf(record.trade);
+      else if (record.kind === 'quote') lastQuote = lastQuoteOf(record.quote);
+    });
+    const newest = newestUs < 0 ? null : BigInt(newestUs) * 1000n + BigInt(newestRem);
     const live =
       liveFrom === null || (newest !== null && newest >= liveFrom) || (!trades.truncated && !quotes.truncated);
     if (live && detector.warmUp) detector.setWarmUp(false);
@@ -350,4 +273,9 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       };
     }
   }
+}
+
+/** Time a strictly before time b (µs, ns remainder). */
+function earlier(aUs: number, aRem: number, bUs: number, bRem: number): boolean {
+  return aUs < bUs || (aUs === bUs && aRem < bRem);
 }

@@ -1,6 +1,9 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { type ExitSignal, type FlowAlert, type FlowStats } from '../domain/detectors/alerts';
-import { createFlowDetector, type FlowDetector } from '../domain/detectors/flow-detector';
+import { applyRecord, createFlowDetector, type FlowDetector } from '../domain/detectors/flow-detector';
+import { type MarketRecord } from '../domain/market-data/records';
+import { formatNs } from '../domain/market-data/timestamp';
+import { decodeWs } from '../market-data/decode';
 import { type PolygonError } from '../market-data/polygon-errors';
 import { cursorFrom } from '../market-data/polygon-rest';
 import { type FeedSubscription, type PolygonStreamHub } from '../market-data/polygon-stream-hub';
@@ -13,7 +16,7 @@ import {
   type MonitorCursors,
   type PollMarketDataInput,
   type PollMarketDataResult,
-} from './market-data-activities';
+} from './market-data-types';
 
 /** Where a stream resumes: carried in heartbeats (worker restart) and in the final update (continue-as-new). */
 export interface StreamCheckpoint {
@@ -90,7 +93,10 @@ export function createStreamActivity(deps: StreamDeps) {
     let lastTrade: LastTrade | null = null;
     let lastQuote: LastQuote | null = null;
     let detector: FlowDetector | null = null;
-    let lastNs = 0n;
+    // Time (µs, ns remainder) of the last record taken, REST or WebSocket: where a restart resumes.
+    let lastUs = 0;
+    let lastRem = 0;
+    const lastNs = () => BigInt(formatNs(lastUs, lastRem));
     let dirty = false;
     let lastPush = 0;
     let chain: Promise<unknown> = Promise.resolve();
@@ -104,7 +110,7 @@ export function createStreamActivity(deps: StreamDeps) {
       detector
         ? {
             detectorState: detector.snapshot(),
-            cursors: { trades: cursorFrom(lastNs), quotes: cursorFrom(lastNs) },
+            cursors: { trades: cursorFrom(lastNs()), quotes: cursorFrom(lastNs()) },
             liveFromNs: null,
           }
         : checkpoint;
@@ -143,9 +149,11 @@ export function createStreamActivity(deps: StreamDeps) {
       }
       detector = createFlowDetector({ symbol: input.symbol, config: input.config, state: checkpoint.detectorState });
       detector.setWarmUp(false);
-      lastNs = BigInt(checkpoint.cursors?.trades.sipTimestamp ?? input.backfillFromNs);
+      let from = BigInt(checkpoint.cursors?.trades.sipTimestamp ?? input.backfillFromNs);
       const quotesFrom = BigInt(checkpoint.cursors?.quotes.sipTimestamp ?? input.backfillFromNs);
-      if (quotesFrom > lastNs) lastNs = quotesFrom;
+      if (quotesFrom > from) from = quotesFrom;
+      lastUs = Number(from / 1000n);
+      lastRem = Number(from % 1000n);
     }
 
     const push = (force: boolean) => {
@@ -174,22 +182,31 @@ export function createStreamActivity(deps: StreamDeps) {
       if (!d) return;
       const nowNs = BigInt(Date.now()) * 1_000_000n;
       for (const m of messages) {
-        const record = wsToRecord(m, input.symbol, lastNs);
-        if (!record) continue;
+        const record = clampToLast(decodeWs(m, input.symbol), lastUs, lastRem);
+        if (record.kind !== 'trade' && record.kind !== 'quote') {
+          // Ignored messages (status, other symbols) were never counted here; a reject still counts.
+          if (record.kind === 'reject') {
+            events += 1;
+            d.onReject(record.code, record.stream);
+          }
+          continue;
+        }
         // Already taken from REST (held messages overlap the backfill): not bad data, just seen. Identity and
         // time decide, not sequence numbers (they restart each session and distinct prints can share one).
-        if (d.alreadySeen(record.kind, record.raw)) {
+        if (d.alreadySeen(record)) {
           overlap += 1;
           continue;
         }
         events += 1;
         d.setNow(input.staleCheck ? nowNs : undefined);
-        const outcome = record.kind === 'trade' ? d.onTradeRecord(record.raw) : d.onQuoteRecord(record.raw);
+        const outcome = applyRecord(d, record);
         if (outcome !== 'accepted') continue;
-        lastNs = record.ns;
+        const e = record.kind === 'trade' ? record.trade : record.quote;
+        lastUs = e.tsUs;
+        lastRem = e.tsRem;
         dirty = true;
-        if (record.kind === 'trade') lastTrade = lastTradeOf(record.raw, record.ns);
-        else lastQuote = lastQuoteOf(record.raw, record.ns);
+        if (record.kind === 'trade') lastTrade = lastTradeOf(record.trade);
+        else lastQuote = lastQuoteOf(record.quote);
       }
       push(false);
     };
@@ -298,50 +315,16 @@ function emptyStats(): FlowStats {
 }
 
 /**
- * A WebSocket T/Q message as a REST-shaped record. WebSocket times are milliseconds; within the millisecond
- * of the last REST record they are clamped forward so the detector's time order holds (a print's identity,
- * not its sequence number, then tells a new one from one REST already delivered).
+ * WebSocket times are milliseconds: a message stamped within the millisecond of the last record taken (REST has
+ * nanoseconds) is moved forward to that record's time, so the detector's time order holds; its identity, not its
+ * sequence number, then tells a new print from one REST already delivered.
  */
-export function wsToRecord(
-  m: unknown,
-  symbol: string,
-  lastNs: bigint,
-): { kind: 'trade' | 'quote'; ns: bigint; raw: Record<string, unknown> } | null {
-  if (!m || typeof m !== 'object') return null;
-  const w = m as Record<string, unknown>;
-  if (w.sym !== symbol || (w.ev !== 'T' && w.ev !== 'Q')) return null;
-  const ms = typeof w.t === 'number' && Number.isSafeInteger(w.t) ? BigInt(w.t) * 1_000_000n : null;
-  const ns = ms === null ? null : ms < lastNs && ms + 1_000_000n > lastNs ? lastNs : ms;
-  // Quote messages carry one condition number, trade messages a list; REST records always a list.
-  const conditions = Array.isArray(w.c) ? w.c : typeof w.c === 'number' ? [w.c] : undefined;
-  const sip = ns === null ? w.t : ns.toString();
-  // The WebSocket carries no participant time; the SIP time stands in for it (REST records require one).
-  const common = { sip_timestamp: sip, participant_timestamp: sip, sequence_number: w.q, conditions, tape: w.z };
-  if (w.ev === 'T') {
-    return {
-      kind: 'trade',
-      ns: ns ?? -1n,
-      raw: defined({ ...common, price: w.p, size: w.s, exchange: w.x, id: w.i, trf_id: w.trfi }),
-    };
-  }
-  return {
-    kind: 'quote',
-    ns: ns ?? -1n,
-    raw: defined({
-      ...common,
-      bid_price: w.bp,
-      bid_size: w.bs,
-      bid_exchange: w.bx,
-      ask_price: w.ap,
-      ask_size: w.as,
-      ask_exchange: w.ax,
-      indicators: w.i,
-    }),
-  };
-}
-
-/** Absent on the wire stays absent in the record (the validators treat a present `undefined` as malformed). */
-function defined(record: Record<string, unknown>): Record<string, unknown> {
-  for (const k of Object.keys(record)) if (record[k] === undefined) delete record[k];
-  return record;
+function clampToLast(record: MarketRecord, lastUs: number, lastRem: number): MarketRecord {
+  if (record.kind !== 'trade' && record.kind !== 'quote') return record;
+  const e = record.kind === 'trade' ? record.trade : record.quote;
+  const behindNs = (lastUs - e.tsUs) * 1000 + (lastRem - e.tsRem);
+  if (behindNs <= 0 || behindNs >= 1_000_000) return record;
+  return record.kind === 'trade'
+    ? { kind: 'trade', trade: { ...record.trade, tsUs: lastUs, tsRem: lastRem, execUs: lastUs, execRem: lastRem } }
+    : { kind: 'quote', quote: { ...record.quote, tsUs: lastUs, tsRem: lastRem } };
 }

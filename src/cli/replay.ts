@@ -1,25 +1,20 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { type Command } from 'commander';
 import { type FlowAlert } from '../domain/detectors/alerts';
 import { formatAlertQualityReport } from '../domain/alert-quality';
 import { AppConfigSchema, resolveConfig } from '../domain/config';
 import { DetectorConfigSchema, type DetectorConfig } from '../domain/detectors/config';
+import { mergeStep, type MergeSide } from '../domain/market-data/merge';
 import { formatPriceE8 } from '../domain/market-data/price';
-import { formatNs } from '../domain/market-data/timestamp';
+import { type MarketRecord } from '../domain/market-data/records';
+import { formatNs, parseNs } from '../domain/market-data/timestamp';
 import { isRejectCode } from '../domain/market-data/reject-codes';
-import { recordTime, replaySession, type ReplayResult } from '../domain/replay';
-import {
-  assertSomeAccepted,
-  explainRejection,
-  parseReplayFile,
-  RecordStream,
-  type RecordFile,
-  type Rejection,
-  type StreamTally,
-} from '../domain/replay-input';
+import { ReplaySession, type ReplayResult } from '../domain/replay';
+import { assertSomeAccepted, explainRejection, RecordStream, type Rejection } from '../domain/replay-input';
 import { type RecordOutcome, type TradeVerdict } from '../domain/detectors/flow-detector';
 import { parseOrThrow, ValidationError } from '../domain/validation';
+import { RecordFileReader, type RecordBatch } from '../market-data/record-files';
 import { action, printJson } from './io';
 
 export interface ReplayOptions {
@@ -36,7 +31,6 @@ const SYMBOL = /^[A-Z]{1,6}(\.[A-Z]{1,2})?$/;
 
 function readText(path: string, flag: string): string {
   try {
-    // Recorded days are kept gzipped (a day of quotes is ~12 MB as text).
     return path.endsWith('.gz') ? gunzipSync(readFileSync(path)).toString('utf8') : readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -90,8 +84,59 @@ export interface ReplayRun extends ReplayResult {
   };
 }
 
-/** Validates the flags, reads the files and replays them; throws ValidationError on bad input. */
-export function runReplay(opts: ReplayOptions): ReplayRun {
+/** `--trades-out` lines, written as they come (a large replay must not hold them all). */
+class LineSink {
+  private readonly fd: number;
+  private pending: string[] = [];
+  private size = 0;
+
+  constructor(private readonly path: string) {
+    try {
+      this.fd = openSync(path, 'w');
+    } catch (err) {
+      throw this.cannot(err);
+    }
+  }
+
+  private cannot(err: unknown): ValidationError {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    return new ValidationError([{ field: '--trades-out', rule: `cannot write ${this.path} (${code})` }]);
+  }
+
+  push(line: string): void {
+    this.pending.push(line);
+    this.size += line.length;
+    if (this.size > 1 << 20) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    try {
+      writeSync(this.fd, `${this.pending.join('\n')}\n`);
+    } catch (err) {
+      throw this.cannot(err);
+    }
+    this.pending = [];
+    this.size = 0;
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+interface StreamTally {
+  accepted: number;
+  rejected: number;
+  first: Rejection | undefined;
+}
+
+/**
+ * Validates the flags, then streams both files through the detectors in SIP-time order (market-data/merge.ts):
+ * memory stays flat whatever the file size. Throws ValidationError on bad input.
+ */
+export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
   const issues: { field: string; rule: string }[] = [];
   if (opts.symbol === undefined) issues.push({ field: '--symbol', rule: 'is required' });
   else if (!SYMBOL.test(opts.symbol))
@@ -99,83 +144,124 @@ export function runReplay(opts: ReplayOptions): ReplayRun {
   if (opts.trades === undefined) issues.push({ field: '--trades', rule: 'is required' });
   if (opts.quotes === undefined) issues.push({ field: '--quotes', rule: 'is required' });
   if (issues.length > 0) throw new ValidationError(issues);
+  const symbol = opts.symbol!;
   const config = opts.config === undefined ? undefined : loadDetectorConfigFile(opts.config);
-  const files: Record<RecordStream, RecordFile> = {
-    trades: parseReplayFile(readText(opts.trades!, '--trades'), RecordStream.Trades, opts.trades!),
-    quotes: parseReplayFile(readText(opts.quotes!, '--quotes'), RecordStream.Quotes, opts.quotes!),
+  const readers: Record<RecordStream, RecordFileReader> = {
+    trades: new RecordFileReader(opts.trades!, RecordStream.Trades, symbol),
+    quotes: new RecordFileReader(opts.quotes!, RecordStream.Quotes, symbol),
   };
+  const sink = opts.tradesOut === undefined ? undefined : new LineSink(opts.tradesOut);
   const tally: Record<RecordStream, StreamTally> = {
-    trades: { accepted: 0, rejected: 0, ignored: 0, firstRejected: -1 },
-    quotes: { accepted: 0, rejected: 0, ignored: 0, firstRejected: -1 },
+    trades: { accepted: 0, rejected: 0, first: undefined },
+    quotes: { accepted: 0, rejected: 0, first: undefined },
   };
   const first: Rejection[] = [];
   const schemaFields: Record<string, number> = {};
-  const firstOfStream: Partial<Record<RecordStream, Rejection>> = {};
   let schemaSeen = 0;
-  const onOutcome = (stream: RecordStream, index: number, outcome: RecordOutcome) => {
+  const session = new ReplaySession({ symbol, config, report: opts.report === true ? {} : undefined });
+  const sides: Record<RecordStream, MergeSide> = {
+    trades: { items: [], pos: 0, done: false },
+    quotes: { items: [], pos: 0, done: false },
+  };
+  const batches: Record<RecordStream, RecordBatch | undefined> = { trades: undefined, quotes: undefined };
+
+  const emit = (record: MarketRecord, fromQuotes: boolean, index: number) => {
+    const stream = fromQuotes ? RecordStream.Quotes : RecordStream.Trades;
+    const batch = batches[stream]!;
+    const outcome = session.feed(record, !fromQuotes);
     const t = tally[stream];
     if (outcome === 'accepted') t.accepted++;
-    else if (outcome === 'ignored') t.ignored++;
     else if (isRejectCode(outcome)) {
       t.rejected++;
       const explain =
-        t.firstRejected < 0 ||
+        t.first === undefined ||
         first.length < FIRST_REJECTIONS ||
         (outcome === 'SCHEMA' && schemaSeen < SCHEMA_EXPLAINED);
-      const why = explain ? explainRejection(files[stream], index, outcome) : undefined;
-      if (t.firstRejected < 0) {
-        t.firstRejected = index;
-        firstOfStream[stream] = why;
-      }
+      const why = explain
+        ? explainRejection(
+            readers[stream],
+            { line: batch.lines[index]!, record: batch.base + index + 1 },
+            outcome,
+            batch.raws.get(index),
+          )
+        : undefined;
+      t.first ??= why;
       if (why !== undefined && first.length < FIRST_REJECTIONS) first.push(why);
       if (outcome === 'SCHEMA') {
         const field = schemaSeen++ < SCHEMA_EXPLAINED && why !== undefined ? why.field : '(not explained)';
         schemaFields[field] = (schemaFields[field] ?? 0) + 1;
       }
     }
-  };
-  const trades = files.trades.records;
-  const quotes = files.quotes.records;
-  const lines: string[] = [];
-  const onTrade =
-    opts.tradesOut === undefined
-      ? undefined
-      : (raw: unknown, v: TradeVerdict, outcome: RecordOutcome) =>
-          lines.push(JSON.stringify(tradeLine(raw, v, outcome)));
-  const result = replaySession({
-    symbol: opts.symbol!,
-    config,
-    trades,
-    quotes,
-    onTrade,
-    onOutcome,
-    report: opts.report === true ? {} : undefined,
-  });
-  for (const stream of [RecordStream.Trades, RecordStream.Quotes]) {
-    assertSomeAccepted(files[stream], tally[stream], firstOfStream[stream]);
-  }
-  if (opts.tradesOut !== undefined) {
-    try {
-      writeFileSync(opts.tradesOut, lines.length > 0 ? `${lines.join('\n')}\n` : '');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? String(err);
-      throw new ValidationError([{ field: '--trades-out', rule: `cannot write ${opts.tradesOut} (${code})` }]);
+    if (sink !== undefined && !fromQuotes) {
+      const verdict = outcome === 'accepted' ? session.lastTrade : INELIGIBLE;
+      sink.push(JSON.stringify(tradeLine(record, batch.raws.get(index), verdict, outcome)));
     }
+  };
+
+  try {
+    for (;;) {
+      const need = mergeStep(sides.trades, sides.quotes, emit);
+      if (need === null) break;
+      const batch = await readers[need].next();
+      if (batch === null) sides[need].done = true;
+      else {
+        batches[need] = batch;
+        sides[need].items = batch.records;
+        sides[need].pos = 0;
+      }
+    }
+    for (const stream of [RecordStream.Trades, RecordStream.Quotes]) {
+      const r = readers[stream];
+      assertSomeAccepted(
+        r,
+        {
+          records: r.count,
+          accepted: tally[stream].accepted,
+          rejected: tally[stream].rejected,
+          firstLine: r.firstLine ?? 1,
+        },
+        tally[stream].first,
+      );
+    }
+  } finally {
+    sink?.close();
   }
-  return { ...result, rejections: { schemaFields, first } };
+  return { ...session.result(), rejections: { schemaFields, first } };
 }
+
+const INELIGIBLE: TradeVerdict = { eligible: false, side: 'unknown', rule: 'unknown', bidE8: 0, askE8: 0 };
 
 const priceOrNull = (e8: number): number | null => (e8 > 0 ? Number(formatPriceE8(e8)) : null);
 
-/** One `--trades-out` line: the record's identity as recorded and how the detector classified it. */
-export function tradeLine(raw: unknown, v: TradeVerdict, outcome: RecordOutcome): Record<string, unknown> {
-  const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  const ws = r.ev !== undefined;
-  const t = recordTime(raw);
+/**
+ * One `--trades-out` line: the record's identity and how the detector classified it. A decoded trade gives its own
+ * identity; a rejected record the fields as read (`raw`), when it had them.
+ */
+export function tradeLine(
+  record: MarketRecord,
+  raw: unknown,
+  v: TradeVerdict,
+  outcome: RecordOutcome,
+): Record<string, unknown> {
+  let id: unknown = null;
+  let seq: unknown = null;
+  let ts: string | null = null;
+  if (record.kind === 'trade') {
+    id = record.trade.id;
+    seq = record.trade.sequence;
+    ts = formatNs(record.trade.tsUs, record.trade.tsRem);
+  } else if (typeof raw === 'object' && raw !== null) {
+    const r = raw as Record<string, unknown>;
+    const ws = r.ev !== undefined;
+    id = (ws ? r.i : r.id) ?? null;
+    seq = (ws ? r.q : r.sequence_number) ?? null;
+    const t = ws ? (typeof r.t === 'number' ? parseNs(r.t * 1_000_000) : undefined) : parseNs(r.sip_timestamp);
+    ts = t === undefined ? null : formatNs(t.us, t.rem);
+  }
   return {
-    id: (ws ? r.i : r.id) ?? null,
-    sequence_number: (ws ? r.q : r.sequence_number) ?? null,
-    sip_timestamp: t === undefined ? null : formatNs(t.us, t.rem),
+    id,
+    sequence_number: seq,
+    sip_timestamp: ts,
     eligible: v.eligible,
     ...(outcome !== 'accepted' ? { outcome } : {}),
     side: v.side,
@@ -256,8 +342,14 @@ export function registerReplayCommand(program: Command): void {
     .command('replay')
     .description('replay recorded Polygon trades and NBBO quotes through the order-flow detectors (offline)')
     .option('--symbol <SYM>', 'ticker the recording belongs to')
-    .option('--trades <FILE>', 'Polygon /v3/trades response JSON, or JSON Lines of trade results')
-    .option('--quotes <FILE>', 'Polygon /v3/quotes response JSON, or JSON Lines of quote results')
+    .option(
+      '--trades <FILE>',
+      'Polygon trades: JSON Lines of /v3/trades results, v3 response objects, or a trades_v1 flat-file CSV (.gz too)',
+    )
+    .option(
+      '--quotes <FILE>',
+      'Polygon NBBO quotes: JSON Lines of /v3/quotes results, v3 response objects, or a quotes_v1 flat-file CSV (.gz too)',
+    )
     .option(
       '--config <FILE>',
       'JSON detector settings, or an app config file (FLOWGUARD_CONFIG layout) whose "detectors" section is used',
@@ -272,8 +364,8 @@ export function registerReplayCommand(program: Command): void {
       'alert quality: per alert kind and severity, the mid-price change 1, 5 and 30 min later vs every minute (drift), and alerts per hour',
     )
     .action(
-      action((opts: ReplayOptions) => {
-        const result = runReplay(opts);
+      action(async (opts: ReplayOptions) => {
+        const result = await runReplay(opts);
         if (opts.json) printJson(replayJson(result));
         else process.stdout.write(formatTimeline(result));
       }),

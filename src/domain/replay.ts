@@ -2,40 +2,42 @@ import { alertQualityReport, MidSeries, type AlertQualityReport } from './alert-
 import { type ExitSignal, type FlowAlert, type FlowStats } from './detectors/alerts';
 import { type DetectorConfig, type DetectorConfigInput } from './detectors/config';
 import {
+  applyRecord,
   createFlowDetector,
   type FlowDetector,
   type RecordOutcome,
   type TradeVerdict,
 } from './detectors/flow-detector';
-import { nsFromMillis, parseNs, type NsTime } from './market-data/timestamp';
+import { mergeByTime } from './market-data/merge';
+import { PRICE_SCALE } from './market-data/price';
+import { type MarketRecord } from './market-data/records';
+import { parseNs, type NsTime } from './market-data/timestamp';
 
-export interface ReplayInput {
+export interface ReplayOptions {
   readonly symbol: string;
   readonly config?: DetectorConfigInput | DetectorConfig;
-  /** `/v3/trades` result objects (or WebSocket `T` messages), in ascending time order as recorded. */
-  readonly trades: readonly unknown[];
-  /** `/v3/quotes` result objects (or WebSocket `Q` messages), in ascending time order as recorded. */
-  readonly quotes: readonly unknown[];
   /**
    * Records strictly before this SIP time (ns) only warm the detector up (baseline, episodes), without
    * alerts — what a monitor does with its backfill. Omit to alert from the first record.
    */
   readonly liveFromNs?: bigint | string;
   /**
-   * Called once per trade record, in the order fed, with how it was classified (the per-trade audit of
+   * Called once per record of the trades side, in the order fed, with how it was classified (the per-trade audit of
    * `replay --trades-out`). A record that was rejected or dropped is ineligible.
    */
-  readonly onTrade?: (raw: unknown, verdict: TradeVerdict, outcome: RecordOutcome) => void;
-  /**
-   * Called once per record with its stream, its index in that stream's input and the outcome: how the CLI finds
-   * a file none of whose records was accepted, and the line of each rejection.
-   */
-  readonly onOutcome?: (stream: 'trades' | 'quotes', index: number, outcome: RecordOutcome) => void;
+  readonly onTrade?: (record: MarketRecord, verdict: TradeVerdict, outcome: RecordOutcome) => void;
   /** Build the alert-quality report (alert-quality.ts) from the mids of the accepted quotes; hours in `timeZone`. */
   readonly report?: { readonly timeZone?: string };
 }
 
-const INELIGIBLE: TradeVerdict = { eligible: false, side: 'unknown', rule: 'unknown', bidE8: 0, askE8: 0 };
+export interface ReplayInput extends ReplayOptions {
+  /** Decoded trade records (src/market-data/decode.ts), in the order recorded. */
+  readonly trades: readonly MarketRecord[];
+  /** Decoded quote records, in the order recorded. */
+  readonly quotes: readonly MarketRecord[];
+  /** Called once per record with its side, its index in that side's input and the outcome. */
+  readonly onOutcome?: (stream: 'trades' | 'quotes', index: number, outcome: RecordOutcome) => void;
+}
 
 export interface ReplayResult {
   readonly symbol: string;
@@ -46,78 +48,66 @@ export interface ReplayResult {
   readonly report?: AlertQualityReport;
 }
 
-/** Bid and ask (dollars) of a REST quote or a WebSocket `Q` message; undefined for anything else. */
-function quoteSides(raw: unknown): [number, number] | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const r = raw as Record<string, unknown>;
-  const bid = r.ev === 'Q' ? r.bp : r.ev === undefined ? r.bid_price : undefined;
-  const ask = r.ev === 'Q' ? r.ap : r.ev === undefined ? r.ask_price : undefined;
-  return typeof bid === 'number' && typeof ask === 'number' ? [bid, ask] : undefined;
-}
-
-/** SIP time of a raw record (REST `sip_timestamp`, WebSocket `t` in ms); undefined when unreadable. */
-export function recordTime(raw: unknown): NsTime | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const r = raw as { sip_timestamp?: unknown; ev?: unknown; t?: unknown };
-  if (r.ev !== undefined)
-    return typeof r.t === 'number' && Number.isSafeInteger(r.t) && r.t >= 0 ? nsFromMillis(r.t) : undefined;
-  return parseNs(r.sip_timestamp);
-}
-
-function isWs(raw: unknown): boolean {
-  return typeof raw === 'object' && raw !== null && (raw as { ev?: unknown }).ev !== undefined;
-}
+const INELIGIBLE: TradeVerdict = { eligible: false, side: 'unknown', rule: 'unknown', bidE8: 0, askE8: 0 };
 
 /**
- * Feeds both streams through one detector in SIP-time order: a two-way merge that keeps each file's own
- * order (so out-of-order and duplicate records still reach the validator), quotes first at the same instant.
- * That tie order does not decide a classification: the detector compares each print with the last quote
- * stamped strictly before it (see quoteBefore in flow-detector.ts). A record whose time cannot be read is
- * fed where it stands in its file and rejected there.
+ * One replay: records go in one at a time, already merged by time (market-data/merge.ts), and come out as alerts,
+ * the exit signal and stats. Pushed rather than pulled, so the caller can stream files of any size through it.
  */
-export function replaySession(input: ReplayInput): ReplayResult {
-  const detector = createFlowDetector({ symbol: input.symbol, config: input.config });
-  const live = input.liveFromNs === undefined ? undefined : parseNs(input.liveFromNs);
-  if (live !== undefined) detector.setWarmUp(true);
-  const alerts: FlowAlert[] = [];
-  const mids = input.report === undefined ? undefined : new MidSeries();
-  const { trades, quotes } = input;
-  let i = 0;
-  let j = 0;
-  while (i < trades.length || j < quotes.length) {
-    let takeQuote: boolean;
-    if (i >= trades.length) takeQuote = true;
-    else if (j >= quotes.length) takeQuote = false;
-    else {
-      const tq = recordTime(quotes[j]);
-      const tt = recordTime(trades[i]);
-      if (tq === undefined) takeQuote = true;
-      else if (tt === undefined) takeQuote = false;
-      else takeQuote = tq.us < tt.us || (tq.us === tt.us && tq.rem <= tt.rem);
-    }
-    const index = takeQuote ? j : i;
-    const raw = takeQuote ? quotes[j++] : trades[i++];
-    if (live !== undefined && detector.warmUp) {
-      const t = recordTime(raw);
-      if (t !== undefined && (t.us > live.us || (t.us === live.us && t.rem >= live.rem))) detector.setWarmUp(false);
-    }
-    const outcome = feed(detector, raw, takeQuote);
-    if (input.onOutcome !== undefined) input.onOutcome(takeQuote ? 'quotes' : 'trades', index, outcome);
-    if (mids !== undefined && outcome === 'accepted' && (takeQuote || isWs(raw))) {
-      // Only an accepted quote moves the mid: a rejected (crossed, duplicate) one never was the market.
-      const sides = quoteSides(raw);
-      const t = sides === undefined ? undefined : recordTime(raw);
-      if (sides !== undefined && t !== undefined) mids.push(Math.floor(t.us / 1000), sides[0], sides[1]);
-    }
-    if (!takeQuote && input.onTrade !== undefined)
-      input.onTrade(raw, outcome === 'accepted' ? detector.lastTrade : INELIGIBLE, outcome);
-    for (const a of detector.drainAlerts()) alerts.push(a);
+export class ReplaySession {
+  private readonly detector: FlowDetector;
+  private readonly live: NsTime | undefined;
+  private readonly mids: MidSeries | undefined;
+  private readonly alerts: FlowAlert[] = [];
+
+  constructor(private readonly options: ReplayOptions) {
+    this.detector = createFlowDetector({ symbol: options.symbol, config: options.config });
+    this.live = options.liveFromNs === undefined ? undefined : parseNs(options.liveFromNs);
+    if (this.live !== undefined) this.detector.setWarmUp(true);
+    this.mids = options.report === undefined ? undefined : new MidSeries();
   }
-  const base = { symbol: input.symbol, alerts, exitSignal: detector.exitSignal, stats: detector.stats };
-  return mids === undefined ? base : { ...base, report: alertQualityReport(alerts, mids, input.report?.timeZone) };
+
+  /** Feeds one record; `fromTrades` when it came from the trades side (it then reaches `onTrade`). */
+  feed(record: MarketRecord, fromTrades: boolean): RecordOutcome {
+    const d = this.detector;
+    const live = this.live;
+    if (live !== undefined && d.warmUp && record.kind !== 'reject' && record.kind !== 'ignored') {
+      const e = record.kind === 'trade' ? record.trade : record.quote;
+      if (e.tsUs > live.us || (e.tsUs === live.us && e.tsRem >= live.rem)) d.setWarmUp(false);
+    }
+    const outcome = applyRecord(d, record);
+    if (this.mids !== undefined && outcome === 'accepted' && record.kind === 'quote') {
+      // Only an accepted quote moves the mid: a rejected (crossed, duplicate) one never was the market.
+      const q = record.quote;
+      this.mids.push(Math.floor(q.tsUs / 1000), q.bidE8 / PRICE_SCALE, q.askE8 / PRICE_SCALE);
+    }
+    if (fromTrades && this.options.onTrade !== undefined)
+      this.options.onTrade(record, outcome === 'accepted' ? d.lastTrade : INELIGIBLE, outcome);
+    const fresh = d.drainAlerts();
+    for (let i = 0; i < fresh.length; i++) this.alerts.push(fresh[i]!);
+    return outcome;
+  }
+
+  /** The verdict on the last trade fed (ineligible when it was rejected or dropped). */
+  get lastTrade(): TradeVerdict {
+    return this.detector.lastTrade;
+  }
+
+  result(): ReplayResult {
+    const d = this.detector;
+    const base = { symbol: this.options.symbol, alerts: this.alerts, exitSignal: d.exitSignal, stats: d.stats };
+    return this.mids === undefined
+      ? base
+      : { ...base, report: alertQualityReport(this.alerts, this.mids, this.options.report?.timeZone) };
+  }
 }
 
-function feed(detector: FlowDetector, raw: unknown, quote: boolean): RecordOutcome {
-  if (isWs(raw)) return detector.onWsMessage(raw);
-  return quote ? detector.onQuoteRecord(raw) : detector.onTradeRecord(raw);
+/** Replays both sides held in memory through one detector in SIP-time order (the merge of market-data/merge.ts). */
+export function replaySession(input: ReplayInput): ReplayResult {
+  const session = new ReplaySession(input);
+  mergeByTime(input.trades, input.quotes, (record, fromQuotes, index) => {
+    const outcome = session.feed(record, !fromQuotes);
+    input.onOutcome?.(fromQuotes ? 'quotes' : 'trades', index, outcome);
+  });
+  return session.result();
 }

@@ -2,7 +2,7 @@
  * Polygon REST on @polygon.io/client-js: trades and NBBO quotes since a cursor, last trade/quote, key check.
  *
  * Records are returned as Polygon sent them (loosely typed; src/domain validates them), except that
- * nanosecond timestamps are exact decimal-digit strings (see polygon-json.ts). Every HTTP request, including
+ * nanosecond timestamps are exact decimal-digit strings (parsePolygonJson in decode.ts). Every HTTP request, including
  * each next_url page, first takes a permit from the shared rate limiter.
  */
 import { z } from 'zod';
@@ -15,7 +15,7 @@ import {
   PolygonUnauthorized,
   PolygonUnavailable,
 } from './polygon-errors';
-import { losslessTransformResponse } from './polygon-json';
+import { parsePolygonJson } from './decode';
 import { loadPolygonSdk, type PolygonSdk } from './polygon-sdk';
 import { sharedRateLimiter, type TokenBucketRateLimiter } from './rate-limiter';
 
@@ -425,7 +425,7 @@ class PolygonRestAdapter implements PolygonRest {
   }
 
   private axiosOptions() {
-    return { transformResponse: [losslessTransformResponse], timeout: this.timeoutMs };
+    return { transformResponse: [polygonJsonResponse], timeout: this.timeoutMs };
   }
 
   /** One HTTP request: a rate-limit permit first, then the call, with errors mapped and the key masked. */
@@ -464,6 +464,16 @@ class PolygonRestAdapter implements PolygonRest {
     }
     if (status >= 500 || status === 408) return new PolygonUnavailable(message, status, path);
     return new PolygonRequestRejected(message, status, path);
+  }
+}
+
+/** Axios `transformResponse` that parses JSON with exact nanoseconds; non-JSON bodies (HTML error pages) pass as text. */
+function polygonJsonResponse(data: unknown): unknown {
+  if (typeof data !== 'string' || data.trim() === '') return data;
+  try {
+    return parsePolygonJson(data);
+  } catch {
+    return data;
   }
 }
 

@@ -7,7 +7,7 @@
  * Messages are handed over raw (T/Q objects with `t` in ms, as on the wire); the domain validates them.
  */
 import { type PolygonError, PolygonUnauthorized, PolygonUnavailable } from './polygon-errors';
-import { parsePolygonJson } from './polygon-json';
+import { parsePolygonJson } from './decode';
 import { loadPolygonSdk, type PolygonSdk } from './polygon-sdk';
 
 export type PolygonChannel = 'T' | 'Q';

@@ -2,25 +2,8 @@ import { z } from 'zod';
 import { parseOrThrow, ValidationError } from '../validation';
 import { formatPriceE8 } from '../market-data/price';
 import { Money } from '../orders/money';
-import {
-  isRejected,
-  quoteFromRest,
-  quoteFromWs,
-  tradeFromRest,
-  tradeFromWs,
-  type QuoteEvent,
-  type TradeEvent,
-} from '../market-data/records';
+import { type MarketRecord, type MarketStream, type QuoteEvent, type TradeEvent } from '../market-data/records';
 import { REJECT_CODES, RejectCode } from '../market-data/reject-codes';
-import {
-  LineReader,
-  parseJsonOrNull,
-  restQuoteFromSlots,
-  restTradeFromSlots,
-  wsQuoteFromSlots,
-  wsTradeFromSlots,
-} from '../market-data/line-records';
-import { F as FIELDS, ScanResult as SCAN, type ScanResult as ScanOutcome } from '../market-data/line-scanner';
 import { formatNs, parseNs } from '../market-data/timestamp';
 import {
   AlertKind,
@@ -39,8 +22,6 @@ import { DetectorConfigSchema, QuoteSizeUnit, type DetectorConfig, type Detector
 
 // Imported bindings used per event, copied to module constants: ES-module-to-CommonJS loaders (tsx) turn
 // each use of an imported binding into a getter call.
-const F = FIELDS;
-const ScanResult = SCAN;
 const firstExcludedCondition = firstExcluded;
 /** Keys of stats.dropped.conditions, made once (condition ids are < 256). */
 const CONDITION_KEYS: readonly string[] = Array.from({ length: 256 }, (_, c) => String(c));
@@ -268,27 +249,10 @@ export interface FlowDetector {
   onTrade(trade: TradeEvent): RecordOutcome;
   /** A validated NBBO quote. */
   onQuote(quote: QuoteEvent): RecordOutcome;
-  /** One `/v3/trades` result object as received (validated here; bad records are counted, never thrown). */
-  onTradeRecord(raw: unknown): RecordOutcome;
-  /** One `/v3/quotes` result object as received. */
-  onQuoteRecord(raw: unknown): RecordOutcome;
-  /** One WebSocket message element (`T` or `Q`; status messages and other symbols are ignored). */
-  onWsMessage(raw: unknown): RecordOutcome;
-  /**
-   * Any of the above, dispatched by shape: an `ev` field means WebSocket; any of bid_price/ask_price/
-   * bid_size/ask_size means a REST quote; anything else is treated as a REST trade.
-   */
-  onRecord(raw: unknown): RecordOutcome;
-  /**
-   * The same four as JSON text (one record or message per call), read by the single-pass scanner in
-   * market-data/line-records.ts: same verdicts and reject codes as parsing with parseJsonLossless and calling
-   * the object methods above (malformed text is a SCHEMA rejection, or 'ignored' for WebSocket text, as a
-   * null message is), at a fraction of the cost and with exact nanosecond timestamps.
-   */
-  onTradeLine(line: string): RecordOutcome;
-  onQuoteLine(line: string): RecordOutcome;
-  onWsLine(line: string): RecordOutcome;
-  onLine(line: string): RecordOutcome;
+  /** A record the edge decoder rejected (src/market-data/decode.ts): counted under its stream and code. */
+  onReject(code: RejectCode, stream: MarketStream): RejectCode;
+  /** A message of no concern (a WebSocket status message, another symbol): counted in stats.ignored. */
+  onIgnored(): 'ignored';
   /**
    * Wall-clock "now" in nanoseconds for the stale-data rules (the domain has no clock). Until set, or after
    * setNow(undefined), no staleness is checked (replay, backfill). `caughtUpAtNs`: the wall-clock time the
@@ -304,13 +268,12 @@ export interface FlowDetector {
   /** The verdict on the last trade that reached onTrade (ineligible when it was rejected or dropped). */
   readonly lastTrade: TradeVerdict;
   /**
-   * Whether this record (REST-shaped trade or quote) is one already taken: stamped before the last accepted
-   * record of its kind, or with that record's identity (trade id + exchange + TRF; quote fields + timestamp). A
-   * feed that overlaps REST (WebSocket messages held while a backfill ran) skips these instead of having them
-   * rejected as duplicates of good data. Sequence numbers play no part: they restart every session and two
-   * distinct prints can share one.
+   * Whether this record is one already taken: stamped before the last accepted record of its kind, or with that
+   * record's identity (trade id + exchange + TRF; quote fields + timestamp). A feed that overlaps REST (WebSocket
+   * messages held while a backfill ran) skips these instead of having them rejected as duplicates of good data.
+   * Sequence numbers play no part: they restart every session and two distinct prints can share one.
    */
-  alreadySeen(kind: 'trade' | 'quote', raw: unknown): boolean;
+  alreadySeen(record: MarketRecord): boolean;
   /** Set once, the first time the exit rule fires; never cleared. */
   readonly exitSignal: ExitSignal | null;
   readonly stats: FlowStats;
@@ -335,6 +298,20 @@ export function createFlowDetector(options: CreateFlowDetectorOptions): FlowDete
     );
   } else if (options.warmUp) d.warm = true;
   return d;
+}
+
+/** Feeds one decoded record to the detector method for its kind. */
+export function applyRecord(d: FlowDetector, r: MarketRecord): RecordOutcome {
+  switch (r.kind) {
+    case 'trade':
+      return d.onTrade(r.trade);
+    case 'quote':
+      return d.onQuote(r.quote);
+    case 'reject':
+      return d.onReject(r.code, r.stream);
+    default:
+      return d.onIgnored();
+  }
 }
 
 function emptyStats(): FlowStats {
@@ -467,7 +444,6 @@ class Detector implements FlowDetector {
   vRule: TradeVerdict['rule'] = 'unknown';
   vBid = 0;
   vAsk = 0;
-  private readonly reader = new LineReader();
 
   constructor(
     readonly symbol: string,
@@ -537,15 +513,16 @@ class Detector implements FlowDetector {
     this.caughtUpUs = c.us;
   }
 
-  alreadySeen(kind: 'trade' | 'quote', raw: unknown): boolean {
-    if (kind === 'trade') {
-      const t = tradeFromRest(raw);
-      if (isRejected(t) || this.tUs < 0) return false;
-      return before(t.tsUs, t.tsRem, this.tUs, this.tRem) || this.knownTrade(t);
+  alreadySeen(record: MarketRecord): boolean {
+    if (record.kind === 'trade') {
+      const t = record.trade;
+      return this.tUs >= 0 && (before(t.tsUs, t.tsRem, this.tUs, this.tRem) || this.knownTrade(t));
     }
-    const q = quoteFromRest(raw);
-    if (isRejected(q) || this.qUs < 0) return false;
-    return before(q.tsUs, q.tsRem, this.qUs, this.qRem) || this.knownQuote(q);
+    if (record.kind === 'quote') {
+      const q = record.quote;
+      return this.qUs >= 0 && (before(q.tsUs, q.tsRem, this.qUs, this.qRem) || this.knownQuote(q));
+    }
+    return false;
   }
 
   /** A print with this identity (trade id, exchange, TRF) among the recent ones. Corrections reuse the id. */
@@ -584,155 +561,17 @@ class Detector implements FlowDetector {
     return out;
   }
 
-  // ---- records
+  // ---- decoded records
 
-  onTradeRecord(raw: unknown): RecordOutcome {
-    const t = tradeFromRest(raw);
-    if (isRejected(t)) {
-      this.st.trades++;
-      return this.reject(t);
-    }
-    return this.onTrade(t);
+  onReject(code: RejectCode, stream: MarketStream): RejectCode {
+    if (stream === 'trade') this.st.trades++;
+    else this.st.quotes++;
+    return this.reject(code);
   }
 
-  onQuoteRecord(raw: unknown): RecordOutcome {
-    const q = quoteFromRest(raw);
-    if (isRejected(q)) {
-      this.st.quotes++;
-      return this.reject(q);
-    }
-    return this.onQuote(q);
-  }
-
-  onWsMessage(raw: unknown): RecordOutcome {
-    const ev = typeof raw === 'object' && raw !== null ? (raw as { ev?: unknown; sym?: unknown }) : undefined;
-    if (ev === undefined || (ev.ev !== 'T' && ev.ev !== 'Q') || ev.sym !== this.symbol) {
-      if (ev !== undefined && (ev.ev === 'T' || ev.ev === 'Q') && typeof ev.sym !== 'string') {
-        if (ev.ev === 'T') this.st.trades++;
-        else this.st.quotes++;
-        return this.reject(RejectCode.Schema);
-      }
-      this.st.ignored++;
-      return 'ignored';
-    }
-    if (ev.ev === 'T') {
-      const t = tradeFromWs(raw);
-      if (isRejected(t)) {
-        this.st.trades++;
-        return this.reject(t);
-      }
-      return this.onTrade(t);
-    }
-    const q = quoteFromWs(raw);
-    if (isRejected(q)) {
-      this.st.quotes++;
-      return this.reject(q);
-    }
-    return this.onQuote(q);
-  }
-
-  onRecord(raw: unknown): RecordOutcome {
-    if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-      const o = raw as Record<string, unknown>;
-      if (o.ev !== undefined) return this.onWsMessage(raw);
-      if (
-        o.bid_price !== undefined ||
-        o.ask_price !== undefined ||
-        o.bid_size !== undefined ||
-        o.ask_size !== undefined
-      ) {
-        return this.onQuoteRecord(raw);
-      }
-    }
-    return this.onTradeRecord(raw);
-  }
-
-  // ---- records as JSON text
-
-  onTradeLine(line: string): RecordOutcome {
-    const t = this.reader.restTrade(line);
-    if (isRejected(t)) {
-      this.st.trades++;
-      return this.reject(t);
-    }
-    return this.onTrade(t);
-  }
-
-  onQuoteLine(line: string): RecordOutcome {
-    const q = this.reader.restQuote(line);
-    if (isRejected(q)) {
-      this.st.quotes++;
-      return this.reject(q);
-    }
-    return this.onQuote(q);
-  }
-
-  onWsLine(line: string): RecordOutcome {
-    const r = this.reader.sc.scan(line);
-    if (r !== ScanResult.Ok) return this.onWsMessage(this.generalValue(line, r));
-    return this.wsFromSlots();
-  }
-
-  onLine(line: string): RecordOutcome {
-    const sc = this.reader.sc;
-    const r = sc.scan(line);
-    if (r !== ScanResult.Ok) return this.onRecord(this.generalValue(line, r));
-    if (sc.has(F.ev)) return this.wsFromSlots();
-    if (sc.has(F.bid_price) || sc.has(F.ask_price) || sc.has(F.bid_size) || sc.has(F.ask_size)) {
-      const q = restQuoteFromSlots(sc, this.reader.quote);
-      if (isRejected(q)) {
-        this.st.quotes++;
-        return this.reject(q);
-      }
-      return this.onQuote(q);
-    }
-    const t = restTradeFromSlots(sc, this.reader.trade);
-    if (isRejected(t)) {
-      this.st.trades++;
-      return this.reject(t);
-    }
-    return this.onTrade(t);
-  }
-
-  /** What the general parser makes of text the scanner did not take (null when malformed). */
-  private generalValue(line: string, r: ScanOutcome): unknown {
-    if (r === ScanResult.Syntax) return null;
-    this.reader.general++;
-    return parseJsonOrNull(line);
-  }
-
-  /** onWsMessage on a scanned message. */
-  private wsFromSlots(): RecordOutcome {
-    const sc = this.reader.sc;
-    const isStr = sc.isStr(F.ev);
-    const trade = isStr && sc.strEquals(F.ev, 'T');
-    if (!trade && !(isStr && sc.strEquals(F.ev, 'Q'))) {
-      this.st.ignored++;
-      return 'ignored';
-    }
-    if (!sc.isStr(F.sym)) {
-      if (trade) this.st.trades++;
-      else this.st.quotes++;
-      return this.reject(RejectCode.Schema);
-    }
-    if (!sc.strEquals(F.sym, this.symbol)) {
-      this.st.ignored++;
-      return 'ignored';
-    }
-    if (trade) {
-      const t = wsTradeFromSlots(sc, this.reader.trade);
-      if (isRejected(t)) {
-        this.st.trades++;
-        return this.reject(t);
-      }
-      return this.onTrade(t);
-    }
-    const q = wsQuoteFromSlots(sc, this.reader.quote);
-    if (isRejected(q)) {
-      this.st.quotes++;
-      return this.reject(q);
-    }
-    return this.onQuote(q);
+  onIgnored(): 'ignored' {
+    this.st.ignored++;
+    return 'ignored';
   }
 
   private reject(code: RejectCode): RejectCode {

@@ -1,6 +1,7 @@
 import { createFlowDetector } from '../../../src/domain/detectors/flow-detector';
 import { ValidationError } from '../../../src/domain/validation';
-import { Feed, ns, setup } from './helpers';
+import { decodeRest } from '../../../src/market-data/decode';
+import { Feed, ns, onRecord, onTradeRecord, onWsMessage, setup } from './helpers';
 
 describe('Lee–Ready side classification (NBBO 249.50 × 249.53 unless stated)', () => {
   // Sides are observed through stats.sides; the previous trade (for the tick test) is given where it matters.
@@ -148,7 +149,7 @@ describe('large_seller, source tape (largeOrderSize 10000)', () => {
   it('carries the exact nanosecond timestamp and a rule naming what fired', () => {
     const { d, f } = setup();
     f.quote(0, 249.5, 249.53);
-    f.d.onTradeRecord({
+    onTradeRecord(f.d, {
       exchange: 4,
       id: '77',
       participant_timestamp: '1764601200999999001',
@@ -442,17 +443,17 @@ describe('data validation: rejected with a stable code, counted, never thrown', 
       sip_timestamp: ns(1),
       size: 100,
     };
-    expect(d.onTradeRecord(t)).toBe('accepted');
-    expect(d.onTradeRecord(t)).toBe('DUPLICATE');
+    expect(onTradeRecord(d, t)).toBe('accepted');
+    expect(onTradeRecord(d, t)).toBe('DUPLICATE');
     // Identity (id + exchange + TRF) makes a duplicate whatever its sequence number; time alone orders (issue 16).
-    expect(d.onTradeRecord({ ...t, sequence_number: 499 })).toBe('DUPLICATE');
-    expect(d.onTradeRecord({ ...t, sequence_number: 501 })).toBe('DUPLICATE'); // same exchange + trade id
-    expect(d.onTradeRecord({ ...t, id: 'b', sequence_number: 502, sip_timestamp: ns(0) })).toBe('OUT_OF_ORDER');
-    expect(d.onTradeRecord({ ...t, id: 'b2', sequence_number: 400, sip_timestamp: ns(0) })).toBe('OUT_OF_ORDER');
-    expect(d.onTradeRecord({ ...t, id: 'c', sequence_number: 503, price: 0 })).toBe('NON_POSITIVE_PRICE');
-    expect(d.onTradeRecord({ ...t, id: 'd', sequence_number: 504, size: 0 })).toBe('NON_POSITIVE_SIZE');
-    expect(d.onTradeRecord({ ...t, id: 'e', sequence_number: 505, price: '249.5' })).toBe('SCHEMA');
-    expect(d.onTradeRecord('garbage')).toBe('SCHEMA');
+    expect(onTradeRecord(d, { ...t, sequence_number: 499 })).toBe('DUPLICATE');
+    expect(onTradeRecord(d, { ...t, sequence_number: 501 })).toBe('DUPLICATE'); // same exchange + trade id
+    expect(onTradeRecord(d, { ...t, id: 'b', sequence_number: 502, sip_timestamp: ns(0) })).toBe('OUT_OF_ORDER');
+    expect(onTradeRecord(d, { ...t, id: 'b2', sequence_number: 400, sip_timestamp: ns(0) })).toBe('OUT_OF_ORDER');
+    expect(onTradeRecord(d, { ...t, id: 'c', sequence_number: 503, price: 0 })).toBe('NON_POSITIVE_PRICE');
+    expect(onTradeRecord(d, { ...t, id: 'd', sequence_number: 504, size: 0 })).toBe('NON_POSITIVE_SIZE');
+    expect(onTradeRecord(d, { ...t, id: 'e', sequence_number: 505, price: '249.5' })).toBe('SCHEMA');
+    expect(onTradeRecord(d, 'garbage')).toBe('SCHEMA');
     expect(f.quote(2, 249.6, 249.5)).toBe('CROSSED_QUOTE');
     expect(f.quote(3, 249.5, 0, 300, 0)).toBe('accepted'); // one-sided: valid
     const s = d.stats;
@@ -499,20 +500,20 @@ describe('data validation: rejected with a stable code, counted, never thrown', 
       sip_timestamp: ns(0),
       size: 100,
     };
-    expect(d.onTradeRecord(t)).toBe('accepted');
-    expect(d.onTradeRecord({ ...t, id: 'b', sequence_number: 5, sip_timestamp: ns(86_400_000) })).toBe('accepted');
+    expect(onTradeRecord(d, t)).toBe('accepted');
+    expect(onTradeRecord(d, { ...t, id: 'b', sequence_number: 5, sip_timestamp: ns(86_400_000) })).toBe('accepted');
   });
 
   it('WebSocket messages: T and Q of this symbol are used, others ignored', () => {
     const { d } = setup();
     const t = 1_764_601_200_000;
-    expect(d.onWsMessage({ ev: 'status', status: 'connected' })).toBe('ignored');
+    expect(onWsMessage(d, { ev: 'status', status: 'connected' })).toBe('ignored');
     expect(
-      d.onWsMessage({ ev: 'Q', sym: 'TSLA', bx: 11, bp: 249.5, bs: 300, ax: 11, ap: 249.53, as: 300, t, q: 1, z: 3 }),
+      onWsMessage(d, { ev: 'Q', sym: 'TSLA', bx: 11, bp: 249.5, bs: 300, ax: 11, ap: 249.53, as: 300, t, q: 1, z: 3 }),
     ).toBe('accepted');
-    expect(d.onWsMessage({ ev: 'T', sym: 'AAPL', x: 11, i: '1', p: 180, s: 50_000, t, q: 2 })).toBe('ignored');
+    expect(onWsMessage(d, { ev: 'T', sym: 'AAPL', x: 11, i: '1', p: 180, s: 50_000, t, q: 2 })).toBe('ignored');
     expect(
-      d.onRecord({ ev: 'T', sym: 'TSLA', x: 11, i: '1', p: 249.5, s: 12_000, c: [14], t: t + 1, q: 3, z: 3 }),
+      onRecord(d, { ev: 'T', sym: 'TSLA', x: 11, i: '1', p: 249.5, s: 12_000, c: [14], t: t + 1, q: 3, z: 3 }),
     ).toBe('accepted');
     expect(d.drainAlerts()).toMatchObject([{ source: 'tape', timestampNs: '1764601200001000000' }]);
   });
@@ -531,19 +532,19 @@ const rec = (id: string, seq: number, ms: number) => ({
 describe('alreadySeen (a feed overlapping REST)', () => {
   it('is true for records stamped before the last accepted one or with a known identity, never by sequence', () => {
     const { d, f } = setup();
-    expect(d.alreadySeen('trade', rec('x', 1, 0))).toBe(false); // nothing accepted yet
+    expect(d.alreadySeen(decodeRest(rec('x', 1, 0), 'trade'))).toBe(false); // nothing accepted yet
     f.quote(0, 249.5, 249.53);
-    d.onTradeRecord(rec('a', 102, 1));
-    d.onTradeRecord(rec('b', 104, 2));
-    expect(d.alreadySeen('trade', rec('b', 104, 2))).toBe(true); // same print
-    expect(d.alreadySeen('trade', rec('a', 102, 1))).toBe(true); // earlier
-    expect(d.alreadySeen('trade', rec('c', 104, 2))).toBe(false); // same sequence and time, another print
-    expect(d.alreadySeen('trade', rec('d', 5, 3))).toBe(false); // later, whatever its sequence number
+    onTradeRecord(d, rec('a', 102, 1));
+    onTradeRecord(d, rec('b', 104, 2));
+    expect(d.alreadySeen(decodeRest(rec('b', 104, 2), 'trade'))).toBe(true); // same print
+    expect(d.alreadySeen(decodeRest(rec('a', 102, 1), 'trade'))).toBe(true); // earlier
+    expect(d.alreadySeen(decodeRest(rec('c', 104, 2), 'trade'))).toBe(false); // same sequence and time, another print
+    expect(d.alreadySeen(decodeRest(rec('d', 5, 3), 'trade'))).toBe(false); // later, whatever its sequence number
     const q = { ...rec('q', 0, 0), bid_price: 249.5, ask_price: 249.53, bid_size: 300, ask_size: 300 };
-    expect(d.alreadySeen('quote', q)).toBe(true); // the quote taken at 0
-    expect(d.alreadySeen('quote', { ...q, ask_price: 249.54 })).toBe(false); // another quote at that instant
+    expect(d.alreadySeen(decodeRest(q, 'quote'))).toBe(true); // the quote taken at 0
+    expect(d.alreadySeen(decodeRest({ ...q, ask_price: 249.54 }, 'quote'))).toBe(false); // another quote at that instant
     // Sequence numbers restart every session: a low number tomorrow is new.
-    expect(d.alreadySeen('trade', rec('e', 5, 86_400_000))).toBe(false);
+    expect(d.alreadySeen(decodeRest(rec('e', 5, 86_400_000), 'trade'))).toBe(false);
   });
 });
 
@@ -551,7 +552,7 @@ describe('sequence numbers are not identities (issue 16)', () => {
   it('two distinct TSLA prints in one millisecond sharing sequence 130924: both kept, the 12,000-share seller alerts', () => {
     const { d } = setup();
     const t = 1_764_601_200_534;
-    d.onWsMessage({
+    onWsMessage(d, {
       ev: 'Q',
       sym: 'TSLA',
       bx: 12,
@@ -564,17 +565,17 @@ describe('sequence numbers are not identities (issue 16)', () => {
       q: 130_900,
       z: 3,
     });
-    expect(d.onWsMessage({ ev: 'T', sym: 'TSLA', i: '00220725', x: 12, p: 249.95, s: 100, t, q: 130_924, z: 3 })).toBe(
+    expect(onWsMessage(d, { ev: 'T', sym: 'TSLA', i: '00220725', x: 12, p: 249.95, s: 100, t, q: 130_924, z: 3 })).toBe(
       'accepted',
     );
     expect(
-      d.onWsMessage({ ev: 'T', sym: 'TSLA', i: '00220726', x: 12, p: 249.95, s: 12_000, t, q: 130_924, z: 3 }),
+      onWsMessage(d, { ev: 'T', sym: 'TSLA', i: '00220726', x: 12, p: 249.95, s: 12_000, t, q: 130_924, z: 3 }),
     ).toBe('accepted');
     expect(d.stats.rejected.DUPLICATE).toBe(0);
     expect(d.drainAlerts()).toMatchObject([{ kind: 'large_seller', source: 'tape', size: 12_000 }]);
     // The same print again is still a duplicate.
     expect(
-      d.onWsMessage({ ev: 'T', sym: 'TSLA', i: '00220726', x: 12, p: 249.95, s: 12_000, t, q: 130_924, z: 3 }),
+      onWsMessage(d, { ev: 'T', sym: 'TSLA', i: '00220726', x: 12, p: 249.95, s: 12_000, t, q: 130_924, z: 3 }),
     ).toBe('DUPLICATE');
   });
 
@@ -590,8 +591,8 @@ describe('sequence numbers are not identities (issue 16)', () => {
 
   it('a session boundary (post-market into the next morning) never makes valid data look out of order', () => {
     const { d } = setup();
-    expect(d.onTradeRecord(rec('late', 9_000_000, 0))).toBe('accepted');
-    expect(d.onTradeRecord(rec('early', 3, 36_000_000))).toBe('accepted');
+    expect(onTradeRecord(d, rec('late', 9_000_000, 0))).toBe('accepted');
+    expect(onTradeRecord(d, rec('early', 3, 36_000_000))).toBe('accepted');
   });
 });
 

@@ -1,4 +1,6 @@
-import { createFlowDetector, type FlowDetector } from '../../../src/domain/detectors/flow-detector';
+import { applyRecord, createFlowDetector, type FlowDetector } from '../../../src/domain/detectors/flow-detector';
+import { readFileSync } from 'node:fs';
+import { decodeRecorded, decodeRest, decodeWs, parsePolygonJson } from '../../../src/market-data/decode';
 import { type DetectorConfigInput } from '../../../src/domain/detectors/config';
 
 /** 2025-12-01 15:00:00 UTC in ns. */
@@ -25,7 +27,7 @@ export class Feed {
       tape: 3,
       ...extra,
     };
-    return this.d.onTradeRecord(rec);
+    return onTradeRecord(this.d, rec);
   }
 
   quote(ms: number, bid: number, ask: number, bidSize = 300, askSize = 300, extra: Record<string, unknown> = {}) {
@@ -42,7 +44,7 @@ export class Feed {
       tape: 3,
       ...extra,
     };
-    return this.d.onQuoteRecord(rec);
+    return onQuoteRecord(this.d, rec);
   }
 }
 
@@ -50,3 +52,26 @@ export function setup(config: DetectorConfigInput = {}) {
   const d = createFlowDetector({ symbol: 'TSLA', config });
   return { d, f: new Feed(d) };
 }
+
+/** A raw `/v3/trades` record through the edge decoder into the detector (what the poll activity does). */
+export const onTradeRecord = (d: FlowDetector, raw: unknown) => applyRecord(d, decodeRest(raw, 'trade'));
+/** A raw `/v3/quotes` record through the edge decoder into the detector. */
+export const onQuoteRecord = (d: FlowDetector, raw: unknown) => applyRecord(d, decodeRest(raw, 'quote'));
+/** A WebSocket message element through the edge decoder into the detector (what the stream activity does). */
+export const onWsMessage = (d: FlowDetector, raw: unknown) => applyRecord(d, decodeWs(raw, d.symbol));
+/** A recorded-file record of either stream, by shape (what replay does with a file of mixed records). */
+export const onRecord = (d: FlowDetector, raw: unknown) => {
+  const o = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const quote = 'bid_price' in o || 'ask_price' in o || 'bid_size' in o || 'ask_size' in o;
+  return applyRecord(d, decodeRecorded(raw, quote ? 'quote' : 'trade', d.symbol));
+};
+
+/** The records of a recorded v3 response file (a scenario's trades.json or quotes.json), timestamps exact. */
+export function readRecordFile(path: string): unknown[] {
+  const whole = parsePolygonJson(readFileSync(path, 'utf8'));
+  return Array.isArray(whole) ? whole : ((whole as { results?: unknown[] }).results ?? []);
+}
+
+/** Raw REST records of one stream decoded at the edge, as replaySession takes them. */
+export const decodeAll = (raws: readonly unknown[], stream: 'trade' | 'quote') =>
+  raws.map((r) => decodeRest(r, stream));

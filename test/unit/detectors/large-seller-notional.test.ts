@@ -2,6 +2,7 @@ import { resolveConfig } from '../../../src/domain/config';
 import { type LargeSellerAlert } from '../../../src/domain/detectors/alerts';
 import { DetectorConfigSchema, type DetectorConfigInput } from '../../../src/domain/detectors/config';
 import { createFlowDetector } from '../../../src/domain/detectors/flow-detector';
+import { onQuoteRecord, onTradeRecord } from './helpers';
 
 // Issue 16 item 4: a share count does not travel across symbols. largeOrderNotional (dollars) makes a large
 // seller of a print, sweep or NBBO ask worth that much; largeOrderSize (shares) stays the default rule.
@@ -30,8 +31,8 @@ const trade = (ms: number, price: number, size: number) => ({
 /** One seller print at the bid after a quote; returns the large-seller alerts. */
 function sellAtBid(config: DetectorConfigInput, bid: number, size: number, askSize = 100): LargeSellerAlert[] {
   const d = createFlowDetector({ symbol: 'AMZN', config });
-  expect(d.onQuoteRecord(quote(0, bid, bid + 0.01, askSize))).toBe('accepted');
-  expect(d.onTradeRecord(trade(1000, bid, size))).toBe('accepted');
+  expect(onQuoteRecord(d, quote(0, bid, bid + 0.01, askSize))).toBe('accepted');
+  expect(onTradeRecord(d, trade(1000, bid, size))).toBe('accepted');
   return d.drainAlerts().filter((a): a is LargeSellerAlert => a.kind === 'large_seller');
 }
 
@@ -66,7 +67,7 @@ describe('large seller by notional', () => {
 
   it('a large offer at the NBBO ask counts by notional too', () => {
     const d = createFlowDetector({ symbol: 'AMZN', config: { largeOrderNotional: '500000' } });
-    d.onQuoteRecord(quote(0, 219.99, 220, 3000));
+    onQuoteRecord(d, quote(0, 219.99, 220, 3000));
     const [a] = d.drainAlerts() as LargeSellerAlert[];
     expect(a).toMatchObject({ source: 'quote', trigger: 'notional', size: 3000 });
     expect(a!.rule).toBe('NBBO ask size 3000 shares = $660000.00 ≥ $500000 notional at 220.00');

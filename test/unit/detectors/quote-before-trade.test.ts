@@ -1,6 +1,6 @@
 import { replaySession } from '../../../src/domain/replay';
 import { createFlowDetector } from '../../../src/domain/detectors/flow-detector';
-import { ns, setup, T0 } from './helpers';
+import { decodeAll, ns, onQuoteRecord, onTradeRecord, setup, T0 } from './helpers';
 
 // Issue 16, cause 1: the quote a print causes carries the print's own timestamp. The quote in force for a print
 // is the last one stamped strictly before it, whichever of the two arrives first.
@@ -38,8 +38,8 @@ describe('the quote in force is the last one stamped strictly before the print',
     const verdicts: string[] = [];
     const r = replaySession({
       symbol: 'TSLA',
-      trades: [print],
-      quotes: [before, after],
+      trades: decodeAll([print], 'trade'),
+      quotes: decodeAll([before, after], 'quote'),
       onTrade: (_raw, v) => verdicts.push(`${v.side}/${v.rule}/${v.bidE8}x${v.askE8}`),
     });
     expect(verdicts).toEqual(['buy/quote/1000000000x1001000000']);
@@ -49,18 +49,18 @@ describe('the quote in force is the last one stamped strictly before the print',
 
   it('a live feed that delivers the same-ns quote first classifies the same', () => {
     const d = createFlowDetector({ symbol: 'TSLA' });
-    d.onQuoteRecord(before);
-    d.onQuoteRecord(after);
-    expect(d.onTradeRecord(print)).toBe('accepted');
+    onQuoteRecord(d, before);
+    onQuoteRecord(d, after);
+    expect(onTradeRecord(d, print)).toBe('accepted');
     expect(d.lastTrade).toMatchObject({ side: 'buy', rule: 'quote', bidE8: 1_000_000_000, askE8: 1_001_000_000 });
   });
 
   it('across a poll boundary (snapshot and restore) the earlier quote is still known', () => {
     const d = createFlowDetector({ symbol: 'TSLA' });
-    d.onQuoteRecord(before);
-    d.onQuoteRecord(after);
+    onQuoteRecord(d, before);
+    onQuoteRecord(d, after);
     const next = createFlowDetector({ symbol: 'TSLA', state: JSON.parse(JSON.stringify(d.snapshot())) });
-    next.onTradeRecord(print);
+    onTradeRecord(next, print);
     expect(next.lastTrade.side).toBe('buy');
   });
 
@@ -82,10 +82,10 @@ describe('the quote in force is the last one stamped strictly before the print',
 
   it('a version-2 state (latest NBBO only) still restores', () => {
     const d = createFlowDetector({ symbol: 'TSLA' });
-    d.onQuoteRecord(before);
+    onQuoteRecord(d, before);
     const { qh: _qh, cnt: _cnt, ...v3 } = d.snapshot();
     const next = createFlowDetector({ symbol: 'TSLA', state: { ...v3, rb: v3.rb.slice(0, 2), v: 2 } });
-    next.onTradeRecord(trade(2000, 10.01, 100, 9));
+    onTradeRecord(next, trade(2000, 10.01, 100, 9));
     expect(next.lastTrade).toMatchObject({ side: 'buy', askE8: 1_001_000_000 });
     expect(T0).toBeGreaterThan(0n);
   });

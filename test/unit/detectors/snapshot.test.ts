@@ -1,11 +1,9 @@
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFlowDetector, type FlowDetector } from '../../../src/domain/detectors/flow-detector';
 import { type DetectorConfigInput } from '../../../src/domain/detectors/config';
 import { decodeDeltas, decodeNums } from '../../../src/domain/detectors/state-codec';
-import { parseRecordFile } from '../../../src/domain/market-data/record-file';
-import { ns } from './helpers';
+import { ns, onQuoteRecord, onTradeRecord, readRecordFile } from './helpers';
 
 /** A compact event script: quotes around 250.00 and prints at, inside or beyond the NBBO, some large. */
 type Step =
@@ -55,7 +53,7 @@ function run(
     const ts = ns(clock.ms, i);
     if (s.k === 'q') {
       clock.bid = 25_000 + s.bidC;
-      d.onQuoteRecord({
+      onQuoteRecord(d, {
         ask_price: (clock.bid + s.spreadC) / 100,
         ask_size: s.askSize,
         bid_price: clock.bid / 100,
@@ -65,7 +63,7 @@ function run(
         sip_timestamp: ts,
       });
     } else {
-      d.onTradeRecord({
+      onTradeRecord(d, {
         conditions: s.cond === 0 ? [] : [s.cond],
         exchange: 11,
         id: String(clock.seq),
@@ -129,10 +127,10 @@ describe('detector state snapshot/restore', () => {
   it('the serialized state of a busy session stays under 4 KB with default settings', () => {
     const dir = join(__dirname, '../../fixtures/scenarios/sell-burst');
     const d = createFlowDetector({ symbol: 'TSLA' });
-    const trades = parseRecordFile(readFileSync(join(dir, 'trades.json'), 'utf8'));
-    const quotes = parseRecordFile(readFileSync(join(dir, 'quotes.json'), 'utf8'));
-    for (const q of quotes) d.onQuoteRecord(q);
-    for (const t of trades) d.onTradeRecord(t);
+    const trades = readRecordFile(join(dir, 'trades.json'));
+    const quotes = readRecordFile(join(dir, 'quotes.json'));
+    for (const q of quotes) onQuoteRecord(d, q);
+    for (const t of trades) onTradeRecord(d, t);
     d.drainAlerts();
     const size = JSON.stringify(d.snapshot()).length;
     expect(size).toBeLessThan(4096);
@@ -160,7 +158,7 @@ describe('detector state snapshot/restore', () => {
       const ts = ns(ms, Math.floor(rnd() * 1_000_000));
       if (rnd() < 0.3) bid += rnd() < 0.5 ? -1 : 1;
       const ask = bid + 1 + Math.floor(rnd() * 3);
-      d.onQuoteRecord({
+      onQuoteRecord(d, {
         ask_price: ask / 100,
         ask_size: 100 * (1 + Math.floor(rnd() * 40)),
         bid_price: bid / 100,
@@ -170,7 +168,7 @@ describe('detector state snapshot/restore', () => {
         sip_timestamp: ts,
       });
       const size = burst ? 500 + Math.floor(rnd() * 20_000) : 1 + Math.floor(rnd() * rnd() * 5000);
-      d.onTradeRecord({
+      onTradeRecord(d, {
         conditions: rnd() < 0.1 ? [37] : rnd() < 0.05 ? [12, 41] : [],
         exchange: 1 + Math.floor(rnd() * 20),
         id: String(52_983_525_034_825 + seq),
@@ -240,8 +238,8 @@ describe('detector state snapshot/restore', () => {
   function longSessionPrefix() {
     const dir = join(__dirname, '../../fixtures/scenarios/sell-burst');
     const d = createFlowDetector({ symbol: 'TSLA' });
-    for (const q of parseRecordFile(readFileSync(join(dir, 'quotes.json'), 'utf8'))) d.onQuoteRecord(q);
-    for (const t of parseRecordFile(readFileSync(join(dir, 'trades.json'), 'utf8'))) d.onTradeRecord(t);
+    for (const q of readRecordFile(join(dir, 'quotes.json'))) onQuoteRecord(d, q);
+    for (const t of readRecordFile(join(dir, 'trades.json'))) onTradeRecord(d, t);
     return { d };
   }
 

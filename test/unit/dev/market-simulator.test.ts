@@ -1,9 +1,12 @@
 import { generateSyntheticSession, LIVE_TIMELINE } from '../../../src/dev/market-simulator';
 import { replaySession } from '../../../src/domain/replay';
+import { decodeRest } from '../../../src/market-data/decode';
 
 const ANCHOR_MS = Date.UTC(2025, 11, 1, 15, 0, 0);
 const asWire = (r: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]));
+const trade = (r: Record<string, unknown>) => decodeRest(asWire(r), 'trade');
+const quote = (r: Record<string, unknown>) => decodeRest(asWire(r), 'quote');
 
 describe('synthetic demo session', () => {
   it('is deterministic for a seed and anchor, and differs across seeds', () => {
@@ -33,14 +36,14 @@ describe('synthetic demo session', () => {
 
       const history = replaySession({
         symbol: s.symbol,
-        trades: s.trades.filter((r) => sip(r) < s.anchorNs).map(asWire),
-        quotes: s.quotes.filter((r) => sip(r) < s.anchorNs).map(asWire),
+        trades: s.trades.filter((r) => sip(r) < s.anchorNs).map(trade),
+        quotes: s.quotes.filter((r) => sip(r) < s.anchorNs).map(quote),
       });
       expect(history.alerts).toEqual([]);
       const result = replaySession({
         symbol: s.symbol,
-        trades: s.trades.map(asWire),
-        quotes: s.quotes.map(asWire),
+        trades: s.trades.map(trade),
+        quotes: s.quotes.map(quote),
         liveFromNs: s.anchorNs.toString(),
       });
       const sellers = result.alerts.filter((a) => a.kind === 'large_seller');

@@ -1,15 +1,15 @@
 import fc from 'fast-check';
-import { parseJsonLossless } from '../../../src/domain/market-data/json';
 import { formatPriceE8, toPriceE8 } from '../../../src/domain/market-data/price';
-import { parseRecordFile } from '../../../src/domain/market-data/record-file';
+import { checkRecord, RecordKind } from '../../../src/domain/market-data/records';
 import {
-  checkRecord,
+  parsePolygonJson,
+  decodeRecorded,
+  decodeRecordedLine,
   quoteFromRest,
   quoteFromWs,
-  RecordKind,
   tradeFromRest,
   tradeFromWs,
-} from '../../../src/domain/market-data/records';
+} from '../../../src/market-data/decode';
 import { formatNs, parseNs } from '../../../src/domain/market-data/timestamp';
 
 describe('nanosecond timestamps', () => {
@@ -66,61 +66,60 @@ describe('prices', () => {
   });
 });
 
-describe('parseJsonLossless', () => {
-  it('parses like JSON.parse for any JSON text without long integers', () => {
-    fc.assert(
-      fc.property(fc.jsonValue(), (v) => {
-        const text = JSON.stringify(v);
-        // Integers written with more than 15 digits are deliberately kept as strings; skip those texts.
-        fc.pre(!/(^|[^0-9.eE+-])-?[0-9]{16,}(?![0-9.eE])/.test(text));
-        expect(parseJsonLossless(text)).toEqual(JSON.parse(text));
-        expect(parseJsonLossless(JSON.stringify(v, null, 2))).toEqual(JSON.parse(text));
-      }),
-    );
-  });
+describe('JSON with exact nanoseconds (one parser: JSON.parse)', () => {
+  const line =
+    '{"exchange":11,"id":"1","participant_timestamp":1517562000015577000,"price":171.55,"sequence_number":1063,"sip_timestamp":1517562000016036600,"size":100}';
 
-  it('keeps 19-digit integers exact as strings and parses the rest as numbers', () => {
-    expect(parseJsonLossless('{"sip_timestamp":1517562000016036600,"price":171.55,"size":100,"x":[1,-2e3]}')).toEqual({
-      sip_timestamp: '1517562000016036600',
+  it('keeps 19-digit values exact as digit strings and parses the rest as JSON.parse does', () => {
+    expect(parsePolygonJson(line)).toEqual({
+      exchange: 11,
+      id: '1',
+      participant_timestamp: '1517562000015577000',
       price: 171.55,
+      sequence_number: 1063,
+      sip_timestamp: '1517562000016036600',
       size: 100,
-      x: [1, -2000],
     });
   });
 
-  const bad = ['', '{', '{"a":}', '[1,]', '{"a" 1}', '01x', 'tru', '"\\x"', '{"a":1} 2', '1.', '-'];
-  it.each(bad)('rejects malformed text %j', (text) => expect(() => parseJsonLossless(text)).toThrow(SyntaxError));
-
-  it('rejects what JSON.parse rejects on random input', () => {
+  it('the recorded-line fast path (JSON.parse, exact ns read back) decodes as the exact parse does', () => {
+    const ts = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 63n }), fc.bigInt({ min: 10n ** 18n, max: 2n * 10n ** 18n }));
     fc.assert(
-      fc.property(fc.string(), (text) => {
-        let ok = true;
-        try {
-          JSON.parse(text);
-        } catch {
-          ok = false;
-        }
-        if (ok) expect(() => parseJsonLossless(text)).not.toThrow();
-        else expect(() => parseJsonLossless(text)).toThrow(SyntaxError);
+      fc.property(
+        ts,
+        ts,
+        fc.jsonValue(),
+        fc.boolean(),
+        fc.constantFrom('trade', 'quote'),
+        (sip, part, extra, spaced, stream) => {
+          const sp = spaced ? ' ' : '';
+          const fields =
+            stream === 'trade'
+              ? '"exchange":11,"id":"7","price":10.01,"size":100,"trf_id":202'
+              : '"bid_price":10,"bid_size":1,"ask_price":10.02,"ask_size":3';
+          const text = `{"x":${JSON.stringify(extra)},${fields},"sequence_number":3,"sip_timestamp":${sip},${sp}"participant_timestamp":${sp}${part}}`;
+          const exact = decodeRecorded(parsePolygonJson(text), stream, 'TSLA');
+          expect(decodeRecordedLine(JSON.parse(text), text, stream, 'TSLA')).toEqual(exact);
+          if (exact.kind === 'trade') expect(BigInt(exact.trade.tsUs) * 1000n + BigInt(exact.trade.tsRem)).toBe(sip);
+        },
+      ),
+    );
+  });
+
+  it('parses any JSON text without long integers exactly as JSON.parse', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const text = JSON.stringify(v);
+        fc.pre(!/[0-9]{16,}/.test(text));
+        expect(parsePolygonJson(text)).toEqual(JSON.parse(text));
       }),
     );
   });
 
-  it('does not let a "__proto__" key change the prototype', () => {
-    const o = parseJsonLossless('{"__proto__":{"polluted":1}}') as Record<string, unknown>;
-    expect(Object.getPrototypeOf(o)).toBe(Object.prototype);
-    expect(o.__proto__).toEqual({ polluted: 1 });
+  const bad = ['', '{', '{"a":}', '[1,]', '{"a" 1}', 'tru', '{"a":1} 2'];
+  it.each(bad)('rejects malformed text %j', (text) => {
+    expect(() => parsePolygonJson(text)).toThrow(SyntaxError);
   });
-});
-
-describe('parseRecordFile', () => {
-  it('reads a v3 response envelope', () => {
-    expect(parseRecordFile('{"results":[{"a":1},{"a":2}],"status":"OK"}')).toEqual([{ a: 1 }, { a: 2 }]);
-  });
-  it('reads JSON Lines, keeping malformed lines as null in place', () => {
-    expect(parseRecordFile('{"a":1}\n\n{"a":\n{"a":3}\n')).toEqual([{ a: 1 }, null, { a: 3 }]);
-  });
-  it('reads a single-line file as one record', () => expect(parseRecordFile('{"a":1}\n')).toEqual([{ a: 1 }]));
 });
 
 // ---- the hot-path validators agree with the zod contract
@@ -239,7 +238,7 @@ const validQuote = fc.record({
   sip_timestamp: fc.bigInt({ min: 0n, max: 2n ** 63n }),
 });
 
-describe('hand-written validators agree with the zod contract', () => {
+describe('the edge decoder (src/market-data/decode.ts, the one production uses) agrees with the zod contract', () => {
   const verdict = (r: unknown) => (typeof r === 'string' ? r : 'ok');
   const zodVerdict = (kind: RecordKind, raw: unknown) => {
     const v = checkRecord(kind, raw);

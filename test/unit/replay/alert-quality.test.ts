@@ -104,8 +104,8 @@ describe('replay --report on recorded files', () => {
     `{"id":"1","exchange":4,"price":100,"size":100,"sequence_number":1,"participant_timestamp":${t},"sip_timestamp":${t}}\n`,
   );
 
-  it('the drift row from the quotes read; --json has the report, text mode prints the table', () => {
-    const result = runReplay({ symbol: 'TSLA', trades, quotes, report: true });
+  it('the drift row from the quotes read; --json has the report, text mode prints the table', async () => {
+    const result = await runReplay({ symbol: 'TSLA', trades, quotes, report: true });
     expect(result.alerts).toEqual([]);
     const json = replayJson(result) as { report: AlertQualityReport };
     expect(json.report.drift).toMatchObject({
@@ -121,8 +121,8 @@ describe('replay --report on recorded files', () => {
     expect(formatTimeline(result)).toContain('(no alerts)');
   });
 
-  it('without --report there is no report', () => {
-    const result = runReplay({ symbol: 'TSLA', trades, quotes });
+  it('without --report there is no report', async () => {
+    const result = await runReplay({ symbol: 'TSLA', trades, quotes });
     expect(result.report).toBeUndefined();
     expect(Object.keys(replayJson(result) as object)).not.toContain('report');
   });

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatTimeline, replayJson, runReplay } from '../../../src/cli/replay';
+import { formatTimeline, replayJson, runReplay, type ReplayRun } from '../../../src/cli/replay';
 
 // Issue 12 item 2: bad replay input used to read as an all-clear ("0 alert(s) / exit signal: none", exit 0).
 // Every malformed file is now exit 2, stdout empty, stderr naming the file, the line and what was wrong.
@@ -101,20 +101,23 @@ describe('replay refuses bad input files (exit 2, the file, the line, what was w
     cases.forEach(([name], i) => runs.set(name, results[i]!));
   }, 120_000);
 
-  it.each(cases)('%s', (name, trades, quotes, flag, message) => {
+  it.each(cases)('%s', async (name, trades, quotes, flag, message) => {
     const run = runs.get(name)!;
     expect(run.stdout).toBe('');
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(new RegExp(`^invalid input: ${flag}: `));
     expect(run.stderr).toMatch(message);
     // In-process, the same input is a ValidationError with the same message.
-    expect(() => runReplay({ symbol: 'TSLA', trades, quotes })).toThrow(message);
+    await expect(runReplay({ symbol: 'TSLA', trades, quotes })).rejects.toThrow(message);
   });
 });
 
 describe('rejections that leave some records standing are explained, not fatal', () => {
   const S = join(ROOT, 'test/fixtures/scenarios/malformed-records');
-  const result = runReplay({ symbol: 'TSLA', trades: join(S, 'trades.json'), quotes: join(S, 'quotes.json') });
+  let result: ReplayRun;
+  beforeAll(async () => {
+    result = await runReplay({ symbol: 'TSLA', trades: join(S, 'trades.json'), quotes: join(S, 'quotes.json') });
+  });
 
   it('the summary names the fields of SCHEMA rejections and lists the first few with file and line', () => {
     const text = formatTimeline(result);

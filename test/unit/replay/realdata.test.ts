@@ -1,9 +1,12 @@
-import { measureRealDay } from '../../../bench/realdata/measure';
+import { measureRealDay, type RealDayFigures } from '../../../bench/realdata/measure';
 
 // The real AMZN day (test/fixtures/realdata, NASDAQ 2012-06-21 with LOBSTER's true initiator of every trade) at
 // default settings: the Done-when figures of issue 16. `npm run bench:realdata` prints the same measurement.
 describe('real day: AMZN 2012-06-21 at default settings', () => {
-  const f = measureRealDay();
+  let f: RealDayFigures;
+  beforeAll(async () => {
+    f = await measureRealDay();
+  });
 
   it('classifies ≥ 99 % of visible executions and ≥ 88 % of hidden ones; no visible trade missing', () => {
     expect(f.visible.total).toBe(8974);

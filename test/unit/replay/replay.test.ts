@@ -3,9 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatTimeline, replayJson, runReplay } from '../../../src/cli/replay';
-import { parseRecordFile } from '../../../src/domain/market-data/record-file';
 import { replaySession } from '../../../src/domain/replay';
 import { ValidationError } from '../../../src/domain/validation';
+import { decodeAll, readRecordFile } from '../detectors/helpers';
 
 const ROOT = join(__dirname, '../../..');
 const SCENARIOS = join(ROOT, 'test/fixtures/scenarios');
@@ -34,25 +34,25 @@ const files = (name: string) => ({
 describe('scenarios replayed in-process', () => {
   it('has all nine scenarios', () => expect(names).toHaveLength(9));
 
-  it.each(names)('%s', (name) => {
-    const result = runReplay({ symbol: 'TSLA', ...files(name) });
+  it.each(names)('%s', async (name) => {
+    const result = await runReplay({ symbol: 'TSLA', ...files(name) });
     expectMatches(replayJson(result) as never, load(name));
     expect(result.stats.trades).toBeGreaterThan(500);
     expect(formatTimeline(result)).toContain(`replay TSLA: ${result.alerts.length} alert(s)`);
   });
 
-  it('every scenario except malformed-records is clean: nothing rejected', () => {
+  it('every scenario except malformed-records is clean: nothing rejected', async () => {
     for (const name of names.filter((n) => n !== 'malformed-records')) {
-      const r = runReplay({ symbol: 'TSLA', ...files(name) });
+      const r = await runReplay({ symbol: 'TSLA', ...files(name) });
       expect(Object.values(r.stats.rejected).every((n) => n === 0)).toBe(true);
     }
   });
 
-  it('a higher largeOrderSize from --config silences the cluster (config file with a "detectors" section)', () => {
+  it('a higher largeOrderSize from --config silences the cluster (config file with a "detectors" section)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fg-replay-'));
     const cfg = join(dir, 'config.json');
     writeFileSync(cfg, JSON.stringify({ detectors: { largeOrderSize: 30_000 } }));
-    const r = runReplay({ symbol: 'TSLA', ...files('seller-cluster-exit'), config: cfg });
+    const r = await runReplay({ symbol: 'TSLA', ...files('seller-cluster-exit'), config: cfg });
     expect(r.alerts).toEqual([]);
     expect(r.exitSignal).toBeNull();
   });
@@ -75,31 +75,31 @@ describe('scenarios replayed in-process', () => {
     };
     const replay = (config: string) => runReplay({ symbol: 'TSLA', ...files('seller-cluster-exit'), config });
 
-    it('a bare detector config', () => {
-      expect(replay(write('bare.json', { largeOrderSize: 30_000 })).alerts).toEqual([]);
+    it('a bare detector config', async () => {
+      expect((await replay(write('bare.json', { largeOrderSize: 30_000 }))).alerts).toEqual([]);
     });
 
-    it('a full app config: its detectors section is used', () => {
-      const r = replay(write('app.json', { ...app, detectors: { largeOrderSize: 30_000 } }));
+    it('a full app config: its detectors section is used', async () => {
+      const r = await replay(write('app.json', { ...app, detectors: { largeOrderSize: 30_000 } }));
       expect(r.alerts).toEqual([]);
       expect(r.exitSignal).toBeNull();
     });
 
-    it('a full app config without a detectors section: the detector defaults', () => {
-      const r = replay(write('app-no-detectors.json', app));
+    it('a full app config without a detectors section: the detector defaults', async () => {
+      const r = await replay(write('app-no-detectors.json', app));
       expectMatches(replayJson(r) as never, load('seller-cluster-exit'));
     });
 
-    it('a full app config is validated whole: a bad orders setting is exit 2 naming its path', () => {
+    it('a full app config is validated whole: a bad orders setting is exit 2 naming its path', async () => {
       const bad = write('app-bad.json', { ...app, orders: { maxSlippagePct: 99 } });
-      expect(() => replay(bad)).toThrow(ValidationError);
-      expect(() => replay(bad)).toThrow('config.orders.maxSlippagePct: must be ≤ 10');
+      await expect(replay(bad)).rejects.toThrow(ValidationError);
+      await expect(replay(bad)).rejects.toThrow('config.orders.maxSlippagePct: must be ≤ 10');
       const badDetector = write('app-bad-detector.json', { ...app, detectors: { exitAlertCount: 1 } });
-      expect(() => replay(badDetector)).toThrow('config.detectors.exitAlertCount: must be ≥ 2');
+      await expect(replay(badDetector)).rejects.toThrow('config.detectors.exitAlertCount: must be ≥ 2');
     });
 
-    it('a file that is not a JSON object is named', () => {
-      expect(() => replay(write('list.json', [1]))).toThrow(/--config: .*list\.json must be a JSON object/);
+    it('a file that is not a JSON object is named', async () => {
+      await expect(replay(write('list.json', [1]))).rejects.toThrow(/--config: .*list\.json must be a JSON object/);
     });
   });
 
@@ -108,8 +108,8 @@ describe('scenarios replayed in-process', () => {
     const { trades, quotes } = files('seller-cluster-exit');
     const r = replaySession({
       symbol: 'TSLA',
-      trades: parseRecordFile(readFileSync(trades, 'utf8')),
-      quotes: parseRecordFile(readFileSync(quotes, 'utf8')),
+      trades: decodeAll(readRecordFile(trades), 'trade'),
+      quotes: decodeAll(readRecordFile(quotes), 'quote'),
       liveFromNs: exp.alerts[1]!.timestampNs as string,
     });
     expect(r.alerts.map((a) => a.timestampNs)).toEqual([exp.alerts[1]!.timestampNs, exp.alerts[2]!.timestampNs]);
@@ -128,16 +128,16 @@ describe('input errors', () => {
       '--trades: file not found',
     ],
   ];
-  it.each(cases)('%s', (_n, opts, message) => {
-    expect(() => runReplay(opts)).toThrow(ValidationError);
-    expect(() => runReplay(opts)).toThrow(message);
+  it.each(cases)('%s', async (_n, opts, message) => {
+    await expect(runReplay(opts)).rejects.toThrow(ValidationError);
+    await expect(runReplay(opts)).rejects.toThrow(message);
   });
 
-  it('an out-of-range config names the field', () => {
+  it('an out-of-range config names the field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fg-replay-'));
     const cfg = join(dir, 'c.json');
     writeFileSync(cfg, '{"exitAlertCount": 1}');
-    expect(() => runReplay({ symbol: 'TSLA', ...files('sell-burst'), config: cfg })).toThrow(
+    await expect(runReplay({ symbol: 'TSLA', ...files('sell-burst'), config: cfg })).rejects.toThrow(
       'config.exitAlertCount: must be ≥ 2',
     );
   });

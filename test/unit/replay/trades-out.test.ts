@@ -7,11 +7,11 @@ import { ValidationError } from '../../../src/domain/validation';
 const SCENARIOS = join(__dirname, '../../fixtures/scenarios');
 
 describe('replay --trades-out', () => {
-  it('writes one line per trade record read, with identity, side, rule and the quote used', () => {
+  it('writes one line per trade record read, with identity, side, rule and the quote used', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fg-trades-out-'));
     const out = join(dir, 'out.jsonl');
     const name = 'malformed-records';
-    const result = runReplay({
+    const result = await runReplay({
       symbol: 'TSLA',
       trades: join(SCENARIOS, name, 'trades.json'),
       quotes: join(SCENARIOS, name, 'quotes.json'),
@@ -43,7 +43,7 @@ describe('replay --trades-out', () => {
     expect(lines.some((l) => l.eligible === false && typeof l.outcome === 'string')).toBe(true);
   });
 
-  it('an unwritable path is invalid input naming --trades-out', () => {
+  it('an unwritable path is invalid input naming --trades-out', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fg-trades-out-'));
     writeFileSync(join(dir, 'file'), '');
     const run = () =>
@@ -53,7 +53,7 @@ describe('replay --trades-out', () => {
         quotes: join(SCENARIOS, 'sell-burst', 'quotes.json'),
         tradesOut: join(dir, 'file', 'nested.jsonl'),
       });
-    expect(run).toThrow(ValidationError);
-    expect(run).toThrow(/--trades-out/);
+    await expect(run()).rejects.toThrow(ValidationError);
+    await expect(run()).rejects.toThrow(/--trades-out/);
   });
 });
