@@ -139,7 +139,8 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
     // Quotes only up to the newest trade fetched: a trade must be classified against the NBBO in force just
     // before it, so quotes beyond it wait for the next poll (when trades catch up).
     const horizon = trades.records.reduce<bigint | null>((max, r) => {
-      const t = parseNs(r.sip_timestamp);
+      // Malformed rows (null, no time) are passed on for the detector to reject and count; they set no horizon.
+      const t = typeof r === 'object' && r !== null ? parseNs(r.sip_timestamp) : undefined;
       const ns = t === undefined ? null : BigInt(t.us) * 1000n + BigInt(t.rem);
       return ns !== null && (max === null || ns > max) ? ns : max;
     }, null);
