@@ -27,6 +27,7 @@ import {
 } from '../workflows/desk';
 import { cancelOrderSignal, orderStatusQuery, type OrderSettings, type OrderStatus } from '../workflows/order';
 import { action, enumOption, ExitCode, printJson, UsageError } from './io';
+import { protectPosition } from './positions';
 import { withTemporal, type CliContext } from './temporal';
 
 const BROKERS: readonly BrokerName[] = Object.values(BrokerName);
@@ -336,24 +337,31 @@ export function registerOrderCommands(program: Command, order: Command): void {
     .option('--account <LABEL>', 'desk account label (default: $FLOWGUARD_ACCOUNT or main)')
     .option('--time-in-force <tif>', 'day or gtc', enumOption)
     .option('--type <type>', 'order type: only limit is supported', enumOption, 'limit')
+    .option('--protect', "BUY only: when it fills, the account's positions watch starts a monitor for the position")
+    .option('--auto-exit', 'with --protect: the monitor places a protective SELL on the exit signal')
     .option('--json', 'print one JSON object')
     .action(
-      action(async (opts: PlaceOrderOptions & { json?: boolean }) => {
+      action(async (opts: PlaceOrderOptions & { json?: boolean; protect?: boolean; autoExit?: boolean }) => {
         const config = await loadConfig();
         const settings = orderSettingsFromConfig(config.orders);
         // Validated before connecting: bad input (and an order over the size limits) is exit 2 even with
         // Temporal down.
         const request = buildOrderRequest(opts, settings, config.orders);
+        if (opts.protect && request.side !== 'buy')
+          throw new UsageError('protect: only a BUY opens a position to protect');
+        if (opts.autoExit && !opts.protect) throw new UsageError('auto-exit: only with --protect');
         // The same generated id goes to the desk, marked as generated: the caller gave none of its own.
         const clientOrderIdGenerated = opts.clientOrderId === undefined;
-        const placed = await withTemporal((ctx) =>
-          placeOrder(
+        const placed = await withTemporal(async (ctx) => {
+          // Told before the order exists, so the fill's wake-up already finds the mode asked for.
+          if (opts.protect) await protectPosition(ctx, { ...opts, symbol: request.symbol });
+          return placeOrder(
             ctx,
             { ...opts, clientOrderId: request.clientOrderId, clientOrderIdGenerated },
             settings,
             config.orders,
-          ),
-        );
+          );
+        });
         if (opts.json)
           printJson({
             workflowId: placed.workflowId,

@@ -9,6 +9,7 @@ import { SearchAttributes, WorkflowIds } from '../shared/contracts';
 import { deskWorkflow } from '../workflows/desk';
 import { DataMode, MonitorMode } from '../workflows/position-monitor';
 import {
+  positionsChangedSignal,
   positionsStateQuery,
   positionsWatchWorkflow,
   stopWatchSignal,
@@ -17,7 +18,7 @@ import {
 } from '../workflows/positions';
 import { monitorSettingsFromConfig } from './monitor';
 import { accountOf } from './orders';
-import { action, printJson, UsageError } from './io';
+import { action, enumOption, printJson, UsageError } from './io';
 import { withTemporal, type CliContext } from './temporal';
 
 const BROKERS: readonly BrokerName[] = ['paper', 'alpaca', 'robinhood'];
@@ -102,6 +103,25 @@ export async function startPositionsWatch(
   return { workflowId, input };
 }
 
+/**
+ * `order place --protect`: makes sure the account's positions watch runs and tells it to start `symbol`'s monitor in
+ * `mode` when the position appears (the desk wakes the watch when the BUY fills). A position already monitored keeps
+ * its monitor (and mode); the watch only resizes it.
+ */
+export async function protectPosition(
+  ctx: CliContext,
+  opts: { broker?: string; account?: string; symbol: string; autoExit?: boolean },
+  configured?: AppConfig,
+): Promise<{ workflowId: string; mode: MonitorMode }> {
+  const config = configured ?? (await loadConfig());
+  const mode = opts.autoExit ? MonitorMode.AutoExit : MonitorMode.Alert;
+  const { workflowId } = await startPositionsWatch(ctx, { broker: opts.broker, account: opts.account }, config);
+  await ctx.client.workflow
+    .getHandle(workflowId)
+    .signal(positionsChangedSignal, { symbol: opts.symbol, mode, reason: 'order place --protect' });
+  return { workflowId, mode };
+}
+
 export async function positionsStatus(ctx: CliContext, broker: BrokerName, account: string): Promise<PositionsView> {
   const workflowId = WorkflowIds.positions(broker, account);
   try {
@@ -149,14 +169,14 @@ export function registerPositionsCommands(program: Command): void {
     .description('watch a broker account: a monitor for every open long position, started and ended by itself');
   const common = (cmd: Command) =>
     cmd
-      .option('--broker <name>', 'paper, alpaca or robinhood', 'paper')
+      .option('--broker <name>', 'paper, alpaca or robinhood (either case)', enumOption, 'paper')
       .option('--account <LABEL>', 'account label (default: $FLOWGUARD_ACCOUNT or main)');
   common(
     positions
       .command('watch')
       .description('start (or find) the positions watch of a broker account')
       .option('--auto-exit', 'monitors place a protective SELL on the exit signal (default: positions.autoExit)')
-      .option('--data-mode <mode>', 'poll or stream (default: positions.dataMode)')
+      .option('--data-mode <mode>', 'poll or stream (default: positions.dataMode)', enumOption)
       .option(
         '--reconcile-seconds <N>',
         'seconds between reads of the positions (default: positions.reconcileSeconds, 60)',

@@ -47,7 +47,9 @@ import {
 import { ValidationError } from '../domain/validation';
 import { WorkflowIds } from '../shared/contracts';
 import { orderRequests } from './lazy-domain';
-import { orderTerminalSignal } from './notifications';
+import { orderTerminalSignal, positionsChangedSignal, type OrderTerminalNotice } from './notifications';
+import { createNotifier, type NotificationLedger, type Notifier } from './notify';
+import { circuitBreakerNotification, killSwitchNotification } from '../domain/notifications/builders';
 import {
   BROKER_HEARTBEAT_TIMEOUT_MS,
   brokerUpdateSignal,
@@ -75,6 +77,8 @@ export interface DeskInput {
   readonly settings: OrderSettings;
   /** Carried across continue-as-new: the whole DeskBook, one serialisable snapshot. */
   readonly state?: DeskState;
+  /** Carried across continue-as-new: kill-switch and breaker notifications sent and in flight. */
+  readonly notifications?: NotificationLedger;
 }
 
 export interface PlaceOrderRequest {
@@ -100,6 +104,10 @@ export interface DeskView extends DeskState {
 /** Events after which a desk run continues as new: about 70 placements, replayed in well under a second. */
 const DESK_HISTORY_BUDGET = 1000;
 const CONFIRM_TIMEOUT_MS = 30_000;
+/** Kill-switch runs and circuit-breaker trips are sent to the notification destinations. */
+const NOTIFY_PATCH = 'desk-notifications';
+/** An order that ended with shares filled wakes the account's positions watch at once. */
+const FILL_WAKES_POSITIONS_PATCH = 'desk-fill-wakes-positions';
 
 export const placeOrderUpdate = defineUpdate<PlaceOrderResult, [PlaceOrderRequest]>('placeOrder');
 /** The same as placeOrderUpdate for callers that can only signal (other workflows); answers by orderTerminal. */
@@ -141,9 +149,12 @@ class Desk {
   private readonly notifications: Promise<void>[] = [];
   /** Order workflows that refused a signal during this cancel-all (closed or gone), with the reason. */
   private readonly notRunning = new Map<string, string>();
+  /** Tells a person; fire-and-forget, so a destination that is down never holds the kill switch. */
+  private readonly notifier: Notifier;
 
   constructor(input: DeskInput) {
     this.book = new DeskBook(input.state ?? DeskBook.empty());
+    this.notifier = createNotifier(input.notifications);
     this.broker = input.broker;
     this.account = input.account;
     this.settings = input.settings;
@@ -195,7 +206,8 @@ class Desk {
       if (this.pendingCancelAll) continue;
       this.brokerEvents.cancel();
       const { broker, account, settings } = this;
-      await continueAsNew<typeof deskWorkflow>({ broker, account, settings, state: this.book.state });
+      const notifications = this.notifier.carry();
+      await continueAsNew<typeof deskWorkflow>({ broker, account, settings, state: this.book.state, notifications });
     }
   }
 
@@ -232,13 +244,37 @@ class Desk {
       validator: (req: PlaceOrderRequest) => this.validate(req),
     });
     setHandler(placeOrderSignal, (req) => this.placeBySignal(req));
-    setHandler(orderTerminalSignal, (notice) => this.book.orderEnded(notice, now()));
+    setHandler(orderTerminalSignal, (notice) => {
+      const wasTripped = this.book.state.breaker !== null;
+      this.book.orderEnded(notice, now());
+      const breaker = this.book.state.breaker;
+      if (breaker && !wasTripped && patched(NOTIFY_PATCH)) {
+        this.notifier.notify(circuitBreakerNotification(workflowInfo().workflowId, this.brokerAccount, breaker, now()));
+      }
+      if (notice.filledQuantity > 0 && patched(FILL_WAKES_POSITIONS_PATCH)) void this.wakePositions(notice);
+    });
     setHandler(cancelAllSignal, ({ reason }) => {
       // Engaged at once, inside the signal's own workflow task: nothing placed after this point gets through.
       this.pendingCancelAll = { reason: this.book.engageKillSwitch(reason, now()) };
     });
     setHandler(resetUpdate, () => this.book.reset());
     setHandler(deskStateQuery, () => ({ broker: this.broker, account: this.account, ...this.book.state }));
+  }
+
+  /** The positions watch reads the broker now instead of at its next reconcile; no watch running is fine. */
+  private async wakePositions(notice: OrderTerminalNotice): Promise<void> {
+    try {
+      await getExternalWorkflowHandle(WorkflowIds.positions(this.broker, this.account)).signal(positionsChangedSignal, {
+        symbol: notice.symbol,
+        reason: `${notice.side} ${notice.clientOrderId} ${notice.state} with ${notice.filledQuantity} filled`,
+      });
+    } catch {
+      /* no positions watch for this account */
+    }
+  }
+
+  private get brokerAccount(): string {
+    return `${this.broker}:${this.account}`;
   }
 
   private prepare(req: PlaceOrderRequest): PreparedLimitOrder {
@@ -408,6 +444,9 @@ class Desk {
     await Promise.all(this.notifications.splice(0));
     book.completeCancelAll(run, confirmed, CONFIRM_TIMEOUT_MS, this.notRunning, WorkflowIds.order, now());
     this.notRunning.clear();
+    if (patched(NOTIFY_PATCH)) {
+      this.notifier.notify(killSwitchNotification(workflowInfo().workflowId, this.brokerAccount, run, now()));
+    }
   }
 
   private async notifyOrder(workflowId: string, order: BrokerOrderSnapshot): Promise<void> {

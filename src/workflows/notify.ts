@@ -2,13 +2,13 @@
  * Sending a notification from a workflow without waiting for it: the activity is scheduled and the workflow goes
  * on; its outcome lands in a small ledger (state query) when it arrives. A destination that keeps failing costs the
  * caller nothing but this bookkeeping: Temporal retries the activity (every 2 s doubling to 30 s, for up to an
- * hour) while the monitor, order or desk carries on. Only continue-as-new and completion wait for what is in
- * flight (`idle`), so no notification is abandoned with the run that scheduled it.
+ * hour) while the monitor, order or desk carries on. Continue-as-new does not wait either: `carry()` hands the
+ * events still in flight to the next run, which sends them again under the same key (a destination that already
+ * took one is not sent it twice by the same worker). Only a finishing workflow waits, boundedly (`drain`).
  *
- * No workflow-specific imports: each workflow that notifies creates one per run and carries `ledger` across
- * continue-as-new.
+ * No workflow-specific imports: each workflow that notifies creates one per run from what the last run carried.
  */
-import { ActivityFailure, ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities } from '@temporalio/workflow';
 import type { createNotificationActivities } from '../activities/notification-activities';
 import { type NotificationEvent } from '../domain/notifications/event';
 
@@ -33,19 +33,28 @@ export interface NotificationLedger {
   pending: number;
   /** The latest failures, newest last (at most 10). */
   failures: NotificationFailure[];
+  /** Events in flight when the run continued-as-new: sent again by the next run. */
+  inFlight?: NotificationEvent[];
 }
 
 export function emptyNotificationLedger(): NotificationLedger {
   return { requested: 0, delivered: 0, failed: 0, pending: 0, failures: [] };
 }
 
+/** How long a finishing workflow waits for notifications still being retried before it records them as abandoned. */
+export const NOTIFICATION_DRAIN_MS = 5 * 60_000;
+
 const FAILURES_KEPT = 10;
 
 export interface Notifier {
   /** Schedules the event's delivery and returns at once. */
   notify(event: NotificationEvent): void;
-  /** True when nothing is in flight: safe to continue-as-new or complete. */
+  /** True when nothing is in flight. */
   idle(): boolean;
+  /** The ledger to hand to the next run (continue-as-new), with the events still in flight. */
+  carry(): NotificationLedger;
+  /** At the end of a workflow: waits up to NOTIFICATION_DRAIN_MS, then counts what is left as failed. */
+  drain(): Promise<void>;
   readonly ledger: NotificationLedger;
 }
 
@@ -57,31 +66,53 @@ export function createNotifier(carried?: NotificationLedger): Notifier {
     scheduleToCloseTimeout: '1 hour',
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   });
-  // A run that continued-as-new while sending waited for it first, so nothing it carries is still in flight.
-  const ledger: NotificationLedger = carried
-    ? { ...carried, pending: 0, failures: [...carried.failures] }
-    : emptyNotificationLedger();
+  const { inFlight: resend = [], ...counts } = carried ?? emptyNotificationLedger();
+  const ledger: NotificationLedger = { ...counts, pending: 0, failures: [...counts.failures] };
+  const inFlight = new Map<string, NotificationEvent>();
+
+  function failed(event: NotificationEvent, message: string): void {
+    ledger.failed += 1;
+    ledger.failures.push({ key: event.key, kind: event.kind, at: new Date().toISOString(), message });
+    if (ledger.failures.length > FAILURES_KEPT) ledger.failures.splice(0, ledger.failures.length - FAILURES_KEPT);
+    log.warn('notification not delivered', { key: event.key, kind: event.kind, message });
+  }
+
+  function send(event: NotificationEvent): void {
+    ledger.pending += 1;
+    inFlight.set(event.key, event);
+    acts.sendNotification({ event }).then(
+      () => {
+        if (!inFlight.delete(event.key)) return;
+        ledger.pending -= 1;
+        ledger.delivered += 1;
+      },
+      (err: unknown) => {
+        if (!inFlight.delete(event.key)) return;
+        ledger.pending -= 1;
+        const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : null;
+        failed(event, cause?.message ?? (err instanceof Error ? err.message : String(err)));
+      },
+    );
+  }
+
+  for (const event of resend) send(event);
   return {
     ledger,
     idle: () => ledger.pending === 0,
     notify(event) {
       ledger.requested += 1;
-      ledger.pending += 1;
-      acts.sendNotification({ event }).then(
-        () => {
-          ledger.pending -= 1;
-          ledger.delivered += 1;
-        },
-        (err: unknown) => {
-          ledger.pending -= 1;
-          ledger.failed += 1;
-          const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : null;
-          const message = cause?.message ?? (err instanceof Error ? err.message : String(err));
-          ledger.failures.push({ key: event.key, kind: event.kind, at: new Date().toISOString(), message });
-          if (ledger.failures.length > FAILURES_KEPT) ledger.failures.splice(0, ledger.failures.length - FAILURES_KEPT);
-          log.warn('notification not delivered', { key: event.key, kind: event.kind, message });
-        },
-      );
+      send(event);
+    },
+    carry: () => ({ ...ledger, failures: [...ledger.failures], inFlight: [...inFlight.values()] }),
+    async drain() {
+      // Nothing in flight: no timer either (a workflow that never notified keeps its command sequence).
+      if (ledger.pending === 0) return;
+      if (await condition(() => ledger.pending === 0, NOTIFICATION_DRAIN_MS)) return;
+      for (const event of inFlight.values()) {
+        failed(event, `still undelivered after ${NOTIFICATION_DRAIN_MS / 60_000} min when the workflow finished`);
+      }
+      inFlight.clear();
+      ledger.pending = 0;
     },
   };
 }

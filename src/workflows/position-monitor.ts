@@ -39,6 +39,13 @@ import { MARKET_UPDATE_SIGNAL, SearchAttributes, WorkflowIds } from '../shared/c
 import { placeOrderSignal } from './desk';
 import { detectorConfig } from './lazy-domain';
 import { orderTerminalSignal } from './notifications';
+import { createNotifier, type NotificationLedger, type Notifier } from './notify';
+import {
+  alertNotification,
+  exitSignalNotification,
+  protectiveExitNotification,
+} from '../domain/notifications/builders';
+import { type NotificationEvent } from '../domain/notifications/event';
 
 export { DataMode, MonitorMode, MonitorState };
 export type {
@@ -67,6 +74,8 @@ export interface PositionMonitorInput {
   readonly startAtNs?: string;
   /** Carried across continue-as-new: the MonitorModel's one snapshot. */
   readonly carried?: MonitorSnapshot;
+  /** Carried across continue-as-new: notifications sent so far and those still in flight. */
+  readonly notifications?: NotificationLedger;
 }
 
 export const monitorStateQuery = defineQuery<MonitorView>('state');
@@ -100,6 +109,8 @@ const STREAM_GENERATION_PATCH = 'stream-checkpoint-generation';
 /** A truncated poll whose cursor did not move waits the interval instead of polling again at once. */
 const CURSOR_MUST_ADVANCE_PATCH = 'monitor-cursor-must-advance';
 const FAST_STOP_PATCH = 'stream-monitor-fast-stop';
+/** Alerts, the exit signal and the protective exit's outcome are sent to the notification destinations. */
+const NOTIFY_PATCH = 'monitor-notifications';
 const RETRY = { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
 
 /**
@@ -138,10 +149,17 @@ class PositionMonitor {
   private wake = false;
   /** A stream push raised the exit signal; the loop places the exit (handlers do not call activities). */
   private exitPending = false;
+  private readonly notifier: Notifier;
 
   constructor(private readonly input: PositionMonitorInput) {
     const snapshot = input.carried ?? MonitorModel.initial(input, input.settings, Date.now());
     this.model = new MonitorModel(input, snapshot);
+    this.notifier = createNotifier(input.notifications);
+  }
+
+  /** Tells a person (fire-and-forget: never waited for, never fails the monitor); older histories replay unchanged. */
+  private tell(event: (workflowId: string, at: string) => NotificationEvent): void {
+    if (patched(NOTIFY_PATCH)) this.notifier.notify(event(workflowInfo().workflowId, new Date().toISOString()));
   }
 
   private get stopped(): boolean {
@@ -170,6 +188,7 @@ class PositionMonitor {
       this.fire(model.snapshot.quantity === 0 ? MonitorEvent.PositionClosed : MonitorEvent.Stopped);
     }
     log.info('monitor finished', { positionId: input.positionId, symbol: input.symbol, reason: model.stopReason });
+    await this.notifier.drain();
     await condition(allHandlersFinished);
     return this.view();
   }
@@ -202,9 +221,12 @@ class PositionMonitor {
     setHandler(orderTerminalSignal, (notice) => {
       const event = model.exitOrderEnded(notice);
       if (event) this.fire(event);
+      const order = model.snapshot.exitOrder;
+      if (event && order) this.tell((id, at) => protectiveExitNotification(id, this.input.symbol, order, at));
     });
     setHandler(marketUpdateSignal, (u) => {
       const { last, exitRaised } = model.applyStreamPush(u, new Date().toISOString());
+      for (const a of u.alerts) this.tell((id, at) => alertNotification(id, a, at));
       this.publishAlerts(last);
       if (exitRaised) this.exitPending = true;
     });
@@ -274,7 +296,11 @@ class PositionMonitor {
 
   private async continueAsNewNow(): Promise<never> {
     await condition(allHandlersFinished);
-    return continueAsNew<typeof positionMonitorWorkflow>({ ...this.input, carried: this.model.snapshot });
+    return continueAsNew<typeof positionMonitorWorkflow>({
+      ...this.input,
+      carried: this.model.snapshot,
+      notifications: this.notifier.carry(),
+    });
   }
 
   /** Poll mode: one poll, its result applied, then the wait for the next one. */
@@ -308,6 +334,7 @@ class PositionMonitor {
     const holdCadence = stuck && patched(CURSOR_MUST_ADVANCE_PATCH);
     if (holdCadence) model.goLiveWithBaseline();
     this.publishAlerts(model.recordAlerts(result.alerts));
+    for (const a of result.alerts) this.tell((id, at) => alertNotification(id, a, at));
     this.fire(model.live ? MonitorEvent.PollLive : MonitorEvent.PollBackfilling);
     if (model.raiseExit(result.exitSignal)) await this.onExitSignal();
     if (workflowInfo().continueAsNewSuggested) await this.continueAsNewNow();
@@ -342,7 +369,12 @@ class PositionMonitor {
       reason: signal.reason,
       rule: signal.rule,
     });
+    const autoExit = this.input.mode === MonitorMode.AutoExit;
+    this.tell((id, at) => exitSignalNotification(id, this.input.symbol, signal, autoExit, at));
     await this.placeProtectiveExit();
+    const order = this.model.snapshot.exitOrder;
+    // Refused before it reached the desk (no price, no desk): said now; a placed one is told when it ends.
+    if (order?.state === 'failed') this.tell((id, at) => protectiveExitNotification(id, this.input.symbol, order, at));
   }
 
   private async placeProtectiveExit(): Promise<void> {

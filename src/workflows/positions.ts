@@ -29,6 +29,7 @@ import {
   type WatchedMonitor,
 } from '../domain/positions/reconcile';
 import { SearchAttributes } from '../shared/contracts';
+import { positionsChangedSignal } from './notifications';
 import { createNotifier, type NotificationLedger } from './notify';
 import {
   positionChangedSignal,
@@ -88,6 +89,8 @@ interface CarriedWatch {
   readonly notifiedSkips: readonly string[];
   readonly notifications: NotificationLedger;
   readonly runs: number;
+  /** Absent in runs carried before `order place --protect`. */
+  readonly protectModes?: Record<string, MonitorMode>;
 }
 
 export interface PositionsView {
@@ -113,15 +116,12 @@ export interface PositionsView {
   readonly notifications: NotificationLedger;
   /** Runs of this watch so far (1 + continues-as-new). */
   readonly runs: number;
+  /** Symbols whose next monitor starts in another mode than the watch's (`order place --protect`). */
+  readonly protectModes: Readonly<Record<string, MonitorMode>>;
 }
 
 export const positionsStateQuery = defineQuery<PositionsView>('state');
-/**
- * A fill (or anything else) changed a position: read the broker now instead of at the next reconcile. Sent by the
- * order workflow; `symbol` and `reason` only label the sync in the event log.
- */
-export const positionsChangedSignal =
-  defineSignal<[{ readonly symbol?: string; readonly reason?: string }]>('positionsChanged');
+export { positionsChangedSignal };
 /** Ends the watch. Its monitors keep running unless `stopMonitors`. */
 export const stopWatchSignal = defineSignal<[{ readonly stopMonitors?: boolean; readonly reason?: string }]>('stop');
 
@@ -155,6 +155,7 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
   let syncsThisRun = 0;
   const notifier = createNotifier(c?.notifications);
   const brokerAccount = `${broker}:${account}`;
+  const protectModes: Record<string, MonitorMode> = { ...(c?.protectModes ?? {}) };
 
   const acts = proxyActivities<PositionsActivities>({
     startToCloseTimeout: '1 minute',
@@ -182,11 +183,13 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
     events,
     notifications: notifier.ledger,
     runs,
+    protectModes,
   });
 
   setHandler(positionsStateQuery, view);
-  setHandler(positionsChangedSignal, ({ symbol, reason }) => {
+  setHandler(positionsChangedSignal, ({ symbol, reason, mode }) => {
     wake = true;
+    if (symbol && (mode === 'alert' || mode === 'auto-exit')) protectModes[symbol] = mode;
     log.info('positions changed: syncing now', { symbol, reason });
   });
   setHandler(stopWatchSignal, ({ stopMonitors, reason }) => {
@@ -258,12 +261,14 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
   }
 
   async function startMonitor(a: Extract<ReconcileAction, { kind: 'start' }>): Promise<void> {
+    const mode = protectModes[a.symbol] ?? input.mode;
+    delete protectModes[a.symbol];
     const args = {
       positionId: a.positionId,
       symbol: a.symbol,
       quantity: a.quantity,
       ...(a.entryPrice ? { entryPrice: a.entryPrice } : {}),
-      mode: input.mode,
+      mode,
       dataMode: input.dataMode,
       settings: input.monitorSettings,
     };
@@ -278,7 +283,7 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
           { key: SearchAttributes.PositionId, value: a.positionId },
           { key: SearchAttributes.BrokerAccount, value: brokerAccount },
         ],
-        staticSummary: `${input.mode} monitor: ${a.quantity} ${a.symbol} (${input.dataMode}), started by the ${brokerAccount} positions watch`,
+        staticSummary: `${mode} monitor: ${a.quantity} ${a.symbol} (${input.dataMode}), started by the ${brokerAccount} positions watch`,
       });
       monitors[a.symbol] = monitorEntry(a);
       followChild(a.symbol, a.workflowId, child.result());
@@ -288,7 +293,7 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
         'info',
         a.symbol,
         `${a.symbol}: now monitored (${a.quantity} shares)`,
-        `The ${brokerAccount} positions watch started a ${input.mode} monitor for ${a.quantity} ${a.symbol}.`,
+        `The ${brokerAccount} positions watch started a ${mode} monitor for ${a.quantity} ${a.symbol}.`,
         { quantity: a.quantity, entryPrice: a.entryPrice, monitor: a.workflowId },
       );
     } catch (err) {
@@ -431,9 +436,7 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
     await sync();
     publish();
     if (stop !== null) break;
-    const due = workflowInfo().continueAsNewSuggested || syncsThisRun >= syncsPerRun;
-    // Notifications in flight finish in this run first (they would be abandoned with it); until then it goes on.
-    if (due && notifier.idle()) {
+    if (workflowInfo().continueAsNewSuggested || syncsThisRun >= syncsPerRun) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof positionsWatchWorkflow>({ ...input, carried: carry() });
     }
@@ -462,7 +465,7 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
     reason: finalStop.reason,
     stopMonitors: finalStop.stopMonitors,
   });
-  await condition(() => notifier.idle());
+  await notifier.drain();
   await condition(allHandlersFinished);
   return view();
 
@@ -478,8 +481,9 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
       events,
       eventSeq,
       notifiedSkips: [...notifiedSkips],
-      notifications: notifier.ledger,
+      notifications: notifier.carry(),
       runs,
+      protectModes,
     };
   }
 }

@@ -10,7 +10,9 @@ import { createAlpacaBroker } from '../../src/brokers/alpaca/alpaca-broker';
 import { PaperBroker } from '../../src/brokers/paper/paper-broker';
 import { MemoryPaperStore, PAPER_STATE_VERSION, type PaperOrderRecord } from '../../src/brokers/paper/store';
 import { createBrokerRegistry } from '../../src/brokers/registry';
-import { positionsStatus, startPositionsWatch, stopPositionsWatch } from '../../src/cli/positions';
+import { placeOrder } from '../../src/cli/orders';
+import { positionsStatus, protectPosition, startPositionsWatch, stopPositionsWatch } from '../../src/cli/positions';
+import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { type CliContext } from '../../src/cli/temporal';
 import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema, type AppConfig } from '../../src/domain/config';
@@ -235,7 +237,13 @@ describe('positions watch on Temporal', () => {
     const again = await startPositionsWatch(ctx, { broker: 'alpaca', account, reconcileSeconds: 60 }, config);
     expect(again.workflowId).toBe(workflowId);
 
-    // The watch restarted with its memory lost (terminated and started afresh): the monitor is adopted.
+    // The watch restarted with its memory lost (terminated and started afresh): the monitor is adopted. Terminated
+    // while idle (its notification activity done), so no workflow task is cut short.
+    await waitFor(
+      () => status(ctx, 'alpaca', account),
+      (v) => v.notifications.requested > 0 && v.notifications.pending === 0,
+    );
+    await new Promise((r) => setTimeout(r, 500));
     await env.client.workflow.getHandle(workflowId).terminate('simulated loss of the watch');
     await startPositionsWatch(ctx, { broker: 'alpaca', account, reconcileSeconds: 60 }, config);
     const adopted = await waitFor(
@@ -254,6 +262,53 @@ describe('positions watch on Temporal', () => {
     expect((await env.client.workflow.getHandle(amd).describe()).status.name).toBe('RUNNING');
     alpaca.setPosition('AMD', '0', '0');
     await env.client.workflow.getHandle(amd).terminate('test cleanup');
+  });
+
+  it('order place --protect: when the BUY fills, the desk wakes the watch and it starts the monitor in the mode asked', async () => {
+    const account = `o-${randomUUID().slice(0, 6)}`;
+    // An hourly reconcile in alert mode: only the fill's wake-up, with the mode --protect asked for, explains the result.
+    const hourly = { ...config, positions: { ...config.positions, reconcileSeconds: 3600 } };
+    const { workflowId } = await protectPosition(
+      ctx,
+      { broker: 'alpaca', account, symbol: 'QQQ', autoExit: true },
+      hourly,
+    );
+    const orderSettings = orderSettingsFromConfig(
+      AppConfigSchema.parse({ orders: { pollIntervalSeconds: 1 } }).orders,
+      3,
+    );
+    const placed = await placeOrder(
+      ctx,
+      {
+        symbol: 'QQQ',
+        side: 'buy',
+        quantity: '8',
+        referencePrice: '400.00',
+        broker: 'alpaca',
+        account,
+        clientOrderId: `protect-${randomUUID()}`,
+      },
+      orderSettings,
+    );
+    const atBroker = await waitFor(
+      async () => alpaca.orderByClientId(placed.clientOrderId),
+      (o) => o !== undefined,
+    );
+    const before = await status(ctx, 'alpaca', account);
+    expect(before.protectModes).toEqual({ QQQ: 'auto-exit' });
+    expect(before.monitors.QQQ).toBeUndefined();
+    alpaca.fill(atBroker!.id, 8, '399.90');
+    const watched = await waitFor(
+      () => status(ctx, 'alpaca', account),
+      (v) => v.monitors.QQQ?.status === 'running',
+      20_000,
+    );
+    expect(watched.monitors.QQQ).toMatchObject({ quantity: 8, entryPrice: '399.9' });
+    expect(watched.protectModes).toEqual({});
+    expect(await monitor(`position:alpaca:${account}:QQQ`)).toMatchObject({ mode: 'auto-exit', quantity: 8 });
+    alpaca.setPosition('QQQ', '0', '0');
+    await stopPositionsWatch(ctx, 'alpaca', account, { stopMonitors: true });
+    await env.client.workflow.getHandle(workflowId).result();
   });
 
   it('paper: positions from its store; continue-as-new carries the monitors; --stop-monitors stops them', async () => {
