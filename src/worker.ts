@@ -17,6 +17,7 @@ import { Client, Connection } from '@temporalio/client';
 import { resolveDestinations } from './notifications/destinations';
 import { NotificationSender } from './notifications/sender';
 import { activityCorrelationInterceptor } from './observability/activity-correlation';
+import { businessEventsInterceptor } from './observability/business-events';
 import { startObservability } from './observability/runtime';
 
 export interface FlowguardWorkerOptions {
@@ -88,7 +89,8 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
       : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities(deps),
     // clientOrderId / positionId from activity inputs on every activity log line (src/observability).
-    interceptors: { activity: [activityCorrelationInterceptor] },
+    // Business events (order placed, alert) get one info line each as their activity ends.
+    interceptors: { activity: [activityCorrelationInterceptor, businessEventsInterceptor] },
     // Lets in-flight activities (a broker submit, say) finish on SIGTERM instead of being abandoned.
     shutdownGraceTime: '10 seconds',
     // A workflow task queued for a worker that died waits this long before any other worker may take it (SDK

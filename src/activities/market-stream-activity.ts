@@ -8,6 +8,7 @@ import { type PolygonError } from '../market-data/polygon-errors';
 import { cursorFrom } from '../market-data/polygon-rest';
 import { type FeedSubscription, type PolygonStreamHub } from '../market-data/polygon-stream-hub';
 import { toActivityFailure } from './failures';
+import { logAlerts } from '../observability/business-events';
 import {
   lastQuoteOf,
   lastTradeOf,
@@ -159,6 +160,7 @@ export function createStreamActivity(deps: StreamDeps) {
     const push = (force: boolean) => {
       if (!detector) return;
       const alerts = detector.drainAlerts();
+      logAlerts(ctx.log, input.symbol, alerts);
       const now = Date.now();
       if (alerts.length === 0 && !force && (!dirty || now - lastPush < input.updateIntervalMs)) return;
       dirty = false;

@@ -11,8 +11,9 @@
  */
 import os from 'node:os';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { MASK, maskSecrets, maskString, maskUrl } from '../domain/masking';
-import { type LogLevelName, readObservabilityEnv } from './observability-env';
+import { type LogFormat, type LogLevelName, readObservabilityEnv } from './observability-env';
 
 export type { Logger } from 'pino';
 
@@ -145,6 +146,8 @@ export interface CreateLoggerOptions {
   readonly level?: LogLevelName;
   /** Default: stdout. */
   readonly destination?: DestinationStream;
+  /** Default: FLOWGUARD_LOG_FORMAT, else json. Pretty lines go to `destination` (default stdout) too. */
+  readonly format?: LogFormat;
   /** Secrets masked by value; default: those found in `env`. */
   readonly secrets?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
@@ -155,7 +158,9 @@ export interface CreateLoggerOptions {
 /** A pino logger writing masked JSON lines: `{"level":"info","time":"…","name":"flowguard",…,"msg":"…"}`. */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const env = options.env ?? process.env;
-  const level = options.level ?? readObservabilityEnv(env).FLOWGUARD_LOG_LEVEL;
+  const settings = options.level === undefined || options.format === undefined ? readObservabilityEnv(env) : undefined;
+  const level = options.level ?? settings!.FLOWGUARD_LOG_LEVEL;
+  const format = options.format ?? settings!.FLOWGUARD_LOG_FORMAT;
   const scrub = createScrubber(options.secrets ?? secretValuesFromEnv(env));
   const safeObject = (obj: object) => toLogSafe(obj, scrub) as Record<string, unknown>;
   const logger = pino(
@@ -173,12 +178,12 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
       serializers: { err: (e: unknown) => e, error: (e: unknown) => e },
       redact: { paths: [...REDACT_PATHS], censor: MASK },
       hooks: {
-        logMethod(args: unknown[], method) {
-          method.apply(this, safeArgs(args, scrub) as Parameters<typeof method>);
+        logMethod(args: unknown[], method, levelValue) {
+          method.apply(this, safeArgs(args, scrub, levelValue) as Parameters<typeof method>);
         },
       },
     },
-    options.destination,
+    format === 'pretty' ? prettyDestination(options.destination) : options.destination,
   );
   // pino runs formatters.bindings only for the root's bindings, not a child's: mask those here. Children
   // inherit this `child` from the root, so grandchildren are covered too.
@@ -194,20 +199,61 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
  * pino takes `(obj?, msg?, ...interpolation)`; the message and interpolation values bypass formatters.log,
  * so they are scrubbed here. An Error first argument becomes `{ err }` with its (scrubbed) message as msg.
  */
-function safeArgs(args: unknown[], scrub: Scrubber): unknown[] {
+function safeArgs(args: unknown[], scrub: Scrubber, levelValue = ERROR_LEVEL): unknown[] {
   if (args.length === 0) return args;
   const [first, ...rest] = args;
+  const keepStacks = levelValue >= ERROR_LEVEL;
   if (first instanceof Error) {
     const message = typeof rest[0] === 'string' ? rest.shift() : first.message;
-    return [{ err: first }, scrub(String(message)), ...rest.map((a) => interpolationArg(a, scrub))];
+    const err = keepStacks ? first : withoutStacks(toLogSafe(first, scrub));
+    return [{ err }, scrub(String(message)), ...rest.map((a) => interpolationArg(a, scrub))];
   }
   if (typeof first === 'string') return [scrub(first), ...rest.map((a) => interpolationArg(a, scrub))];
   if (first !== null && typeof first === 'object') {
+    const fields = keepStacks ? first : withoutStacks(toLogSafe(first, scrub));
     const err = (first as { err?: unknown }).err;
-    if (rest.length === 0 && err instanceof Error) return [first, scrub(err.message)];
-    return [first, ...rest.map((a) => interpolationArg(a, scrub))];
+    if (rest.length === 0 && err instanceof Error) return [fields, scrub(err.message)];
+    return [fields, ...rest.map((a) => interpolationArg(a, scrub))];
   }
   return args.map((a) => interpolationArg(a, scrub));
+}
+
+/** pino's numeric level of `error`: stacks are kept from here up. */
+const ERROR_LEVEL = 50;
+
+/**
+ * A warning about an expected failure (a broker refusal, a retried poll) does not need a 30-line stack: below
+ * error level stacks are dropped, which keeps such lines short. Errors keep them.
+ */
+function withoutStacks(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutStacks);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k === 'stack' && typeof v === 'string') continue;
+    out[k] = withoutStacks(v);
+  }
+  return out;
+}
+
+/**
+ * FLOWGUARD_LOG_FORMAT=pretty: pino-pretty in this thread (not a transport worker), synchronous like pino's own
+ * stdout, one line per entry: time, level, message, then the fields. Masking has already happened by then.
+ */
+function prettyDestination(destination?: DestinationStream): DestinationStream {
+  const toTerminal = destination === undefined && process.stdout.isTTY === true && !process.env.NO_COLOR;
+  return pinoPretty({
+    colorize: toTerminal,
+    sync: true,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name',
+    messageKey: 'msg',
+    // Errors on the entry's line like any other field (pino-pretty spreads them over many lines by default).
+    errorLikeObjectKeys: [],
+    customPrettifiers: { err: (value) => JSON.stringify(value), error: (value) => JSON.stringify(value) },
+    ...(destination ? { destination } : {}),
+  });
 }
 
 function interpolationArg(value: unknown, scrub: Scrubber): unknown {

@@ -4,6 +4,10 @@ import { parseOrThrow } from '../domain/validation';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
+/** json: one JSON object a line, for machines (the default); pretty: one readable line per entry, for a person. */
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 const port = (fallback: number) =>
   z
     .string()
@@ -19,6 +23,11 @@ export const ObservabilityEnvSchema = z.object({
     .transform((v) => v.toLowerCase())
     .pipe(z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }))
     .default('info'),
+  FLOWGUARD_LOG_FORMAT: z
+    .string()
+    .transform((v) => v.toLowerCase())
+    .pipe(z.enum(LOG_FORMATS, { message: `must be one of ${LOG_FORMATS.join(', ')}` }))
+    .default('json'),
   /** The worker's /metrics endpoint; 0 turns metrics off (flowguard's and Temporal's). */
   FLOWGUARD_METRICS_PORT: port(9464),
   FLOWGUARD_METRICS_HOST: z

@@ -7,6 +7,7 @@
  * (sdkComponent, workflowId, runId, workflowType, activityType, attempt, ...), masked like every other line.
  */
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
+import { shapeTemporalEntry } from './business-events';
 import { type Logger } from './logger';
 
 const LOG_TIMESTAMP = Symbol.for('log_timestamp');
@@ -37,8 +38,10 @@ export class PinoTemporalLogger implements TemporalLogger {
         // An observer (metrics) must never break logging, and a logger must never throw into the SDK.
       }
     }
-    const method = PINO_LEVEL[level] ?? 'info';
-    this.logger[method](fields, message);
+    // Business events get their `event` field; webpack's bundle statistics go to debug (src/observability/business-events.ts).
+    const shaped = shapeTemporalEntry(level, message, fields);
+    const method = PINO_LEVEL[shaped.level] ?? 'info';
+    this.logger[method](shaped.fields, shaped.message);
   }
 
   trace(message: string, meta?: LogMetadata): void {

@@ -161,6 +161,14 @@ describe('worker observability (spawned worker)', () => {
       taskQueue,
     });
     expect(typeof transitions[0]!.runId).toBe('string');
+    // Business events (issue 12 item 8): each transition says which, and the submit the broker took is one line.
+    for (const t of transitions) expect(t.event).toBe(`order.${String(t.to)}`);
+    const placedLines = records.filter((r) => r.event === 'order.placed' && r.clientOrderId === clientOrderId);
+    expect(placedLines).toHaveLength(1);
+    expect(placedLines[0]).toMatchObject({ level: 'info', symbol: expect.any(String), side: expect.any(String) });
+    expect(String(placedLines[0]!.msg)).toMatch(/^order placed: (buy|sell) \d+ [A-Z]+ @ [\d.]+ on paper$/);
+    // webpack's statistics never reach info (the worker bundles nothing here, and would log them at debug).
+    expect(records.filter((r) => /webpack \d/.test(String(r.msg)))).toEqual([]);
     const audit = records.find(
       (r) => r.component === 'audit' && r.event === 'submit' && r.clientOrderId === clientOrderId,
     );
