@@ -11,7 +11,7 @@
  */
 import os from 'node:os';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import pinoPretty from 'pino-pretty';
+import type pinoPrettyModule from 'pino-pretty';
 import { MASK, maskSecrets, maskString, maskUrl } from '../domain/masking';
 import { type LogFormat, type LogLevelName, readObservabilityEnv } from './observability-env';
 
@@ -242,6 +242,9 @@ function withoutStacks(value: unknown): unknown {
  */
 function prettyDestination(destination?: DestinationStream): DestinationStream {
   const toTerminal = destination === undefined && process.stdout.isTTY === true && !process.env.NO_COLOR;
+  // Loaded only in pretty mode: the JSON default needs nothing beyond pino.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pinoPretty = require('pino-pretty') as typeof pinoPrettyModule;
   return pinoPretty({
     colorize: toTerminal,
     sync: true,
