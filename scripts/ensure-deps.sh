@@ -7,9 +7,14 @@ stamp="node_modules/.flowguard-lock-hash"
 want="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "== installing npm dependencies"
-  # `npm install` rather than `npm ci`: npm 11 writes lock files without other platforms' optional
-  # binaries (swc, esbuild) and `npm ci` then refuses them as out of sync.
-  npm install --no-audit --no-fund
+  if [ ! -e node_modules ]; then
+    # A fresh clone (CI): exactly the lock file, which records every platform's optional binaries (swc,
+    # esbuild) so npm 10 and 11 both accept it; `npm ci` never rewrites it.
+    npm ci --no-audit --no-fund
+  else
+    # An existing tree (possibly shared, e.g. a symlinked node_modules): `npm ci` would delete it first.
+    npm install --no-audit --no-fund
+  fi
   echo "$want" > "$stamp"
 fi
 if ! node bin/dist-current.js; then
