@@ -4,7 +4,11 @@
  */
 import type { BrokerExecution, BrokerName, BrokerOrderSnapshot } from './broker';
 
-/** Brokers that push order updates; the others are followed by polling alone. */
+/**
+ * Brokers that push order updates; the others are followed by polling alone. The desk workflow reads it, so it
+ * lives here as plain data; it must agree with `hasUpdateStream` in the broker list (src/brokers/registry.ts),
+ * which checks it when loaded.
+ */
 export const BROKERS_WITH_ORDER_UPDATES: readonly BrokerName[] = ['alpaca'];
 
 export function brokerHasOrderUpdates(broker: BrokerName): boolean {

@@ -3,13 +3,101 @@ import { type BrokerRegistry } from '../activities/broker-activities';
 import { createAlpacaBroker } from './alpaca/alpaca-broker';
 import { type AlpacaConfig, alpacaConfigFromEnv } from './alpaca/config';
 import { AlpacaTradeUpdatesStream } from './alpaca/stream';
-import { type Broker, type BrokerName } from './broker';
-import { type OrderUpdateStreamFactory } from './order-updates';
+import { type OrderState } from '../domain/orders/order-state';
+import { ValidationError } from '../domain/validation';
+import { ALPACA_STATUS_MAP } from './alpaca/status';
+import { type Broker, BrokerName } from './broker';
+import { BROKERS_WITH_ORDER_UPDATES, type OrderUpdateStreamFactory } from './order-updates';
 import { type MarketDataFailure } from './paper/market-data-guard';
 import { PaperBroker } from './paper/paper-broker';
 import { type MarketPriceSource } from './paper/market-price-source';
 import { createRobinhoodBroker } from './robinhood/robinhood-broker';
 import { robinhoodConfigFromEnv } from './robinhood/config';
+import { ROBINHOOD_STATE_MAP } from './robinhood/status';
+
+/**
+ * What flowguard knows about one broker, in the one list every other part derives from: the CLI's and the
+ * health check's names and help, the worker's adapters, which brokers push order updates. Adding a broker is a
+ * BrokerName (src/domain/orders/order-request.ts: the domain validates names) plus one entry here; the compiler
+ * refuses a name without an entry.
+ */
+export interface BrokerDescriptor {
+  readonly name: BrokerName;
+  /** Variables that configure it (each adapter's fromEnv names the missing one); empty: needs none. */
+  readonly envVars: readonly string[];
+  /** It pushes order updates (fills) on a stream; the others are followed by polling alone. */
+  readonly hasUpdateStream: boolean;
+  /** Its status words → flowguard's states; null when it speaks flowguard's states (paper). */
+  readonly statusMap: Readonly<Record<string, OrderState>> | null;
+  /**
+   * The adapter from the environment, and where it talks to, for a one-off caller (`flowguard health`);
+   * absent for paper, which runs inside the worker. Throws ValidationError naming a missing or bad variable.
+   */
+  readonly fromEnv?: (env: NodeJS.ProcessEnv, timeoutMs: number) => { readonly broker: Broker; readonly where: string };
+}
+
+export const BROKERS = {
+  paper: { name: BrokerName.Paper, envVars: [], hasUpdateStream: false, statusMap: null },
+  alpaca: {
+    name: BrokerName.Alpaca,
+    envVars: ['ALPACA_KEY_ID', 'ALPACA_SECRET_KEY'],
+    hasUpdateStream: true,
+    statusMap: ALPACA_STATUS_MAP,
+    fromEnv: (env, timeoutMs) => {
+      const config = alpacaConfigFromEnv(env);
+      return {
+        broker: createAlpacaBroker({ ...config, timeoutMs: config.timeoutMs ?? timeoutMs }),
+        where: config.baseUrl,
+      };
+    },
+  },
+  robinhood: {
+    name: BrokerName.Robinhood,
+    envVars: ['ROBINHOOD_TOKEN', 'ROBINHOOD_ACCOUNT_NUMBER'],
+    hasUpdateStream: false,
+    statusMap: ROBINHOOD_STATE_MAP,
+    fromEnv: (env, timeoutMs) => {
+      const config = robinhoodConfigFromEnv(env);
+      return {
+        broker: createRobinhoodBroker({ ...config, timeoutMs: config.timeoutMs ?? timeoutMs }),
+        where: config.baseUrl,
+      };
+    },
+  },
+} as const satisfies Record<BrokerName, BrokerDescriptor>;
+
+/** Every broker name, in the list's order: paper, alpaca, robinhood. */
+export const BROKER_NAMES: readonly BrokerName[] = Object.values(BROKERS).map((b) => b.name);
+
+/** "paper, alpaca or robinhood": for help texts and messages. */
+export const BROKER_NAMES_TEXT = `${BROKER_NAMES.slice(0, -1).join(', ')} or ${BROKER_NAMES.at(-1)!}`;
+
+export function brokerDescriptor(name: BrokerName): BrokerDescriptor {
+  return BROKERS[name];
+}
+
+/**
+ * A broker name as a person types it (either case: `--broker Alpaca`), undefined meaning paper. Throws
+ * ValidationError naming `field` and the brokers there are.
+ */
+export function parseBrokerName(value: string | undefined, field = 'broker'): BrokerName {
+  const name = (value ?? BrokerName.Paper).trim().toLowerCase();
+  const found = BROKER_NAMES.find((b) => b === name);
+  if (found === undefined) throw new ValidationError([{ field, rule: `must be ${BROKER_NAMES_TEXT}` }]);
+  return found;
+}
+
+// The workflow-side list (src/brokers/order-updates.ts) cannot import this module (adapters use node:http): it
+// must name exactly the brokers whose descriptor has an update stream. A disagreement stops the worker loading.
+const streaming = BROKER_NAMES.filter((b) => BROKERS[b].hasUpdateStream);
+if (
+  streaming.length !== BROKERS_WITH_ORDER_UPDATES.length ||
+  streaming.some((b) => !BROKERS_WITH_ORDER_UPDATES.includes(b))
+) {
+  throw new Error(
+    `BROKERS_WITH_ORDER_UPDATES (${BROKERS_WITH_ORDER_UPDATES.join(', ')}) disagrees with the broker list (${streaming.join(', ')})`,
+  );
+}
 
 export interface BrokerRegistryOptions {
   readonly env?: NodeJS.ProcessEnv;
@@ -48,12 +136,22 @@ export function createBrokerRegistry(options: BrokerRegistryOptions = {}): Broke
   function alpacaConfig(): AlpacaConfig {
     return options.alpacaConfig ?? alpacaConfigFromEnv(env);
   }
-  return {
-    orderUpdates(name): OrderUpdateStreamFactory | null {
-      if (name !== 'alpaca' || (options.overrides?.alpaca && !options.alpacaConfig)) return null;
+  // The only broker with an update stream today is Alpaca; the descriptor says which do, the factory how.
+  const streams: Partial<Record<BrokerName, () => OrderUpdateStreamFactory | null>> = {
+    alpaca: () => {
+      // An overridden Alpaca adapter without alpacaConfig has no stream: its origin is unknown.
+      if (options.overrides?.alpaca && !options.alpacaConfig) return null;
       // Read when the relay starts, so a worker without Alpaca keys fails that activity with the missing name.
       const config = alpacaConfig();
       return (handlers) => new AlpacaTradeUpdatesStream({ config, ...handlers });
+    },
+  };
+  return {
+    orderUpdates(name): OrderUpdateStreamFactory | null {
+      if (!BROKERS[name].hasUpdateStream) return null;
+      const stream = streams[name];
+      if (!stream) throw new Error(`broker ${name} is listed with an update stream but the registry builds none`);
+      return stream();
     },
     get(name) {
       let broker = built.get(name);

@@ -4,11 +4,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import { type WorkerPaperHealth } from '../activities/health';
-import { createAlpacaBroker } from '../brokers/alpaca/alpaca-broker';
-import { alpacaConfigFromEnv } from '../brokers/alpaca/config';
 import { BrokerErrorType, BrokerName, isBrokerError } from '../brokers/broker';
-import { robinhoodConfigFromEnv } from '../brokers/robinhood/config';
-import { createRobinhoodBroker } from '../brokers/robinhood/robinhood-broker';
+import { BROKER_NAMES, brokerDescriptor } from '../brokers/registry';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import { readPolygonEnv } from '../market-data/polygon-env';
 import { PolygonRateLimited, PolygonUnauthorized, PolygonUnavailable } from '../market-data/polygon-errors';
@@ -50,7 +47,6 @@ export interface HealthOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-const BROKER_NAMES = Object.values(BrokerName);
 const BrokerListSchema = z
   .string()
   .transform((s) =>
@@ -255,25 +251,16 @@ export async function checkBroker(
   timeoutMs = 5000,
 ): Promise<HealthCheck> {
   const name = `broker:${broker}`;
-  const vars =
-    broker === BrokerName.Alpaca
-      ? ['ALPACA_KEY_ID', 'ALPACA_SECRET_KEY']
-      : ['ROBINHOOD_TOKEN', 'ROBINHOOD_ACCOUNT_NUMBER'];
+  const descriptor = brokerDescriptor(broker);
+  const vars = descriptor.envVars;
   if (!vars.some((v) => isSet(env, v))) {
     return { name, ok: false, required, detail: `not configured: set ${vars.join(' and ')} to check ${broker}` };
   }
   let adapter;
   let where: string;
   try {
-    if (broker === BrokerName.Alpaca) {
-      const cfg = alpacaConfigFromEnv(env);
-      where = cfg.baseUrl;
-      adapter = createAlpacaBroker({ ...cfg, timeoutMs: cfg.timeoutMs ?? timeoutMs });
-    } else {
-      const cfg = robinhoodConfigFromEnv(env);
-      where = cfg.baseUrl;
-      adapter = createRobinhoodBroker({ ...cfg, timeoutMs: cfg.timeoutMs ?? timeoutMs });
-    }
+    if (!descriptor.fromEnv) throw new Error(`${broker} runs inside the worker: it has no probe of its own`);
+    ({ broker: adapter, where } = descriptor.fromEnv(env, timeoutMs));
   } catch (err) {
     if (err instanceof ValidationError) return { name, ok: false, required: true, detail: invalidConfig(err) };
     throw err;

@@ -6,6 +6,7 @@ import { loadConfig } from '../config/load-config';
 import { orderSettingsFromConfig } from '../config/order-settings';
 import { type AppConfig } from '../domain/config';
 import { PriceStringSchema } from '../domain/orders/money';
+import { BROKER_NAMES_TEXT } from '../brokers/registry';
 import { BrokerName, SymbolSchema } from '../domain/orders/order-request';
 import { parseOrThrow } from '../domain/validation';
 import { SearchAttributes, WorkflowIds } from '../shared/contracts';
@@ -36,7 +37,7 @@ const StartSchema = z.object({
     .optional(),
   mode: z.enum([MonitorMode.Alert, MonitorMode.AutoExit]),
   dataMode: z.enum([DataMode.Poll, DataMode.Stream], { message: 'must be poll or stream' }),
-  broker: z.enum(BrokerName, { message: `must be one of ${Object.values(BrokerName).join(', ')}` }),
+  broker: z.enum(BrokerName, { message: `must be ${BROKER_NAMES_TEXT}` }),
 });
 
 export interface StartMonitorOptions {
@@ -191,12 +192,7 @@ export function registerMonitorCommands(program: Command): void {
     .option('--position-id <ID>', 'stable id (generated when omitted); starting the same id again is a no-op')
     .option('--auto-exit', 'place a protective limit SELL when the exit signal fires')
     .option('--data-mode <mode>', 'poll or stream (either case)', enumOption, 'poll')
-    .option(
-      '--broker <name>',
-      `broker for the protective exit: ${Object.values(BrokerName).join(', ')}`,
-      enumOption,
-      'paper',
-    )
+    .option('--broker <name>', `broker for the protective exit: ${BROKER_NAMES_TEXT}`, enumOption, 'paper')
     .option('--account <LABEL>', 'desk account label (default: $FLOWGUARD_ACCOUNT or main)')
     .option('--json', 'print one JSON object')
     .action(

@@ -10,7 +10,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../config/load-config';
 import { orderSettingsFromConfig } from '../config/order-settings';
 import { assertWithinOrderLimits, DEFAULT_ORDER_LIMITS, type OrderLimits } from '../domain/orders/order-limits';
-import { BrokerName, prepareLimitOrder } from '../domain/orders/order-request';
+import { prepareLimitOrder, type BrokerName } from '../domain/orders/order-request';
+import { BROKER_NAMES_TEXT, parseBrokerName } from '../brokers/registry';
 import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
 import { ValidationError, type ValidationIssue } from '../domain/validation';
 import { SearchAttributes, WorkflowIds } from '../shared/contracts';
@@ -30,8 +31,7 @@ import { action, enumOption, ExitCode, printJson, UsageError } from './io';
 import { protectPosition } from './positions';
 import { withTemporal, type CliContext } from './temporal';
 
-const BROKERS: readonly BrokerName[] = Object.values(BrokerName);
-const BROKER_HELP = `${BROKERS.join(', ')} (either case)`;
+const BROKER_HELP = `${BROKER_NAMES_TEXT} (either case)`;
 
 /** Refused by the desk (kill switch, circuit breaker): a clear message and exit 1, never a silent accept. */
 export class OrderRefusedError extends Error {
@@ -81,9 +81,7 @@ export interface PlacedOrder {
 }
 
 function brokerOf(value: string | undefined): BrokerName {
-  const broker = (value ?? 'paper') as BrokerName;
-  if (!BROKERS.includes(broker)) throw new UsageError(`broker: must be one of ${BROKERS.join(', ')}`);
-  return broker;
+  return parseBrokerName(value);
 }
 
 /** Numbers from the command line stay strings when malformed, so validation names the rule that broke. */

@@ -3,6 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { loadConfig } from '../config/load-config';
 import { orderSettingsFromConfig } from '../config/order-settings';
 import { type AppConfig } from '../domain/config';
+import { BROKER_NAMES_TEXT, parseBrokerName } from '../brokers/registry';
 import { type BrokerName } from '../domain/orders/order-request';
 import { ValidationError } from '../domain/validation';
 import { SearchAttributes, WorkflowIds } from '../shared/contracts';
@@ -21,8 +22,6 @@ import { accountOf } from './orders';
 import { action, enumOption, printJson, UsageError } from './io';
 import { withTemporal, type CliContext } from './temporal';
 
-const BROKERS: readonly BrokerName[] = ['paper', 'alpaca', 'robinhood'];
-
 export interface WatchOptions {
   readonly broker?: string;
   readonly account?: string;
@@ -37,11 +36,7 @@ export interface WatchOptions {
 }
 
 export function brokerOf(value: string | undefined): BrokerName {
-  const broker = value ?? 'paper';
-  if (!BROKERS.includes(broker as BrokerName)) {
-    throw new ValidationError([{ field: 'broker', rule: 'must be paper, alpaca or robinhood' }]);
-  }
-  return broker as BrokerName;
+  return parseBrokerName(value);
 }
 
 /** The watch's input from options over configuration; errors name the option and the rule. */
@@ -169,7 +164,7 @@ export function registerPositionsCommands(program: Command): void {
     .description('watch a broker account: a monitor for every open long position, started and ended by itself');
   const common = (cmd: Command) =>
     cmd
-      .option('--broker <name>', 'paper, alpaca or robinhood (either case)', enumOption, 'paper')
+      .option('--broker <name>', `${BROKER_NAMES_TEXT} (either case)`, enumOption, 'paper')
       .option('--account <LABEL>', 'account label (default: $FLOWGUARD_ACCOUNT or main)');
   common(
     positions

@@ -5,6 +5,7 @@ import { resolveDestinations } from '../notifications/destinations';
 import { readObservabilityEnv } from '../observability/observability-env';
 import { warnUnknownFlowguardVariables } from './env-names';
 import { loadConfig } from './load-config';
+import { BROKER_NAMES } from '../brokers/registry';
 
 /** Worker capacity, from the environment. */
 export const WorkerEnvSchema = z.object({
@@ -37,8 +38,6 @@ export async function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env):
   watchedBrokersFromEnv(env);
 }
 
-const BROKERS: readonly string[] = ['paper', 'alpaca', 'robinhood'];
-
 /** The brokers FLOWGUARD_POSITIONS_WATCH names (comma-separated), validated; empty when unset. */
 export function watchedBrokersFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): BrokerName[] {
   const raw = env.FLOWGUARD_POSITIONS_WATCH?.trim();
@@ -47,12 +46,12 @@ export function watchedBrokersFromEnv(env: Readonly<Record<string, string | unde
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const bad = names.filter((n) => !BROKERS.includes(n));
+  const bad = names.filter((n) => !(BROKER_NAMES as readonly string[]).includes(n));
   if (bad.length > 0) {
     throw new ValidationError([
       {
         field: 'FLOWGUARD_POSITIONS_WATCH',
-        rule: `must list brokers from paper, alpaca, robinhood (not ${bad.join(', ')})`,
+        rule: `must list brokers from ${BROKER_NAMES.join(', ')} (not ${bad.join(', ')})`,
       },
     ]);
   }

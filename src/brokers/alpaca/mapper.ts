@@ -1,8 +1,9 @@
 import { maskSecrets } from '../../domain/masking';
-import { mapAlpacaStatus, refineByFills } from '../../domain/orders/broker-status';
+import { refineByFills } from '../../domain/orders/broker-status';
 import { type BrokerExecution, type BrokerOrderSnapshot, BrokerName, normaliseDecimal } from '../broker';
 import { BrokerBadResponse } from '../errors';
 import { type AlpacaOrder, type AlpacaTradeUpdate } from './schemas';
+import { mapAlpacaStatus } from './status';
 
 export function alpacaOrderToSnapshot(order: AlpacaOrder): BrokerOrderSnapshot {
   const base = mapAlpacaStatus(order.status);

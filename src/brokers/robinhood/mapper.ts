@@ -1,8 +1,9 @@
 import { maskSecrets } from '../../domain/masking';
-import { mapRobinhoodState, refineByFills } from '../../domain/orders/broker-status';
+import { refineByFills } from '../../domain/orders/broker-status';
 import { type BrokerOrderSnapshot, BrokerName, averagePrice, normaliseDecimal } from '../broker';
 import { BrokerBadResponse } from '../errors';
 import { type RobinhoodOrder } from './schemas';
+import { mapRobinhoodState } from './status';
 
 export function robinhoodOrderToSnapshot(
   order: RobinhoodOrder,

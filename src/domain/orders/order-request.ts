@@ -49,8 +49,11 @@ export const ClientOrderIdSchema = z
 export const TimeInForce = { Day: 'day', Gtc: 'gtc' } as const;
 export type TimeInForce = (typeof TimeInForce)[keyof typeof TimeInForce];
 
+/** The brokers' names; what each is and how it is built is the broker list in src/brokers/registry.ts. */
 export const BrokerName = { Paper: 'paper', Alpaca: 'alpaca', Robinhood: 'robinhood' } as const;
 export type BrokerName = (typeof BrokerName)[keyof typeof BrokerName];
+const BROKER_NAME_LIST: readonly string[] = Object.values(BrokerName);
+const BROKER_NAMES_TEXT = `${BROKER_NAME_LIST.slice(0, -1).join(', ')} or ${BROKER_NAME_LIST.at(-1)}`;
 
 /** flowguard places limit orders only (SPEC §3.3); the others are named so the refusal can be specific. */
 export const LIMIT_ORDER_TYPE = 'limit';
@@ -79,11 +82,7 @@ export const OrderRequestSchema = z
     strategy: z.string({ message: 'must be a string' }).min(1, 'must not be empty').optional(),
     clientOrderId: ClientOrderIdSchema.optional(),
     timeInForce: z.enum([TimeInForce.Day, TimeInForce.Gtc], { message: 'must be day or gtc' }).default(TimeInForce.Day),
-    broker: z
-      .enum([BrokerName.Paper, BrokerName.Alpaca, BrokerName.Robinhood], {
-        message: 'must be paper, alpaca or robinhood',
-      })
-      .default(BrokerName.Paper),
+    broker: z.enum(BrokerName, { message: `must be ${BROKER_NAMES_TEXT}` }).default(BrokerName.Paper),
   })
   .strict();
 export type OrderRequestInput = z.input<typeof OrderRequestSchema>;

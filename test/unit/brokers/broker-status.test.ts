@@ -1,14 +1,8 @@
 import fc from 'fast-check';
 import { ORDER_STATES, OrderState } from '../../../src/domain/orders/order-state';
-import {
-  ALPACA_ORDER_STATUSES,
-  ALPACA_STATUS_MAP,
-  ROBINHOOD_ORDER_STATES,
-  ROBINHOOD_STATE_MAP,
-  mapAlpacaStatus,
-  mapRobinhoodState,
-  refineByFills,
-} from '../../../src/domain/orders/broker-status';
+import { ALPACA_ORDER_STATUSES, ALPACA_STATUS_MAP, mapAlpacaStatus } from '../../../src/brokers/alpaca/status';
+import { ROBINHOOD_ORDER_STATES, ROBINHOOD_STATE_MAP, mapRobinhoodState } from '../../../src/brokers/robinhood/status';
+import { refineByFills } from '../../../src/domain/orders/broker-status';
 
 describe('broker status tables', () => {
   it('cover exactly the documented Robinhood states', () => {
