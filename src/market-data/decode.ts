@@ -21,7 +21,7 @@ import {
 } from '../domain/market-data/records';
 import { MAX_PRICE, MAX_SIZE, toPriceE8 } from '../domain/market-data/price';
 import { RejectCode } from '../domain/market-data/reject-codes';
-import { nsFromMillis, parseNs, type NsTime } from '../domain/market-data/timestamp';
+import { isNs, nsFromMillis, parseNs, type NsTime } from '../domain/market-data/timestamp';
 
 // ---- JSON with exact nanoseconds
 
@@ -40,8 +40,8 @@ const MAX_US = Number.MAX_SAFE_INTEGER;
 
 /**
  * The exact time of `key` in a record's JSON text whose JSON.parse value `parsed` lost precision: the digits after
- * the key, when they are the number JSON.parse made of them (else undefined: unusual spacing, a repeated key, and
- * the caller parses the text exactly instead).
+ * the key, when they are (within rounding) the number JSON.parse made of them; else undefined (unusual spacing, a
+ * repeated key), and the caller parses the text exactly instead. Digits are summed in place: no substrings.
  */
 function exactNs(line: string, key: string, parsed: number): NsTime | undefined {
   const at = line.indexOf(key);
@@ -50,9 +50,14 @@ function exactNs(line: string, key: string, parsed: number): NsTime | undefined 
   let end = start;
   for (let c = line.charCodeAt(end); c >= 48 && c <= 57; c = line.charCodeAt(++end));
   const n = end - start;
-  if (n < 16 || n > 22 || Number(line.slice(start, end)) !== parsed) return undefined;
-  const us = Number(line.slice(start, end - 3));
-  return us > MAX_US ? undefined : { us, rem: Number(line.slice(end - 3, end)) };
+  if (n < 16 || n > 22) return undefined;
+  // Microseconds (below 2^53 when valid) summed exactly; the last three digits are the nanosecond remainder.
+  let us = 0;
+  for (let i = start; i < end - 3; i++) us = us * 10 + (line.charCodeAt(i) - 48);
+  const rem =
+    (line.charCodeAt(end - 3) - 48) * 100 + (line.charCodeAt(end - 2) - 48) * 10 + line.charCodeAt(end - 1) - 48;
+  if (us > MAX_US || Math.abs(us * 1000 + rem - parsed) > parsed * 2 ** -50) return undefined;
+  return { us, rem };
 }
 
 const SIP_KEY = '"sip_timestamp":';
@@ -77,7 +82,14 @@ export function decodeRecordedLine(raw: unknown, line: string, stream: MarketStr
   const p = r.participant_timestamp;
   if (unsafe(s) && (sip = exactNs(line, SIP_KEY, s)) === undefined)
     return decodeRecorded(parsePolygonJson(line), stream, symbol);
-  if (stream === 'trade' && unsafe(p) && (part = exactNs(line, PARTICIPANT_KEY, p)) === undefined)
+  const trf = r.trf_id;
+  if (
+    stream === 'trade' &&
+    typeof trf === 'number' &&
+    trf >= 0 &&
+    unsafe(p) &&
+    (part = exactNs(line, PARTICIPANT_KEY, p)) === undefined
+  )
     return decodeRecorded(parsePolygonJson(line), stream, symbol);
   return stream === 'trade'
     ? rejectOr(tradeFromRest(r, sip, part), 'trade', (trade) => ({ kind: 'trade', trade }))
@@ -136,7 +148,9 @@ export function tradeFromRest(raw: unknown, sipNs?: NsTime, participantNs?: NsTi
   const seq = raw.sequence_number;
   const trf = raw.trf_id;
   const sip = sipNs ?? parseNs(raw.sip_timestamp);
-  const participant = participantNs ?? parseNs(raw.participant_timestamp);
+  // The participant time is only a value for a TRF print (see TradeEvent.execUs); otherwise it is only checked.
+  const trfPrint = isInt(trf) && trf >= 0;
+  const participant = participantNs ?? (trfPrint ? parseNs(raw.participant_timestamp) : undefined);
   if (
     sip === undefined ||
     !isPrice(price) ||
@@ -149,14 +163,14 @@ export function tradeFromRest(raw: unknown, sipNs?: NsTime, participantNs?: NsTi
     !optInt(trf) ||
     !optInt(raw.tape) ||
     !optIntArray(conditions) ||
-    participant === undefined ||
-    (raw.trf_timestamp !== undefined && parseNs(raw.trf_timestamp) === undefined)
+    (trfPrint ? participant === undefined : participantNs === undefined && !isNs(raw.participant_timestamp)) ||
+    (raw.trf_timestamp !== undefined && !isNs(raw.trf_timestamp))
   ) {
     return RejectCode.Schema;
   }
   if (price <= 0) return RejectCode.NonPositivePrice;
   if (size <= 0) return RejectCode.NonPositiveSize;
-  const exec = trf !== undefined && (trf as number) >= 0 ? participant : sip;
+  const exec = trfPrint ? participant! : sip;
   return {
     id,
     exchange,
@@ -202,8 +216,8 @@ export function quoteFromRest(raw: unknown, sipNs?: NsTime): Parsed<QuoteEvent> 
     !optInt(raw.tape) ||
     !optIntArray(raw.conditions) ||
     !optIntArray(raw.indicators) ||
-    parseNs(raw.participant_timestamp) === undefined ||
-    (raw.trf_timestamp !== undefined && parseNs(raw.trf_timestamp) === undefined)
+    !isNs(raw.participant_timestamp) ||
+    (raw.trf_timestamp !== undefined && !isNs(raw.trf_timestamp))
   ) {
     return RejectCode.Schema;
   }

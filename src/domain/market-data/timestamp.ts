@@ -32,6 +32,15 @@ export function parseNs(value: unknown): NsTime | undefined {
   return undefined;
 }
 
+/** 2^53 µs in ns: the first nanosecond count whose microseconds no longer fit a double exactly. */
+const NS_LIMIT = 9_007_199_254_740_992_000;
+
+/** parseNs(value) !== undefined, without building the split (numbers above 2^53 need no bigint for this). */
+export function isNs(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 && value < NS_LIMIT;
+  return parseNs(value) !== undefined;
+}
+
 /** Exact split of a decimal digit string; undefined if it is not one or overflows the microsecond range. */
 export function parseNsDigits(s: string): NsTime | undefined {
   const n = s.length;
