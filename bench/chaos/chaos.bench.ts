@@ -33,7 +33,7 @@ import { cancelAll, placeOrder, resetDesk } from '../../src/cli/orders';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { generateSyntheticSession, LIVE_TIMELINE } from '../../src/dev/market-simulator';
-import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn } from '../../test/support/polygon-stand-in';
 import { freePort, resolveTemporalCli, startDevServer } from '../../src/dev/temporal-dev-server';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { OrdersConfigSchema } from '../../src/domain/orders/config';

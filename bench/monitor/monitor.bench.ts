@@ -31,7 +31,7 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
-import { startPolygonStandIn, type PolygonStandIn, type StandInRecord } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn, type StandInRecord } from '../../test/support/polygon-stand-in';
 import { freePort, resolveTemporalCli, startDevServer } from '../../src/dev/temporal-dev-server';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { WorkflowIds } from '../../src/shared/contracts';

@@ -8,7 +8,7 @@
  * the data is "live" for the stale-data checks. Nothing here is recorded market data.
  */
 import path from 'node:path';
-import { startPolygonStandIn, type PolygonStandIn, type StandInRecord } from './polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn, type StandInRecord } from '../../test/support/polygon-stand-in';
 
 const NS_PER_MS = 1_000_000n;
 /** Lit (displayed) venues by Polygon exchange id: Nasdaq, NYSE Arca, Cboe EDGX, Cboe BZX, IEX, MEMX. */

@@ -1,6 +1,6 @@
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type Worker } from '@temporalio/worker';
-import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn } from '../support/polygon-stand-in';
 import { freePort } from '../../src/dev/temporal-dev-server';
 import { AlpacaStandIn } from '../support/alpaca-stand-in';
 import { readIntegrationState } from '../support/integration-env';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/dev/temporal-dev-server';
-import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn } from '../support/polygon-stand-in';
 import { runCli } from '../support/cli';
 import { readIntegrationState } from '../support/integration-env';
 import { uniqueTaskQueue } from '../support/temporal-harness';

@@ -6,7 +6,7 @@ import { type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
-import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn } from '../support/polygon-stand-in';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { WorkflowIds } from '../../src/shared/contracts';
 import { deskWorkflow } from '../../src/workflows/desk';

@@ -9,7 +9,7 @@ import { monitorStatus } from '../../src/cli/monitor';
 import { orderStatus } from '../../src/cli/orders';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
-import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn } from '../support/polygon-stand-in';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { createPolygonRest } from '../../src/market-data/polygon-rest';
 import { polygonPriceSource } from '../../src/market-data/polygon-price-source';

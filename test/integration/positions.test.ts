@@ -14,7 +14,7 @@ import { placeOrder } from '../../src/cli/orders';
 import { positionsStatus, protectPosition, startPositionsWatch, stopPositionsWatch } from '../../src/cli/positions';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { type CliContext } from '../../src/cli/temporal';
-import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn } from '../support/polygon-stand-in';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema, type AppConfig } from '../../src/domain/config';
 import { createPolygonRest } from '../../src/market-data/polygon-rest';
 import { TokenBucketRateLimiter } from '../../src/market-data/rate-limiter';

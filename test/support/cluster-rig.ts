@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
-import { startPolygonStandIn, type PolygonStandIn, type StandInRecord } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn, type StandInRecord } from './polygon-stand-in';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { WorkflowIds } from '../../src/shared/contracts';
 import {

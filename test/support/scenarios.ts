@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { readScenarioDir, type StandInRecord } from '../../src/dev/polygon-stand-in';
+import { readScenarioDir, type StandInRecord } from './polygon-stand-in';
 
 export const SCENARIO_DIR = path.resolve(__dirname, '..', 'fixtures', 'scenarios');
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { startPolygonStandIn, type PolygonStandIn } from '../../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn } from '../../support/polygon-stand-in';
 import {
   PolygonRateLimited,
   PolygonRequestRejected,

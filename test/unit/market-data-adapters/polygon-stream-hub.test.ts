@@ -1,4 +1,4 @@
-import { startPolygonStandIn, type PolygonStandIn } from '../../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn } from '../../support/polygon-stand-in';
 import { PolygonUnauthorized, PolygonUnavailable, type PolygonError } from '../../../src/market-data/polygon-errors';
 import { loadPolygonSdk, type PolygonSdk } from '../../../src/market-data/polygon-sdk';
 import { openPolygonStream } from '../../../src/market-data/polygon-stream';

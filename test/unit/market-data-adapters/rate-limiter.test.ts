@@ -1,4 +1,4 @@
-import { startPolygonStandIn } from '../../../src/dev/polygon-stand-in';
+import { startPolygonStandIn } from '../../support/polygon-stand-in';
 import { createPolygonRest, cursorFrom } from '../../../src/market-data/polygon-rest';
 import { loadPolygonSdk } from '../../../src/market-data/polygon-sdk';
 import {

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { readScenarioDir, startPolygonStandIn } from '../../../src/dev/polygon-stand-in';
+import { readScenarioDir, startPolygonStandIn } from '../../support/polygon-stand-in';
 import { createPolygonRest, cursorFrom } from '../../../src/market-data/polygon-rest';
 import { loadPolygonSdk } from '../../../src/market-data/polygon-sdk';
 import { openPolygonStream } from '../../../src/market-data/polygon-stream';

@@ -6,7 +6,7 @@ import {
   readScenarioDir,
   startPolygonStandIn,
   type PolygonStandIn,
-} from '../../../src/dev/polygon-stand-in';
+} from '../../support/polygon-stand-in';
 import { loadPolygonSdk, type PolygonSdk } from '../../../src/market-data/polygon-sdk';
 import { BASE_NS, quote, trade } from './records';
 import { openProbe } from './ws-probe';

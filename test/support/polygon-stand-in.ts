@@ -1112,7 +1112,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
     process.stdout.write(
-      'usage: tsx src/dev/polygon-stand-in.ts [--scenario DIR] [--symbol TSLA] [--port 0] [--host 127.0.0.1]\n' +
+      'usage: tsx test/support/polygon-stand-in.ts [--scenario DIR] [--symbol TSLA] [--port 0] [--host 127.0.0.1]\n' +
         '         [--key stand-in-key] [--speed N (replay at N x real time) | --manual]\n',
     );
     return;
