@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type Worker } from '@temporalio/worker';
 import { createMemoryAuditLog } from '../../src/activities/audit';
@@ -9,7 +12,8 @@ import { monitorStatus } from '../../src/cli/monitor';
 import { orderStatus } from '../../src/cli/orders';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
-import { startPolygonStandIn, type PolygonStandIn } from '../support/polygon-stand-in';
+import { parseScenarioRecords, startPolygonStandIn, type PolygonStandIn } from '../support/polygon-stand-in';
+import { runReplay } from '../../src/cli/replay';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { createPolygonRest } from '../../src/market-data/polygon-rest';
 import { polygonPriceSource } from '../../src/market-data/polygon-price-source';
@@ -140,6 +144,50 @@ describe('position monitor on Temporal with the Polygon stand-in', () => {
         .signal(stopMonitorSignal, { reason: 'test done' });
     });
   });
+
+  // Issue 10: the real AMZN day (66,490 records, test/fixtures/realdata) through the Polygon stand-in, polled or
+  // streamed (the stream backfills the day over REST through the same decoder and merge), gives the alerts and the
+  // exit signal of the offline replay of the same files.
+  describe.each(['poll', 'stream'] as const)(
+    'the real AMZN day replayed through a live monitor (%s mode)',
+    (dataMode) => {
+      it('gives the alerts and exit signal of the offline replay', async () => {
+        const file = (kind: string) => join(__dirname, '../fixtures/realdata', `AMZN-2012-06-21.${kind}.jsonl.gz`);
+        const read = (kind: string) => parseScenarioRecords(gunzipSync(readFileSync(file(kind))).toString('utf8'));
+        const trades = read('trades');
+        const quotes = read('quotes');
+        const offline = await runReplay({ symbol: 'AMZN', trades: file('trades'), quotes: file('quotes') });
+        expect(offline.alerts.length).toBeGreaterThan(0);
+        const symbol = dataMode === 'poll' ? 'AMZNP' : 'AMZNS';
+        polygon.loadScenario(symbol, { trades, quotes });
+        polygon.releaseAll();
+        const positionId = `realday-${dataMode}-${randomUUID().slice(0, 6)}`;
+        await startMonitor({
+          positionId,
+          symbol,
+          quantity: 100,
+          mode: 'alert',
+          dataMode,
+          startAtNs: firstTimestamp([...trades, ...quotes]).toString(),
+        });
+        const view = await waitFor(
+          positionId,
+          (v) => v.dataHealth.tradesSeen >= trades.length && v.state === 'monitoring' && v.live,
+          120_000,
+        );
+        const brief = (a: { kind: string; severity: string; timestampNs: string }) => [
+          a.kind,
+          a.severity,
+          a.timestampNs,
+        ];
+        expect(view.alerts.map(brief)).toEqual(offline.alerts.map(brief));
+        expect(view.exitSignal?.timestampNs).toBe(offline.exitSignal?.timestampNs);
+        await env.client.workflow
+          .getHandle(WorkflowIds.position(positionId))
+          .signal(stopMonitorSignal, { reason: 'test done' });
+      }, 150_000);
+    },
+  );
 
   it('live: backfills the baseline quietly, alerts on the decisive prints, and places exactly one protective SELL that fills', async () => {
     const scenario = loadScenario('seller-cluster-exit');
