@@ -26,7 +26,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { placeOrder } from '../../src/cli/orders';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
-import { startPolygonStandIn } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn } from '../../test/support/polygon-stand-in';
 import { freePort, resolveTemporalCli, startDevServer } from '../../src/dev/temporal-dev-server';
 import { OrdersConfigSchema } from '../../src/domain/orders/config';
 import { monitorStateQuery } from '../../src/workflows/position-monitor';

@@ -16,7 +16,7 @@ import { cancelAll, deskState, placeOrder } from '../../src/cli/orders';
 import { positionsStatus, startPositionsWatch, stopPositionsWatch } from '../../src/cli/positions';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
-import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn } from '../support/polygon-stand-in';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { createPolygonRest } from '../../src/market-data/polygon-rest';
 import { polygonPriceSource } from '../../src/market-data/polygon-price-source';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { positionsStatus, stopPositionsWatch } from '../../src/cli/positions';
-import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn } from '../support/polygon-stand-in';
 import { WorkflowIds } from '../../src/shared/contracts';
 import { type PositionsView } from '../../src/workflows/positions';
 import { AlpacaStandIn } from '../support/alpaca-stand-in';
