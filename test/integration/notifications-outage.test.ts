@@ -12,7 +12,7 @@ import { createBrokerRegistry } from '../../src/brokers/registry';
 import { monitorStatus } from '../../src/cli/monitor';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
-import { startPolygonStandIn, type PolygonStandIn } from '../../src/dev/polygon-stand-in';
+import { startPolygonStandIn, type PolygonStandIn } from '../support/polygon-stand-in';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../../src/domain/config';
 import { createPolygonRest } from '../../src/market-data/polygon-rest';
 import { TokenBucketRateLimiter } from '../../src/market-data/rate-limiter';
