@@ -2,7 +2,7 @@ import pino, { type Logger } from 'pino';
 import { maskSecrets } from '../domain/masking';
 import { rootLogger } from '../observability/logger';
 
-/** One audited broker interaction (SPEC §3.11): correlation ids, attempt, latency, outcome. */
+/** One audited broker interaction: correlation ids, attempt, latency, outcome. */
 export interface AuditRecord {
   readonly event: 'submit' | 'cancel' | 'status' | 'fill' | 'list_open' | 'state_change';
   readonly broker: string;

@@ -207,7 +207,7 @@ export class OrderEventRelay {
 }
 
 /**
- * The event path for fills (SPEC §3.8): a long-running activity the desk keeps running for a broker with an
+ * The event path for fills: a long-running activity the desk keeps running for a broker with an
  * order-update stream. It returns at once for brokers without one; otherwise it runs until cancelled,
  * heartbeating, and fails (to be retried by Temporal) when the first connection fails or authentication is
  * refused (BrokerUnauthorized, non-retryable).

@@ -156,7 +156,7 @@ export class BrokerRateLimited extends BrokerError {
 
 // ── permanent ────────────────────────────────────────────────────────────────────────────────────────
 
-/** Not enough buying power / funds. Trips the circuit breaker (SPEC §3.7). */
+/** Not enough buying power / funds. Trips the desk's circuit breaker. */
 export class InsufficientFunds extends BrokerError {
   readonly type = BrokerErrorType.InsufficientFunds;
   readonly retryable = false;

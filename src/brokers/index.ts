@@ -1,6 +1,6 @@
 /**
  * The broker layer's public surface (the worker builds adapters through ./registry). Credentials come
- * from the environment only (SPEC §3.10): each adapter has its own fromEnv.
+ * from the environment only: each adapter has its own fromEnv.
  */
 
 export * from './broker';

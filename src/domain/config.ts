@@ -6,7 +6,7 @@ import { PositionsConfigSchema } from './positions/config';
 import { issuesFromZod, ValidationError, type ValidationIssue } from './validation';
 
 /**
- * flowguard's application configuration (SPEC §5): defaults ← optional JSON file ← FLOWGUARD_* environment
+ * flowguard's application configuration: defaults ← optional JSON file ← FLOWGUARD_* environment
  * variables (the environment wins). Pure: the caller reads the file and the environment (src/config/load-config.ts).
  */
 
@@ -68,7 +68,7 @@ export const ALWAYS_OPEN_SESSION: TradingSession = {
 
 export const MarketDataConfigSchema = z
   .object({
-    /** Polygon's starter plan allows about 5 requests per second (SPEC §4). */
+    /** Polygon's starter plan allows about 5 requests per second. */
     rateLimitPerSecond: z
       .number({ message: 'must be a number' })
       .positive('must be > 0')

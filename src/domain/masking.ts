@@ -1,5 +1,5 @@
 /**
- * Masks secrets in values that end up in workflow history, order status and audit logs (SPEC §3.11).
+ * Masks secrets in values that end up in workflow history, order status and audit logs.
  * Secrets (tokens, keys, passwords) are replaced entirely; account numbers keep their last 4 characters so
  * an operator can still tell two accounts apart.
  */

@@ -1,5 +1,5 @@
 /**
- * The kill switch at scale (SPEC §3.9): 25 open orders across several symbols plus orders flowguard did not
+ * The kill switch at scale: 25 open orders across several symbols plus orders flowguard did not
  * place, fills racing the cancels, and a broker that refuses one cancel for good. Every order must end with
  * the right per-order result in the desk's cancel-all run, and nothing may be forgotten.
  *

@@ -20,7 +20,7 @@ describe('parseOrThrow', () => {
 });
 
 describe('DetectorConfigSchema', () => {
-  it('has the SPEC defaults', () => {
+  it('has the documented defaults', () => {
     expect(DEFAULT_DETECTOR_CONFIG).toMatchObject({
       largeOrderSize: 10_000,
       volumeSpikeThreshold: 3,

@@ -12,7 +12,7 @@ const RB_REARM_RATIO = 2;
 const RB_REARM_SECONDS = 600;
 const RB_OPENING_GUARD_MINUTES = 15;
 
-/** Detector settings with SPEC §2 defaults and ranges. */
+/** Detector settings with their defaults and ranges (README: Configuration). */
 export const DetectorConfigSchema = z
   .object({
     largeOrderSize: z

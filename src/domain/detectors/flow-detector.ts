@@ -26,7 +26,7 @@ const firstExcludedCondition = firstExcluded;
 /** Keys of stats.dropped.conditions, made once (condition ids are < 256). */
 const CONDITION_KEYS: readonly string[] = Array.from({ length: 256 }, (_, c) => String(c));
 
-/** Seller prints at one price within this many microseconds of the first form one sweep (SPEC §2.3). */
+/** Seller prints at one price within this many microseconds of the first form one sweep. */
 export const SWEEP_WINDOW_US = 50_000;
 /** The trailing volume window of red_burst, in seconds. */
 export const TRAILING_SECONDS = 60;

@@ -3,7 +3,7 @@ import { Money, nonNegativeDecimal } from './money';
 import { DEFAULT_ORDER_LIMITS } from './order-limits';
 import { DEFAULT_MAX_BROKER_WAIT_SECONDS, DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS } from './submit-outcome';
 
-/** How the offset between reference and limit price is expressed (SPEC §3.1). */
+/** How the offset between reference and limit price is expressed. */
 export const OffsetMode = { Bps: 'bps', Absolute: 'absolute' } as const;
 export type OffsetMode = (typeof OffsetMode)[keyof typeof OffsetMode];
 export const OFFSET_MODES: readonly OffsetMode[] = Object.values(OffsetMode);
@@ -35,7 +35,7 @@ export type StrategyOverride = z.output<typeof StrategyOverrideSchema>;
 
 export const STRATEGY_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** Settings for order pricing, polling and retries (SPEC §3) with their defaults and ranges. */
+/** Settings for order pricing, polling and retries with their defaults and ranges (README: Configuration). */
 export const OrdersConfigSchema = z
   .object({
     offsetMode: OffsetModeSchema.default(OffsetMode.Bps),

@@ -4,7 +4,7 @@ import { Money, PriceStringSchema } from './money';
 import { isTerminalOrderState, OrderState } from './order-state';
 
 /**
- * The order life cycle (SPEC §3.4), modelled on NautilusTrader's order FSM (REFERENCE §4): one table of
+ * The order life cycle, modelled on NautilusTrader's order FSM (nautilus_trader/model/orders): one table of
  * state × event → outcome, and a pure `applyOrderEvent`. Fills are broker facts about money that moved,
  * so they are applied in every state — including after a cancel or an expiry — and never dropped.
  */

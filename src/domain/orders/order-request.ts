@@ -55,7 +55,7 @@ export type BrokerName = (typeof BrokerName)[keyof typeof BrokerName];
 const BROKER_NAME_LIST: readonly string[] = Object.values(BrokerName);
 const BROKER_NAMES_TEXT = `${BROKER_NAME_LIST.slice(0, -1).join(', ')} or ${BROKER_NAME_LIST.at(-1)}`;
 
-/** flowguard places limit orders only (SPEC §3.3); the others are named so the refusal can be specific. */
+/** flowguard places limit orders only; the others are named so the refusal can be specific. */
 export const LIMIT_ORDER_TYPE = 'limit';
 const UNSUPPORTED_ORDER_TYPES = ['market', 'stop', 'stop_limit', 'trailing_stop'] as const;
 

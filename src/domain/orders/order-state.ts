@@ -1,4 +1,4 @@
-/** flowguard's own order states (SPEC §3.4); broker vocabularies are mapped onto these. */
+/** flowguard's own order states; broker vocabularies are mapped onto these. */
 export const OrderState = {
   PendingSubmit: 'pending_submit',
   Queued: 'queued',

@@ -23,8 +23,8 @@ function issuesOf(fn: () => unknown): ValidationIssue[] {
   throw new Error('expected a ValidationError');
 }
 
-describe('defaults (SPEC)', () => {
-  it('has the SPEC order and market-data defaults', () => {
+describe('defaults', () => {
+  it('has the documented order and market-data defaults', () => {
     expect(resolveConfig({ env: {} })).toEqual(DEFAULT_APP_CONFIG);
     expect(DEFAULT_APP_CONFIG.orders).toEqual({
       offsetMode: 'bps',

@@ -19,7 +19,7 @@ function issuesOf(fn: () => unknown): ValidationIssue[] {
 }
 
 describe('prepareLimitOrder', () => {
-  it('prices the SPEC worked cases with the default configuration', () => {
+  it('prices the worked cases with the default configuration', () => {
     expect(prepareLimitOrder(base, DEFAULT_ORDERS_CONFIG)).toEqual({
       symbol: 'TSLA',
       side: 'buy',

@@ -21,7 +21,7 @@ const limit = (
 
 describe('computeLimitPrice: worked cases (arithmetic in the name)', () => {
   it.each([
-    // SPEC §3.2 worked cases
+    // The pricing rule's worked cases (as in README: order preview)
     ['BUY 250.30 @15bps: 250.30×0.9985=249.92455 → up 249.93', 'buy', '250.30', 'bps', '15', '249.93'],
     ['SELL 252.10 abs 0.04: 252.14 on grid', 'sell', '252.10', 'absolute', '0.04', '252.14'],
     // ordinary cases
