@@ -32,6 +32,7 @@ import {
   resolveTemporalCli,
   type DevServerPorts,
 } from '../src/dev/temporal-dev-server';
+import { WebhookReceiver, verifySignature } from '../src/dev/webhook-receiver';
 import { ALWAYS_OPEN_SESSION, AppConfigSchema } from '../src/domain/config';
 import { type FlowAlert } from '../src/domain/detectors/alerts';
 import { Money } from '../src/domain/orders/money';
@@ -128,6 +129,8 @@ interface Managed {
 }
 
 const managed: Managed[] = [];
+/** In-process notification receivers (closed with everything else; with --keep they end with the demo). */
+const receivers: WebhookReceiver[] = [];
 
 /** Spawns a process in its own process group with stdout+stderr in a log file (so it can outlive us with --keep). */
 function spawnLogged(name: string, cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv = {}): Managed {
@@ -171,6 +174,7 @@ async function stopAll(): Promise<void> {
     await exited;
     clearTimeout(timer);
   }
+  for (const r of receivers.splice(0)) await r.close();
 }
 
 /**
@@ -296,6 +300,10 @@ async function main(): Promise<number> {
     const simPort = await freePort();
     const metricsPort = await freePort();
     const apiKey = `demo-${randomBytes(8).toString('hex')}`;
+    // A local webhook receiver stands in for Slack/Discord/ntfy: the worker signs what it sends with this secret.
+    const hook = await WebhookReceiver.start();
+    receivers.push(hook);
+    const hookSecret = randomBytes(16).toString('hex');
     const worker = spawnLogged('worker', TSX, ['src/worker.ts'], path.join(workDir, 'worker.log'), {
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: NAMESPACE,
@@ -307,6 +315,8 @@ async function main(): Promise<number> {
       FLOWGUARD_METRICS_HOST: '127.0.0.1',
       FLOWGUARD_METRICS_PORT: String(metricsPort),
       FLOWGUARD_LOG_LEVEL: 'info',
+      FLOWGUARD_NOTIFY_WEBHOOK_URL: `${hook.url}/flowguard`,
+      FLOWGUARD_NOTIFY_WEBHOOK_SECRET: hookSecret,
     });
     if (!opts.keep) startWatchdog([server.child.pid!, worker.child.pid!]);
 
@@ -455,6 +465,10 @@ async function main(): Promise<number> {
     const lastTrade = await fetch(`${ready.restUrl}/v2/last/trade/${opts.symbol}?apiKey=${apiKey}`).then(
       async (r) => ((await r.json()) as { results?: { p?: number } }).results?.p,
     );
+    // The protective exit's outcome is the last notification; it follows the fill by a workflow task or two.
+    await until('the protective-exit notification', 10_000, async () =>
+      hook.accepted().some((r) => (r.json as { kind?: string }).kind === 'protective_exit') ? true : undefined,
+    ).catch(() => undefined);
     const ok = printSummary({
       opts,
       ui,
@@ -463,6 +477,7 @@ async function main(): Promise<number> {
       view: result.view,
       exitOrder: result.exitOrder,
       lastPrice: lastTrade === undefined ? null : String(lastTrade),
+      notifications: { url: hook.url, received: hook.accepted(), secret: hookSecret },
     });
 
     await connection.close();
@@ -612,8 +627,9 @@ function printSummary(input: {
   view: MonitorView;
   exitOrder: OrderStatus | null;
   lastPrice: string | null;
+  notifications: { url: string; received: ReturnType<WebhookReceiver['accepted']>; secret: string };
 }): boolean {
-  const { opts, ui, positionId, entry, view, exitOrder, lastPrice } = input;
+  const { opts, ui, positionId, entry, view, exitOrder, lastPrice, notifications } = input;
   const out: string[] = [];
   const line = (s = '') => out.push(s);
   line();
@@ -646,6 +662,15 @@ function printSummary(input: {
     );
     line(`               held to the end of the session (last ${lastPrice}): ${money(holdPnl)}`);
     line(`               ${bold(`the exit saved ${money(exitPnl.minus(holdPnl))} against holding`)}`);
+  }
+  const sent = notifications.received;
+  const signed = sent.filter((r) => verifySignature(r, notifications.secret)).length;
+  line(
+    `notifications  ${sent.length} received by the local webhook ${notifications.url} (${signed}/${sent.length} with a valid HMAC-SHA256 signature; FLOWGUARD_NOTIFY_* sends them to Slack, Discord or ntfy instead)`,
+  );
+  for (const r of sent) {
+    const e = r.json as { severity: string; kind: string; title: string };
+    line(`  ${e.severity.padEnd(8)} ${e.kind.padEnd(15)} ${e.title}`);
   }
   const wf = (id: string) => `${ui}/namespaces/${NAMESPACE}/workflows/${encodeURIComponent(id)}`;
   line();
