@@ -23,7 +23,9 @@ import { NotificationSender } from '../../src/notifications/sender';
 import { SearchAttributes, WorkflowIds } from '../../src/shared/contracts';
 import { monitorStateQuery, type MonitorView } from '../../src/workflows/position-monitor';
 import { positionsChangedSignal, type PositionsView } from '../../src/workflows/positions';
+import { createRobinhoodBroker } from '../../src/brokers/robinhood/robinhood-broker';
 import { AlpacaStandIn } from '../support/alpaca-stand-in';
+import { RobinhoodStandIn } from '../support/robinhood-stand-in';
 import { connectTestEnv, createTestWorker, uniqueTaskQueue, cliContext } from '../support/temporal-harness';
 import { WebhookReceiver, verifySignature } from '../support/webhook-receiver';
 
@@ -93,6 +95,7 @@ describe('positions watch on Temporal', () => {
   let env: TestWorkflowEnvironment;
   let polygon: PolygonStandIn;
   let alpaca: AlpacaStandIn;
+  let robinhood: RobinhoodStandIn;
   let webhook: WebhookReceiver;
   let slack: WebhookReceiver;
   let ntfy: WebhookReceiver;
@@ -104,7 +107,8 @@ describe('positions watch on Temporal', () => {
   const notifyQueue = uniqueTaskQueue('positions-notify');
 
   const monitor = (workflowId: string) => env.client.workflow.getHandle(workflowId).query(monitorStateQuery);
-  const status = (c: CliContext, broker: 'alpaca' | 'paper', account: string) => positionsStatus(c, broker, account);
+  const status = (c: CliContext, broker: 'alpaca' | 'paper' | 'robinhood', account: string) =>
+    positionsStatus(c, broker, account);
 
   beforeAll(async () => {
     env = await connectTestEnv();
@@ -115,6 +119,8 @@ describe('positions watch on Temporal', () => {
       WebhookReceiver.start(),
       WebhookReceiver.start(),
     ]);
+    // Two positions a page, symbols only from instruments: the watch reads every page as robin_stocks does.
+    robinhood = await RobinhoodStandIn.start({ pageSize: 2 });
     const rest = createPolygonRest({
       apiKey: polygon.apiKey,
       baseUrl: polygon.restUrl,
@@ -126,7 +132,11 @@ describe('positions watch on Temporal', () => {
       audit: createMemoryAuditLog(),
     };
     const brokers = createBrokerRegistry({
-      overrides: { alpaca: createAlpacaBroker(alpaca.config()), paper: new PaperBroker({ store: paperStore }) },
+      overrides: {
+        alpaca: createAlpacaBroker(alpaca.config()),
+        robinhood: createRobinhoodBroker(robinhood.config()),
+        paper: new PaperBroker({ store: paperStore }),
+      },
     });
     // The main worker sends nowhere; the notification worker (its own task queue) to the three receivers.
     const main = await createTestWorker(env, {
@@ -155,7 +165,14 @@ describe('positions watch on Temporal', () => {
   afterAll(async () => {
     for (const w of workers) w.worker.shutdown();
     await Promise.all(workers.map((w) => w.running));
-    await Promise.all([polygon?.close(), alpaca?.close(), webhook?.close(), slack?.close(), ntfy?.close()]);
+    await Promise.all([
+      polygon?.close(),
+      alpaca?.close(),
+      robinhood?.close(),
+      webhook?.close(),
+      slack?.close(),
+      ntfy?.close(),
+    ]);
     await env?.teardown();
   });
 
@@ -309,6 +326,28 @@ describe('positions watch on Temporal', () => {
     alpaca.setPosition('QQQ', '0', '0');
     await stopPositionsWatch(ctx, 'alpaca', account, { stopMonitors: true });
     await env.client.workflow.getHandle(workflowId).result();
+  });
+
+  it('Robinhood: shares bought by hand are watched, a fraction skipped, the sold position ends its monitor', async () => {
+    const account = `r-${randomUUID().slice(0, 6)}`;
+    robinhood.setPosition('AAPL', '12', '190.10');
+    robinhood.setPosition('KO', '3', '60.00');
+    robinhood.setPosition('TSLA', '0.40000000', '250.00');
+    await startPositionsWatch(ctx, { broker: 'robinhood', account }, config);
+    const watched = await waitFor(
+      () => status(ctx, 'robinhood', account),
+      (v) => v.monitors.AAPL?.status === 'running' && v.monitors.KO?.status === 'running',
+    );
+    expect(watched.monitors.AAPL).toMatchObject({ quantity: 12, entryPrice: '190.1' });
+    expect(watched.skipped).toEqual([
+      expect.objectContaining({ symbol: 'TSLA', quantity: '0.4', reason: 'fractional' }),
+    ]);
+    expect(robinhood.requestsFor('GET /positions/')[0]!.query).toMatchObject({ nonzero: 'true' });
+    robinhood.setPosition('KO', '0', '0');
+    const ended = (await env.client.workflow.getHandle(`position:robinhood:${account}:KO`).result()) as MonitorView;
+    expect(ended.state).toBe('closed');
+    await stopPositionsWatch(ctx, 'robinhood', account, { stopMonitors: true });
+    await env.client.workflow.getHandle(WorkflowIds.positions('robinhood', account)).result();
   });
 
   it('paper: positions from its store; continue-as-new carries the monitors; --stop-monitors stops them', async () => {
