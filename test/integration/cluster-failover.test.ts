@@ -43,7 +43,8 @@ const enabled = FULL || (process.env.FLOWGUARD_CLUSTER_TESTS !== '0' && clusterB
 /** The stream activity's heartbeat timeout (src/workflows/position-monitor.ts): the server's failure detector. */
 const HEARTBEAT_TIMEOUT_MS = 30_000;
 /** Asserted bound from the kill to a held monitor's alert on the print made after it: see the measured figures. */
-const FAILOVER_BOUND_MS = HEARTBEAT_TIMEOUT_MS + (FULL ? 25_000 : 15_000);
+// Measured: 20 monitors 28-29 s; 300 monitors 24-31 s, 50 s once with the machine saturated by other jobs.
+const FAILOVER_BOUND_MS = HEARTBEAT_TIMEOUT_MS + (FULL ? 45_000 : 15_000);
 
 const settings = orderSettingsFromConfig(OrdersConfigSchema.parse({ pollIntervalSeconds: 5 }), 5);
 const log = (line: string) => process.stderr.write(`[cluster-failover] ${line}\n`);
@@ -120,11 +121,6 @@ const log = (line: string) => process.stderr.write(`[cluster-failover] ${line}\n
       const placed = await placeOrders(SIZE.orders, 'pre');
       log(`${placed.length} orders resting at the broker in ${Date.now() - t} ms`);
 
-      // Steady state: one print each, one alert each.
-      publishDecisive(rig, monitors);
-      const steady = await waitAll(monitors, (v, m) => alertAudit(v, m).lost.length === 0, 60_000);
-      expect(monitors.flatMap((m) => alertAudit(steady.get(m)!, m).duplicated)).toEqual([]);
-
       // The victim: the worker holding most stream activities.
       const before = await streamHolders(monitors);
       expect(before.size).toBe(monitors.length);
@@ -137,6 +133,14 @@ const log = (line: string) => process.stderr.write(`[cluster-failover] ${line}\n
       const held = monitors.filter((m) => before.get(m)?.identity === victimId);
       expect(counts.size).toBeGreaterThan(1); // the load is spread: others hold monitors too
 
+      // Steady state: one print each, one alert each; the kill follows as soon as the victim's monitors have
+      // theirs (seconds: well inside the 24 s between two heartbeats the server records).
+      const firstPrintAt = Date.now();
+      publishDecisive(rig, monitors);
+      const steady = await waitAll(held, (v, m) => alertAudit(v, m).lost.length === 0, 60_000);
+      expect(held.flatMap((m) => alertAudit(steady.get(m)!, m).duplicated)).toEqual([]);
+      log(`the victim's monitors alerted on the first print within ${Date.now() - firstPrintAt} ms; kill`);
+
       await victim!.kill();
       const killedAt = Date.now();
       // Straight after the kill: a print for every monitor and the kill switch.
@@ -145,7 +149,7 @@ const log = (line: string) => process.stderr.write(`[cluster-failover] ${line}\n
         ctx,
         { broker: 'alpaca', account, reason: 'failover test', wait: true, timeoutMs: 180_000 },
         settings,
-      );
+      ).then((r) => ({ ...r, doneMs: Date.now() - killedAt }));
 
       const resumedAt = new Map<Monitor, number>();
       const views = await waitAll(
@@ -154,8 +158,23 @@ const log = (line: string) => process.stderr.write(`[cluster-failover] ${line}\n
         FAILOVER_BOUND_MS + 30_000,
         (m, _v, at) => resumedAt.set(m, at - killedAt),
       );
-      const { run } = await cancelling;
-      const cancelMs = Date.now() - killedAt;
+      const { run, doneMs: cancelMs } = await cancelling;
+      // What the kill switch waited for: the desk's and the orders' activities that timed out on the dead worker.
+      const timedOut = await Promise.all(
+        [`desk:alpaca:${account}`, ...placed.map((p) => `order:${p.clientOrderId}`)].map(async (id) => {
+          const events = (await rig.client.workflow.getHandle(id).fetchHistory()).events ?? [];
+          const types = new Map(
+            events.map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]),
+          );
+          return events
+            .filter((e) => e.activityTaskTimedOutEventAttributes)
+            .map(
+              (e) =>
+                `${id.split(':')[0]}/${types.get(String(e.activityTaskTimedOutEventAttributes!.scheduledEventId))}`,
+            );
+        }),
+      );
+      log(`activities timed out with the dead worker: ${timedOut.flat().join(', ') || 'none'}`);
 
       // Nothing lost: both prints' alerts on every monitor. Duplicates: see the known-defect test below.
       expect(monitors.flatMap((m) => alertAudit(views.get(m)!, m).lost)).toEqual([]);
@@ -243,9 +262,17 @@ const log = (line: string) => process.stderr.write(`[cluster-failover] ${line}\n
      * backfill, and the monitor's recordAlerts keeps both. Fix: drop an alert the monitor already holds (same
      * kind, source, time, price and size), or heartbeat the checkpoint right after signalling alerts. When this
      * test starts failing, the defect is fixed: make it a plain `it`.
+     *
+     * Deterministic at the small size only: its 20 monitors start together and the kill comes ~5 s later, before
+     * any heartbeat after the first one. At full size the first print's burst of 300 alerts can take longer than
+     * the 24 s between heartbeats on a loaded machine, the checkpoints then include it and nothing repeats (one run:
+     * 0 of 109; others: 33 of 103, 13 of 111); there the count is logged, not asserted.
      */
-    it.failing('KNOWN DEFECT: no alert raised before the kill is raised again after the failover', () => {
-      expect(failoverDuplicates).toEqual([]);
-    });
+    (FULL ? it.skip : it.failing)(
+      'KNOWN DEFECT: no alert raised before the kill is raised again after the failover',
+      () => {
+        expect(failoverDuplicates).toEqual([]);
+      },
+    );
   },
 );
