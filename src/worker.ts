@@ -68,6 +68,8 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
   const notifications =
     options.deps?.notifications ??
     new NotificationSender({ destinations: resolveDestinations(config!.notifications, process.env) });
+  for (const [name, limiter] of notifications.limiters())
+    options.deps?.metrics?.trackRateLimiter(`notify:${name}`, limiter);
   const deps: ActivityDeps = {
     workerIdentity: identity,
     streamLivenessMs,

@@ -1,10 +1,13 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { type NotificationEvent } from '../domain/notifications/event';
 import { isDeliveryFailure, type DeliveryFailure, type NotificationSender } from '../notifications/sender';
+import { type FlowguardMetrics } from '../observability/flowguard-metrics';
 
 export interface NotificationDeps {
   /** Destinations of this worker (from its configuration and environment); absent: nothing is configured. */
   readonly notifications?: NotificationSender;
+  /** flowguard_notifications_total{destination,outcome}. */
+  readonly metrics?: FlowguardMetrics;
 }
 
 export interface SendNotificationInput {
@@ -54,10 +57,12 @@ export function createNotificationActivities(deps: NotificationDeps) {
             }
             try {
               await sender.deliver(d, event);
+              deps.metrics?.notifications.inc({ destination: d.name, outcome: 'delivered' });
               delivered.add(d.name);
               ctx.heartbeat({ delivered: [...delivered] } satisfies Progress);
             } catch (err) {
               if (!isDeliveryFailure(err)) throw err;
+              deps.metrics?.notifications.inc({ destination: d.name, outcome: 'failed' });
               failures.push(err);
             }
           }),

@@ -36,7 +36,7 @@ const REMEMBERED = 10_000;
 
 export class NotificationSender {
   readonly destinations: readonly NotificationDestination[];
-  private readonly limiters = new Map<string, TokenBucketRateLimiter>();
+  private readonly rateLimiters = new Map<string, TokenBucketRateLimiter>();
   private readonly delivered = new Map<string, true>();
   private readonly timeoutMs: number;
   private readonly now: () => number;
@@ -47,11 +47,16 @@ export class NotificationSender {
     this.now = options.now ?? (() => Date.now());
     for (const d of this.destinations) {
       // Up to the whole minute's allowance back to back after a quiet spell, then one every 60/N seconds.
-      this.limiters.set(
+      this.rateLimiters.set(
         d.name,
         new TokenBucketRateLimiter({ ratePerSecond: d.rateLimitPerMinute / 60, burst: d.rateLimitPerMinute }),
       );
     }
+  }
+
+  /** Each destination's rate limiter, to report its waits (flowguard_rate_limit_*{limiter="notify:<name>"}). */
+  limiters(): ReadonlyMap<string, TokenBucketRateLimiter> {
+    return this.rateLimiters;
   }
 
   /** Destinations whose minimum severity the event meets. */
@@ -68,7 +73,7 @@ export class NotificationSender {
    * (2xx), rejects with a DeliveryFailure otherwise. `waitForSlot` false skips the limiter (`notify test`).
    */
   async deliver(destination: NotificationDestination, event: NotificationEvent, waitForSlot = true): Promise<void> {
-    if (waitForSlot) await this.limiters.get(destination.name)?.acquire();
+    if (waitForSlot) await this.rateLimiters.get(destination.name)?.acquire();
     const req = formatRequest(destination, event, this.now());
     let response: Response;
     try {

@@ -53,6 +53,8 @@ export interface FlowguardMetrics {
   readonly streamFeeds: Gauge;
   /** Connections the hub opened (a reconnect of an open one is not counted; an open after idle or failure is). */
   readonly streamConnections: Counter;
+  /** Notification sends per destination: delivered, or failed (each failed attempt; Temporal retries it). */
+  readonly notifications: Counter<'destination' | 'outcome'>;
   /** Times one broker call and records its outcome ('ok', or the error's type/name). */
   timeBrokerCall<T>(broker: string, operation: string, call: () => Promise<T>): Promise<T>;
   /**
@@ -143,6 +145,11 @@ export function createFlowguardMetrics(registry = new MetricsRegistry()): Flowgu
     name: 'flowguard_polygon_stream_connections_total',
     help: 'Polygon WebSocket connections the worker opened (reconnects of an open connection not included).',
   });
+  const notifications = registry.counter({
+    name: 'flowguard_notifications_total',
+    help: 'Notification sends per destination, by outcome: delivered, or failed (each failed attempt, retried).',
+    labelNames: ['destination', 'outcome'],
+  });
   let hub: { source: StreamHubStatsSource; opened: number; livenessDrops: number } | undefined;
   registry.addCollector(() => {
     if (!hub) return;
@@ -196,6 +203,7 @@ export function createFlowguardMetrics(registry = new MetricsRegistry()): Flowgu
     streamSymbols,
     streamFeeds,
     streamConnections,
+    notifications,
     trackStreamHub(source) {
       hub = hub?.source === source ? hub : { source, opened: 0, livenessDrops: 0 };
     },

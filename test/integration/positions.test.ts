@@ -20,6 +20,7 @@ import { createPolygonRest } from '../../src/market-data/polygon-rest';
 import { TokenBucketRateLimiter } from '../../src/market-data/rate-limiter';
 import { type NotificationDestination } from '../../src/notifications/destinations';
 import { NotificationSender } from '../../src/notifications/sender';
+import { createFlowguardMetrics } from '../../src/observability/flowguard-metrics';
 import { SearchAttributes, WorkflowIds } from '../../src/shared/contracts';
 import { monitorStateQuery, type MonitorView } from '../../src/workflows/position-monitor';
 import { positionsChangedSignal, type PositionsView } from '../../src/workflows/positions';
@@ -104,6 +105,7 @@ describe('positions watch on Temporal', () => {
   let ctx: CliContext;
   let notifyCtx: CliContext;
   const taskQueue = uniqueTaskQueue('positions');
+  const notifyMetrics = createFlowguardMetrics();
   const notifyQueue = uniqueTaskQueue('positions-notify');
 
   const monitor = (workflowId: string) => env.client.workflow.getHandle(workflowId).query(monitorStateQuery);
@@ -148,6 +150,7 @@ describe('positions watch on Temporal', () => {
       deps: {
         ...common,
         brokers,
+        metrics: notifyMetrics,
         notifications: new NotificationSender({
           destinations: [
             destination('webhook', 'webhook', `${webhook.url}/flowguard`, { secret: SECRET }),
@@ -441,6 +444,12 @@ describe('positions watch on Temporal', () => {
     const phone = ntfy.accepted();
     expect(phone.map((r) => (r.json as { topic: string }).topic)).toEqual(Array(symbols.length).fill('flowguard-test'));
     const gap = phone[6]!.at - phone[0]!.at;
+    // Counted per destination: every delivery once, every refused attempt of the webhook as failed.
+    expect(notifyMetrics.notifications.get({ destination: 'slack', outcome: 'delivered' })).toBe(symbols.length);
+    expect(notifyMetrics.notifications.get({ destination: 'webhook', outcome: 'delivered' })).toBe(symbols.length);
+    expect(notifyMetrics.notifications.get({ destination: 'webhook', outcome: 'failed' })).toBe(
+      webhook.requests().length - symbols.length,
+    );
     expect(gap).toBeGreaterThanOrEqual(8_000);
     expect(phone[5]!.at - phone[0]!.at).toBeLessThan(5_000);
 
