@@ -247,6 +247,17 @@ export async function clusterBinaries(): Promise<string> {
   return out.trim();
 }
 
+/**
+ * Why a cluster cannot start here without a build or a package install, or null when it can start in seconds:
+ * the Go binaries are cached and PostgreSQL is installed (or installable: root with apt-get).
+ */
+export function clusterUnavailable(): string | null {
+  if (!clusterBinariesCached()) return 'the cluster binaries are not built (scripts/cluster-build.sh)';
+  if (findPgBin()) return null;
+  const canInstall = process.getuid?.() === 0 && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
+  return canInstall ? null : 'PostgreSQL is not installed and cannot be installed here (needs root and apt-get)';
+}
+
 /** True when the Go binaries are built already (nothing to compile): the cluster starts in seconds. */
 export function clusterBinariesCached(): boolean {
   return (

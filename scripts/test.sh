@@ -16,6 +16,14 @@ TEMPORAL_CLI="$(bash scripts/temporal-cli.sh)" || exit 1
 export TEMPORAL_CLI
 echo "using $TEMPORAL_CLI ($("$TEMPORAL_CLI" --version))"
 
+# The cluster failover test (test/integration/cluster-failover.test.ts) runs on Temporal + PostgreSQL: its Go
+# binaries are built once here (about 2-3 minutes after the CLI, then cached); FLOWGUARD_CLUSTER_TESTS=0 skips both.
+if [ "${FLOWGUARD_CLUSTER_TESTS:-}" != "0" ]; then
+  step "Temporal server for the cluster test"
+  if dir="$(bash scripts/cluster-build.sh)"; then echo "using $dir"
+  else echo "cluster binaries not built: the cluster failover test will be skipped"; fi
+fi
+
 step "browser for the Temporal UI test"
 bash scripts/ensure-browser.sh || exit 1
 # docker-compose.yml is checked by a YAML parser in the unit tests (test/unit/ops/deployment-files.test.ts):
