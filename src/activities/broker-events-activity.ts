@@ -8,6 +8,7 @@ import { WorkflowIds } from '../shared/contracts';
 import { brokerUpdateSignal } from '../workflows/order';
 import { type BrokerActivityDeps } from './broker-activities';
 import { toActivityFailure } from './failures';
+import { errorMessage } from '../shared/error-message';
 
 export interface RelayBrokerEventsInput {
   readonly broker: BrokerName;
@@ -125,7 +126,10 @@ export class OrderEventRelay {
         latencyMs: elapsed(started),
         error: errorOf(err),
       });
-      this.options.log.warn('could not list open orders to reconcile; will try again', { broker, error: msg(err) });
+      this.options.log.warn('could not list open orders to reconcile; will try again', {
+        broker,
+        error: errorMessage(err),
+      });
       return;
     }
     const ours = listed.filter((o) => o.clientOrderId !== null);
@@ -200,7 +204,7 @@ export class OrderEventRelay {
       this.reconcileOwed = true;
       this.options.log.warn('could not signal an order workflow; will reconcile', {
         clientOrderId: cid,
-        error: msg(err),
+        error: errorMessage(err),
       });
     }
   }
@@ -272,10 +276,6 @@ export function createBrokerEventActivities(
 
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10;
-}
-
-function msg(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function errorOf(err: unknown): { type: string; message: string } {

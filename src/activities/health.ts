@@ -1,5 +1,6 @@
 import { type BrokerName } from '../brokers/broker';
 import { type PaperBrokerHealth, PaperBroker } from '../brokers/paper/paper-broker';
+import { errorMessage } from '../shared/error-message';
 
 export interface HealthDeps {
   readonly workerIdentity: string;
@@ -49,7 +50,7 @@ async function paperHealth(brokers: { get(name: BrokerName): unknown }): Promise
     });
     return await Promise.race([broker.health(), timeout]);
   } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
+    return { error: errorMessage(err) };
   } finally {
     clearTimeout(timer);
   }

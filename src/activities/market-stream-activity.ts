@@ -1,6 +1,6 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { type ExitSignal, type FlowAlert, type FlowStats } from '../domain/detectors/alerts';
-import { applyRecord, createFlowDetector, type FlowDetector } from '../domain/detectors/flow-detector';
+import { applyRecord, createFlowDetector, emptyFlowStats, type FlowDetector } from '../domain/detectors/flow-detector';
 import { type MarketRecord } from '../domain/market-data/records';
 import { formatNs } from '../domain/market-data/timestamp';
 import { decodeWs } from '../market-data/decode';
@@ -265,7 +265,7 @@ export function createStreamActivity(deps: StreamDeps) {
           exitSignal: null,
           lastTrade: null,
           lastQuote: null,
-          stats: emptyStats(),
+          stats: emptyFlowStats(),
           events,
           reconnects,
           // Cancelled mid-backfill (a worker shutting down, say), the monitor is not live yet: say so.
@@ -301,19 +301,6 @@ function tick(signal: AbortSignal, ms: number): Promise<void> {
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-function emptyStats(): FlowStats {
-  return {
-    trades: 0,
-    quotes: 0,
-    eligibleTrades: 0,
-    rejected: {} as FlowStats['rejected'],
-    dropped: { correction: 0, conditions: {} },
-    staleWarnings: 0,
-    sides: { buy: 0, sell: 0, unknown: 0 },
-    ignored: 0,
-  };
 }
 
 /**

@@ -140,11 +140,6 @@ export function notCancellableReason(state: OrderState): NotCancellableReason {
   return 'already_closed';
 }
 
-/** `"249.9300"` → `"249.93"`; keeps every significant digit and never uses exponent notation. */
-export function normaliseDecimal(value: string): string {
-  return new Decimal(value).toFixed();
-}
-
 /** Quantity-weighted average of execution prices, as a decimal string (null without executions). */
 export function averagePrice(executions: readonly Pick<BrokerExecution, 'quantity' | 'price'>[]): string | null {
   let qty = new Decimal(0);
@@ -155,11 +150,4 @@ export function averagePrice(executions: readonly Pick<BrokerExecution, 'quantit
   }
   if (qty.isZero()) return null;
   return notional.div(qty).toDecimalPlaces(6, Decimal.ROUND_HALF_EVEN).toFixed();
-}
-
-/** Reg NMS Rule 612 minimum increment: $0.01 at or above $1.00, $0.0001 below. */
-export function isValidTick(price: string): boolean {
-  const p = new Decimal(price);
-  const places = p.gte(1) ? 2 : 4;
-  return p.decimalPlaces() <= places;
 }

@@ -100,17 +100,8 @@ export function stripQuery(url: string): string {
   return i < 0 ? url : url.slice(0, i);
 }
 
-/**
- * Retry-After is either delta-seconds or an HTTP date; anything else is ignored (null) rather than guessed.
- */
-export function parseRetryAfter(value: string | null, nowMs: number = Date.now()): number | null {
-  if (value === null) return null;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return null;
-  return Math.max(0, at - nowMs);
-}
+/** Retry-After parsing is shared with the Polygon client and the notification sender. */
+export { parseRetryAfter } from '../shared/retry-after';
 
 /** Robinhood's throttle message: "Request was throttled. Expected available in 27 seconds." */
 export function parseThrottleSeconds(text: string): number | null {

@@ -16,6 +16,7 @@ import { WorkflowIds } from '../shared/contracts';
 import { healthCheck, type HealthCheckResult } from '../workflows/health';
 import { action, ExitCode, printJson, UsageError } from './io';
 import { withTemporal, type CliContext } from './temporal';
+import { errorMessage } from '../shared/error-message';
 
 export interface HealthCheck {
   readonly name: string;
@@ -206,7 +207,7 @@ function describePolygonFailure(err: unknown, where: string): string {
       ? `unreachable: ${where} did not answer: ${err.message}`
       : `unavailable: ${where} answered ${err.status}: ${err.message}`;
   }
-  return `error: ${err instanceof Error ? err.message : String(err)}`;
+  return `error: ${errorMessage(err)}`;
 }
 
 /**
@@ -280,7 +281,7 @@ export async function checkBroker(
 }
 
 function describeBrokerFailure(err: unknown, broker: BrokerName, where: string): string {
-  if (!isBrokerError(err)) return `error: ${err instanceof Error ? err.message : String(err)}`;
+  if (!isBrokerError(err)) return `error: ${errorMessage(err)}`;
   const status = err.httpStatus === undefined ? '' : ` (HTTP ${err.httpStatus})`;
   switch (err.type) {
     case BrokerErrorType.Unauthorized:

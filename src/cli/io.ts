@@ -1,4 +1,5 @@
 import { ValidationError } from '../domain/validation';
+import { errorMessage } from '../shared/error-message';
 
 /** Bad command-line input that is not a domain validation failure (missing file, unknown flag value). */
 export class UsageError extends Error {
@@ -43,7 +44,7 @@ export function reportError(err: unknown): number {
     process.stderr.write(`invalid input: ${err.message}\n`);
     return ExitCode.InvalidInput;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   process.stderr.write(`error: ${message}\n`);
   return ExitCode.Failure;
 }

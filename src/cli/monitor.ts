@@ -20,7 +20,7 @@ import {
   type MonitorSettings,
   type MonitorView,
 } from '../workflows/position-monitor';
-import { accountOf } from './orders';
+import { accountOf, deskStartOptions } from './orders';
 import { action, enumOption, printJson, UsageError } from './io';
 import { withTemporal, type CliContext } from './temporal';
 
@@ -87,13 +87,10 @@ export async function startMonitor(
   const settings = monitorSettingsFromConfig(config, input.broker, account);
   if (input.mode === MonitorMode.AutoExit) {
     // The protective SELL goes through the desk, so the desk must be there before the monitor needs it.
-    await ctx.client.workflow.start(deskWorkflow, {
-      workflowId: WorkflowIds.desk(input.broker, account),
-      taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      staticSummary: `${input.broker} desk (${account}): open orders, kill switch, circuit breaker`,
-      args: [{ broker: input.broker, account, settings: orderSettingsFromConfig(config.orders) }],
-    });
+    await ctx.client.workflow.start(
+      deskWorkflow,
+      deskStartOptions(ctx, input.broker, account, orderSettingsFromConfig(config.orders)),
+    );
   }
   const workflowId = WorkflowIds.position(positionId);
   if (input.positionId !== undefined) await refuseOtherSymbol(ctx, workflowId, positionId, input.symbol);

@@ -22,6 +22,7 @@ import {
   placeOrderUpdate,
   resetUpdate,
   type CancelAllRun,
+  type DeskInput,
   type DeskView,
   type PlaceOrderRequest,
   type PlaceOrderResult,
@@ -101,14 +102,22 @@ export async function resolveOrderSettings(): Promise<OrderSettings> {
   return orderSettingsFromConfig((await loadConfig()).orders);
 }
 
-function deskStart(ctx: CliContext, broker: BrokerName, account: string, settings: OrderSettings) {
-  return new WithStartWorkflowOperation(deskWorkflow, {
+/**
+ * How every command starts the desk of a broker and account (one desk workflow each): the same id, summary and
+ * input whether it is started on its own, with an update or with a signal. Joins a running desk.
+ */
+export function deskStartOptions(ctx: CliContext, broker: BrokerName, account: string, settings: OrderSettings) {
+  return {
     workflowId: WorkflowIds.desk(broker, account),
     taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
-    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
     staticSummary: `${broker} desk (${account}): open orders, kill switch, circuit breaker`,
-    args: [{ broker, account, settings }],
-  });
+    args: [{ broker, account, settings }] as [DeskInput],
+  };
+}
+
+function deskStart(ctx: CliContext, broker: BrokerName, account: string, settings: OrderSettings) {
+  return new WithStartWorkflowOperation(deskWorkflow, deskStartOptions(ctx, broker, account, settings));
 }
 
 /** Turns a desk refusal or validation failure carried by Temporal back into the CLI's error classes. */
@@ -270,11 +279,9 @@ export async function cancelAll(
   const settings = configured ?? (await resolveOrderSettings());
   const account = accountOf(opts.account);
   const before = (await deskState(ctx, broker, account))?.cancelAllCount ?? 0;
+  const { workflowIdConflictPolicy: _join, ...start } = deskStartOptions(ctx, broker, account, settings);
   await ctx.client.workflow.signalWithStart(deskWorkflow, {
-    workflowId: WorkflowIds.desk(broker, account),
-    taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
-    args: [{ broker, account, settings }],
-    staticSummary: `${broker} desk (${account}): open orders, kill switch, circuit breaker`,
+    ...start,
     signal: cancelAllSignal,
     signalArgs: [{ reason: opts.reason ?? 'flowguard cancel-all' }],
   });

@@ -18,7 +18,7 @@ import {
   type PositionsWatchInput,
 } from '../workflows/positions';
 import { monitorSettingsFromConfig } from './monitor';
-import { accountOf } from './orders';
+import { accountOf, deskStartOptions } from './orders';
 import { action, enumOption, printJson, UsageError } from './io';
 import { withTemporal, type CliContext } from './temporal';
 
@@ -78,13 +78,10 @@ export async function startPositionsWatch(
   const config = configured ?? (await loadConfig());
   const input = watchInput(opts, config);
   if (input.mode === MonitorMode.AutoExit) {
-    await ctx.client.workflow.start(deskWorkflow, {
-      workflowId: WorkflowIds.desk(input.broker, input.account),
-      taskQueue: ctx.env.TEMPORAL_TASK_QUEUE,
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      staticSummary: `${input.broker} desk (${input.account}): open orders, kill switch, circuit breaker`,
-      args: [{ broker: input.broker, account: input.account, settings: orderSettingsFromConfig(config.orders) }],
-    });
+    await ctx.client.workflow.start(
+      deskWorkflow,
+      deskStartOptions(ctx, input.broker, input.account, orderSettingsFromConfig(config.orders)),
+    );
   }
   const workflowId = WorkflowIds.positions(input.broker, input.account);
   await ctx.client.workflow.start(positionsWatchWorkflow, {

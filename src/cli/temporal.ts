@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { connectionOptions, readTemporalEnv, type TemporalEnv } from '../config/temporal-env';
+import { errorMessage } from '../shared/error-message';
 
 export interface CliContext {
   readonly client: Client;
@@ -16,7 +17,7 @@ export class TemporalUnreachableError extends Error {
  * person nothing the reason alone does not.
  */
 export function connectFailureReason(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
+  const text = errorMessage(err);
   const os = /message: "([^"]+)"/.exec(text)?.[1];
   if (os !== undefined) return os;
   if (/tonic::transport|ConnectError/.test(text)) return 'connection failed';

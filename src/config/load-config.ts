@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { CONFIG_FILE_ENV, resolveConfig, type AppConfig } from '../domain/config';
 import { ValidationError } from '../domain/validation';
+import { errorMessage } from '../shared/error-message';
 
 /**
  * Reads the optional JSON file named by FLOWGUARD_CONFIG and the FLOWGUARD_* environment variables, and
@@ -27,7 +28,7 @@ export async function readConfigFile(path: string): Promise<unknown> {
     throw new ValidationError([
       {
         field: CONFIG_FILE_ENV,
-        rule: `${path} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+        rule: `${path} is not valid JSON: ${errorMessage(err)}`,
       },
     ]);
   }

@@ -18,6 +18,7 @@ import {
 import { parsePolygonJson } from './decode';
 import { loadPolygonSdk, type PolygonSdk } from './polygon-sdk';
 import { sharedRateLimiter, type TokenBucketRateLimiter } from './rate-limiter';
+import { parseRetryAfter } from '../shared/retry-after';
 
 /** A v3 trade as sent by Polygon; every field unchecked (timestamps are digit strings). */
 export interface PolygonWireTrade {
@@ -457,7 +458,7 @@ class PolygonRestAdapter implements PolygonRest {
     if (status === 429) {
       return new PolygonRateLimited(
         message,
-        retryAfterMs(err.response?.headers?.['retry-after']) ?? this.defaultRetryAfterMs,
+        parseRetryAfter(err.response?.headers?.['retry-after']) ?? this.defaultRetryAfterMs,
         status,
         path,
       );
@@ -508,14 +509,6 @@ function recordKey(record: Record<string, unknown>): string {
 function legacyKey(record: Record<string, unknown>): string {
   const seq = record.sequence_number;
   return typeof seq === 'number' || typeof seq === 'string' ? `q${seq}` : '';
-}
-
-function retryAfterMs(header: unknown): number | undefined {
-  if (typeof header !== 'string' || header.trim() === '') return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
 function describeBody(data: unknown): string | undefined {

@@ -9,6 +9,7 @@
 import { type PolygonError, PolygonUnauthorized, PolygonUnavailable } from './polygon-errors';
 import { parsePolygonJson } from './decode';
 import { loadPolygonSdk, type PolygonSdk } from './polygon-sdk';
+import { errorMessage } from '../shared/error-message';
 
 export type PolygonChannel = 'T' | 'Q';
 
@@ -268,9 +269,7 @@ class Stream implements PolygonStream {
       const client: { stocks(): unknown } = this.sdk.websocketClient(this.options.apiKey, this.options.wsBaseUrl);
       socket = client.stocks() as Socket;
     } catch (err) {
-      handlers.onFail(
-        new PolygonUnavailable(`cannot open Polygon stream: ${err instanceof Error ? err.message : String(err)}`),
-      );
+      handlers.onFail(new PolygonUnavailable(`cannot open Polygon stream: ${errorMessage(err)}`));
       return;
     }
     this.counters.connects += 1;

@@ -2,7 +2,7 @@
  * Delivers notification events to destinations over HTTP, each destination behind its own rate limit. Never
  * retries by itself (Temporal retries the activity); says which failures a retry could fix.
  */
-import { parseRetryAfter } from '../brokers/http';
+import { parseRetryAfter } from '../shared/retry-after';
 import { meetsSeverity, type NotificationEvent } from '../domain/notifications/event';
 import { TokenBucketRateLimiter } from '../market-data/rate-limiter';
 import { type NotificationDestination } from './destinations';

@@ -12,7 +12,6 @@ import {
   type LimitOrderRequest,
   BrokerName,
   CancelOutcome,
-  normaliseDecimal,
   notCancellableReason,
   parseLimitOrderRequest,
 } from '../broker';
@@ -42,6 +41,7 @@ import {
   AlpacaOrderSchema,
   AlpacaPositionListSchema,
 } from './schemas';
+import { canonicalDecimal } from '../../domain/orders/money';
 
 const NAME = BrokerName.Alpaca;
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -78,7 +78,7 @@ export class AlpacaBroker implements Broker {
       side: req.side,
       type: 'limit',
       time_in_force: req.timeInForce,
-      limit_price: normaliseDecimal(req.limitPrice),
+      limit_price: canonicalDecimal(req.limitPrice),
       extended_hours: false,
       client_order_id: req.clientOrderId,
     };
@@ -158,11 +158,11 @@ export class AlpacaBroker implements Broker {
     if (res.status !== 200) throw this.classify(res, 'positions');
     return this.parse(AlpacaPositionListSchema, res, 'positions').map((p) => {
       // Alpaca signs qty for shorts; the side is authoritative should a reply ever carry an unsigned qty.
-      const magnitude = normaliseDecimal(p.qty.replace(/^-/, ''));
+      const magnitude = canonicalDecimal(p.qty.replace(/^-/, ''));
       return {
         symbol: p.symbol,
         quantity: p.side === 'short' && magnitude !== '0' ? `-${magnitude}` : magnitude,
-        averageEntryPrice: p.avg_entry_price ? normaliseDecimal(p.avg_entry_price) : null,
+        averageEntryPrice: p.avg_entry_price ? canonicalDecimal(p.avg_entry_price) : null,
       };
     });
   }

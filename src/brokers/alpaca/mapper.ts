@@ -1,9 +1,10 @@
 import { maskSecrets } from '../../domain/masking';
 import { refineByFills } from '../../domain/orders/broker-status';
-import { type BrokerExecution, type BrokerOrderSnapshot, BrokerName, normaliseDecimal } from '../broker';
+import { type BrokerExecution, type BrokerOrderSnapshot, BrokerName } from '../broker';
 import { BrokerBadResponse } from '../errors';
 import { type AlpacaOrder, type AlpacaTradeUpdate } from './schemas';
 import { mapAlpacaStatus } from './status';
+import { canonicalDecimal } from '../../domain/orders/money';
 
 export function alpacaOrderToSnapshot(order: AlpacaOrder): BrokerOrderSnapshot {
   const base = mapAlpacaStatus(order.status);
@@ -23,11 +24,11 @@ export function alpacaOrderToSnapshot(order: AlpacaOrder): BrokerOrderSnapshot {
     symbol: order.symbol,
     side: order.side,
     quantity,
-    limitPrice: order.limit_price ? normaliseDecimal(order.limit_price) : null,
+    limitPrice: order.limit_price ? canonicalDecimal(order.limit_price) : null,
     state: refineByFills(base, filledQuantity, quantity),
     brokerStatus: order.status,
     filledQuantity,
-    averageFillPrice: order.filled_avg_price && filledQuantity > 0 ? normaliseDecimal(order.filled_avg_price) : null,
+    averageFillPrice: order.filled_avg_price && filledQuantity > 0 ? canonicalDecimal(order.filled_avg_price) : null,
     // Alpaca's order object has cumulative figures only; per-execution detail arrives on trade_updates.
     executions: [],
     executionsComplete: false,
@@ -44,7 +45,7 @@ export function alpacaExecutionFromUpdate(update: AlpacaTradeUpdate): BrokerExec
   return {
     id: update.execution_id,
     quantity: Number(update.qty),
-    price: normaliseDecimal(update.price),
+    price: canonicalDecimal(update.price),
     timestamp: update.timestamp ?? update.order.updated_at ?? update.order.created_at,
   };
 }

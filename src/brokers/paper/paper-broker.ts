@@ -25,8 +25,6 @@ import {
   BrokerName,
   CancelOutcome,
   averagePrice,
-  isValidTick,
-  normaliseDecimal,
   notCancellableReason,
   parseLimitOrderRequest,
 } from '../broker';
@@ -50,6 +48,9 @@ import {
   JsonFilePaperStore,
   MemoryPaperStore,
 } from './store';
+import { errorMessage } from '../../shared/error-message';
+import { canonicalDecimal } from '../../domain/orders/money';
+import { isOnTickGrid } from '../../domain/orders/pricing';
 
 export const DEFAULT_PAPER_STATE_PATH = '.data/paper-broker.json';
 
@@ -141,7 +142,7 @@ export class PaperBroker implements Broker {
 
   async submitLimitOrder(input: LimitOrderRequest): Promise<BrokerOrderSnapshot> {
     const req = parseLimitOrderRequest(input);
-    if (!isValidTick(req.limitPrice)) {
+    if (!isOnTickGrid(req.limitPrice)) {
       throw new InvalidPrice({
         broker: this.name,
         message: `paper: limit price ${req.limitPrice} is not a valid tick ($0.01 at or above $1.00, $0.0001 below)`,
@@ -172,7 +173,7 @@ export class PaperBroker implements Broker {
         symbol: req.symbol,
         side: req.side,
         quantity: req.quantity,
-        limitPrice: normaliseDecimal(req.limitPrice),
+        limitPrice: canonicalDecimal(req.limitPrice),
         timeInForce: req.timeInForce,
         status: 'new',
         executions: [],
@@ -261,7 +262,7 @@ export class PaperBroker implements Broker {
       await this.store.checkWritable?.();
       return { store: { where, writable: true, error: null }, openOrders, marketData: this.market.status() };
     } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
+      const error = errorMessage(err);
       return { store: { where, writable: false, error }, openOrders, marketData: this.market.status() };
     }
   }
@@ -409,7 +410,7 @@ function sameIntent(order: PaperOrderRecord, req: LimitOrderRequest): boolean {
     order.symbol === req.symbol &&
     order.side === req.side &&
     order.quantity === req.quantity &&
-    order.limitPrice === normaliseDecimal(req.limitPrice) &&
+    order.limitPrice === canonicalDecimal(req.limitPrice) &&
     order.timeInForce === req.timeInForce
   );
 }

@@ -1,9 +1,10 @@
 import { maskSecrets } from '../../domain/masking';
 import { refineByFills } from '../../domain/orders/broker-status';
-import { type BrokerOrderSnapshot, BrokerName, averagePrice, normaliseDecimal } from '../broker';
+import { type BrokerOrderSnapshot, BrokerName, averagePrice } from '../broker';
 import { BrokerBadResponse } from '../errors';
 import { type RobinhoodOrder } from './schemas';
 import { mapRobinhoodState } from './status';
+import { canonicalDecimal } from '../../domain/orders/money';
 
 export function robinhoodOrderToSnapshot(
   order: RobinhoodOrder,
@@ -23,10 +24,10 @@ export function robinhoodOrderToSnapshot(
   const executions = order.executions.map((e) => ({
     id: e.id,
     quantity: Number(e.quantity),
-    price: normaliseDecimal(e.price),
+    price: canonicalDecimal(e.price),
     timestamp: e.timestamp,
   }));
-  const reported = order.average_price && filledQuantity > 0 ? normaliseDecimal(order.average_price) : null;
+  const reported = order.average_price && filledQuantity > 0 ? canonicalDecimal(order.average_price) : null;
   return {
     broker: BrokerName.Robinhood,
     brokerOrderId: order.id,
@@ -34,7 +35,7 @@ export function robinhoodOrderToSnapshot(
     symbol,
     side: order.side,
     quantity,
-    limitPrice: order.price ? normaliseDecimal(order.price) : null,
+    limitPrice: order.price ? canonicalDecimal(order.price) : null,
     state: refineByFills(base, filledQuantity, quantity),
     brokerStatus: order.state,
     filledQuantity,

@@ -14,7 +14,6 @@ import {
   type LimitOrderRequest,
   BrokerName,
   CancelOutcome,
-  normaliseDecimal,
   notCancellableReason,
   parseLimitOrderRequest,
 } from '../broker';
@@ -45,6 +44,7 @@ import {
   RobinhoodOrderSchema,
   RobinhoodPositionPageSchema,
 } from './schemas';
+import { canonicalDecimal } from '../../domain/orders/money';
 
 const NAME = BrokerName.Robinhood;
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -93,7 +93,7 @@ export class RobinhoodBroker implements Broker {
       account,
       instrument,
       symbol: req.symbol,
-      price: normaliseDecimal(req.limitPrice),
+      price: canonicalDecimal(req.limitPrice),
       quantity: String(req.quantity),
       ref_id: refId,
       type: 'limit',
@@ -190,12 +190,12 @@ export class RobinhoodBroker implements Broker {
       const body = this.parse(RobinhoodPositionPageSchema, res, 'positions');
       for (const p of body.results) {
         if (p.account_number !== undefined && p.account_number !== this.config.accountNumber) continue;
-        const quantity = normaliseDecimal(p.quantity);
+        const quantity = canonicalDecimal(p.quantity);
         if (quantity === '0') continue;
         out.push({
           symbol: p.symbol ?? (await this.symbolForInstrument(p.instrument, p.instrument_id)),
           quantity,
-          averageEntryPrice: p.average_buy_price ? normaliseDecimal(p.average_buy_price) : null,
+          averageEntryPrice: p.average_buy_price ? canonicalDecimal(p.average_buy_price) : null,
         });
       }
       url = this.sameOriginNext(body.next ?? null);

@@ -314,7 +314,8 @@ export function applyRecord(d: FlowDetector, r: MarketRecord): RecordOutcome {
   }
 }
 
-function emptyStats(): FlowStats {
+/** Counters of a detector that has seen nothing yet (every reject code at 0). */
+export function emptyFlowStats(): FlowStats {
   const rejected = {} as Record<RejectCode, number>;
   for (const c of REJECT_CODES) rejected[c] = 0;
   return {
@@ -436,7 +437,7 @@ class Detector implements FlowDetector {
   // Exit.
   lsTimes: number[] = [];
   exit: ExitSignal | null = null;
-  st: FlowStats = emptyStats();
+  st: FlowStats = emptyFlowStats();
   pending: FlowAlert[] = [];
   // Verdict on the last trade (not persisted: it only describes the record just processed).
   vEligible = false;
@@ -1123,7 +1124,7 @@ class Detector implements FlowDetector {
     this.cntSum = this.cnt.reduce((a, b) => a + b, 0);
     this.lsTimes = [...s.ls];
     this.exit = s.exit === null ? null : { ...s.exit };
-    const st = emptyStats();
+    const st = emptyFlowStats();
     st.trades = s.stats.trades;
     st.quotes = s.stats.quotes;
     st.eligibleTrades = s.stats.eligibleTrades;

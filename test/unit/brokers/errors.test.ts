@@ -19,7 +19,9 @@ import {
 import { ValidationError } from '../../../src/domain/validation';
 import { parseRetryAfter, parseThrottleSeconds } from '../../../src/brokers/http';
 import { refIdForClientOrderId, uuidV5 } from '../../../src/brokers/robinhood/ref-id';
-import { averagePrice, isValidTick, normaliseDecimal, parseLimitOrderRequest } from '../../../src/brokers/broker';
+import { averagePrice, parseLimitOrderRequest } from '../../../src/brokers/broker';
+import { canonicalDecimal } from '../../../src/domain/orders/money';
+import { isOnTickGrid } from '../../../src/domain/orders/pricing';
 
 describe('BrokerError hierarchy', () => {
   const init = { broker: 'test', message: 'm' };
@@ -109,6 +111,11 @@ describe('http helpers', () => {
     expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(10_000);
     expect(parseRetryAfter('soon')).toBeNull();
     expect(parseRetryAfter(null)).toBeNull();
+    // The one parser serves the Polygon client (axios header values) and the notification sender too.
+    expect(parseRetryAfter(undefined)).toBeNull();
+    expect(parseRetryAfter('')).toBeNull();
+    expect(parseRetryAfter(['3'])).toBeNull();
+    expect(parseRetryAfter(' 1.5 ')).toBe(1500);
   });
 
   it("parses Robinhood's throttle sentence", () => {
@@ -155,11 +162,11 @@ describe('order request and money helpers', () => {
   });
 
   it('checks Rule 612 ticks, normalises decimals and averages without floats', () => {
-    expect(isValidTick('249.93')).toBe(true);
-    expect(isValidTick('249.931')).toBe(false);
-    expect(isValidTick('0.9999')).toBe(true);
-    expect(isValidTick('0.99999')).toBe(false);
-    expect(normaliseDecimal('249.93000000')).toBe('249.93');
+    expect(isOnTickGrid('249.93')).toBe(true);
+    expect(isOnTickGrid('249.931')).toBe(false);
+    expect(isOnTickGrid('0.9999')).toBe(true);
+    expect(isOnTickGrid('0.99999')).toBe(false);
+    expect(canonicalDecimal('249.93000000')).toBe('249.93');
     expect(
       averagePrice([
         { quantity: 1, price: '0.1' },
