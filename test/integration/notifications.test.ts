@@ -225,6 +225,31 @@ describe('notifications from monitors, the desk and fills', () => {
     });
   });
 
+  it('a destination that refuses outright: the failure is recorded and shown, not retried, the watch unaffected', async () => {
+    const account = `f-${randomUUID().slice(0, 6)}`;
+    alpaca.setPosition('ZZZ', '-5', '10.00');
+    hook.failWith(404);
+    try {
+      await startPositionsWatch(ctx, { broker: 'alpaca', account, reconcileSeconds: 1 }, config);
+      const v = await waitFor(
+        () => positionsStatus(ctx, 'alpaca', account),
+        (s) => s.notifications.failed === 1 && s.syncs >= 3,
+      );
+      expect(v.notifications).toMatchObject({ requested: 1, delivered: 0, pending: 0 });
+      expect(v.notifications.failures[0]).toMatchObject({
+        kind: 'position_skipped',
+        message: expect.stringContaining('HTTP 404 (refused: check the destination)'),
+      });
+      // One attempt: a 404 is not retried (nothing a retry could fix).
+      const watchId = WorkflowIds.positions('alpaca', account);
+      expect(hook.requests().filter((r) => (r.json as Sent).workflowId === watchId)).toHaveLength(1);
+    } finally {
+      hook.recover();
+      alpaca.setPosition('ZZZ', '0', '0');
+    }
+    await stopPositionsWatch(ctx, 'alpaca', account, {});
+  });
+
   it('a circuit-breaker trip (insufficient buying power) is sent once', async () => {
     const account = `b-${randomUUID().slice(0, 6)}`;
     // 1000 × ~250 is beyond the stand-in's 100 000 buying power: rejected InsufficientFunds, breaker tripped.

@@ -374,6 +374,12 @@ describe('positions watch on Temporal', () => {
     expect(started.sort()).toEqual(['AAPL', 'MSFT']);
     const desc = await env.client.workflow.getHandle(workflowId).describe();
     expect(desc.typedSearchAttributes.get(SearchAttributes.WatchedPositions)).toBe(2);
+    // The UI's summary of the watch (current details, shown on the workflow's page).
+    const meta = await env.client.workflow
+      .getHandle(workflowId)
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(meta.currentDetails).toContain(`**paper:${account}** — watching, 2 watched, 0 skipped`);
+    expect(meta.currentDetails).toContain(`- MSFT ×12: position:paper:${account}:MSFT`);
 
     await stopPositionsWatch(ctx, 'paper', account, { stopMonitors: true });
     await env.client.workflow.getHandle(workflowId).result();
