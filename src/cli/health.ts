@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { type Command } from 'commander';
-import { WorkflowFailedError } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import { type WorkerPaperHealth } from '../activities/health';
 import { BrokerErrorType, BrokerName, isBrokerError } from '../brokers/broker';
@@ -15,8 +13,15 @@ import { createScrubber, secretValuesFromEnv } from '../observability/logger';
 import { WorkflowIds } from '../shared/contracts';
 import { healthCheck, type HealthCheckResult } from '../workflows/health';
 import { action, ExitCode, printJson, UsageError } from './io';
-import { withTemporal, type CliContext } from './temporal';
+import { temporalClient, withTemporal, type CliContext } from './temporal';
 import { errorMessage } from '../shared/error-message';
+import type * as TemporalProto from '@temporalio/proto';
+
+/** Temporal's protobuf enums, loaded when a health check runs (not for every CLI start). */
+function protoEnums(): typeof TemporalProto.temporal.api.enums.v1 {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('@temporalio/proto') as typeof TemporalProto).temporal.api.enums.v1;
+}
 
 export interface HealthCheck {
   readonly name: string;
@@ -118,7 +123,7 @@ async function checkTemporalAndWorker(
 
   const pollers = await client.workflowService.describeTaskQueue({
     namespace: env.TEMPORAL_NAMESPACE,
-    taskQueue: { name: env.TEMPORAL_TASK_QUEUE, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueue: { name: env.TEMPORAL_TASK_QUEUE, kind: protoEnums().TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
   });
   if (pollers.pollers.length === 0) {
     checks.push({
@@ -148,7 +153,7 @@ async function checkTemporalAndWorker(
     return { checks, answer: result };
   } catch (err) {
     const detail =
-      err instanceof WorkflowFailedError
+      err instanceof temporalClient().WorkflowFailedError
         ? `health workflow did not complete within ${timeoutMs} ms: ${err.cause?.message ?? err.message}`
         : String(err);
     checks.push({ name: 'worker', ok: false, required: true, detail });

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { type Command } from 'commander';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { loadConfig } from '../config/load-config';
 import { orderSettingsFromConfig } from '../config/order-settings';
@@ -22,7 +21,7 @@ import {
 } from '../workflows/position-monitor';
 import { accountOf, deskStartOptions } from './orders';
 import { action, enumOption, printJson, UsageError } from './io';
-import { withTemporal, type CliContext } from './temporal';
+import { isWorkflowNotFound, withTemporal, type CliContext } from './temporal';
 
 const StartSchema = z.object({
   symbol: SymbolSchema,
@@ -129,7 +128,7 @@ async function refuseOtherSymbol(ctx: CliContext, workflowId: string, positionId
     if (described.status.name !== 'RUNNING') return;
     running = described.typedSearchAttributes.get(SearchAttributes.Symbol);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return;
+    if (isWorkflowNotFound(err)) return;
     throw err;
   }
   if (running !== undefined && running !== symbol) {
@@ -158,7 +157,7 @@ export async function monitorStatus(ctx: CliContext, id: string): Promise<Monito
   try {
     return await ctx.client.workflow.getHandle(positionWorkflowId(id)).query(monitorStateQuery);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`position: no monitor ${id}`);
+    if (isWorkflowNotFound(err)) throw new UsageError(`position: no monitor ${id}`);
     throw err;
   }
 }
@@ -240,7 +239,7 @@ export function registerMonitorCommands(program: Command): void {
               .signal(stopMonitorSignal, { reason: opts.reason ?? 'stopped from the CLI' });
           } catch (err) {
             // It ended between the check and the signal: say how.
-            if (err instanceof WorkflowNotFoundError) return endedMonitorLine(ctx, id);
+            if (isWorkflowNotFound(err)) return endedMonitorLine(ctx, id);
             throw err;
           }
           return undefined;

@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Command } from 'commander';
-import {
-  WithStartWorkflowOperation,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type Client,
-} from '@temporalio/client';
+import { type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../config/load-config';
 import { orderSettingsFromConfig } from '../config/order-settings';
@@ -30,7 +25,7 @@ import {
 import { cancelOrderSignal, orderStatusQuery, type OrderSettings, type OrderStatus } from '../workflows/order';
 import { action, enumOption, ExitCode, printJson, UsageError } from './io';
 import { protectPosition } from './positions';
-import { withTemporal, type CliContext } from './temporal';
+import { isWorkflowNotFound, temporalClient, withTemporal, type CliContext } from './temporal';
 
 const BROKER_HELP = `${BROKER_NAMES_TEXT} (either case)`;
 
@@ -117,12 +112,15 @@ export function deskStartOptions(ctx: CliContext, broker: BrokerName, account: s
 }
 
 function deskStart(ctx: CliContext, broker: BrokerName, account: string, settings: OrderSettings) {
-  return new WithStartWorkflowOperation(deskWorkflow, deskStartOptions(ctx, broker, account, settings));
+  return new (temporalClient().WithStartWorkflowOperation)(
+    deskWorkflow,
+    deskStartOptions(ctx, broker, account, settings),
+  );
 }
 
 /** Turns a desk refusal or validation failure carried by Temporal back into the CLI's error classes. */
 function rethrowDeskFailure(err: unknown): never {
-  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : err;
+  const cause = err instanceof temporalClient().WorkflowUpdateFailedError ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
     if (cause.type === 'ValidationError') {
       const issues = (cause.details?.[0] as ValidationIssue[] | undefined) ?? [{ field: 'order', rule: cause.message }];
@@ -203,7 +201,7 @@ export async function orderStatus(ctx: CliContext, id: string): Promise<OrderSta
   try {
     return await ctx.client.workflow.getHandle(orderWorkflowId(id)).query(orderStatusQuery);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`order: no order ${id}`);
+    if (isWorkflowNotFound(err)) throw new UsageError(`order: no order ${id}`);
     throw err;
   }
 }
@@ -235,7 +233,7 @@ export async function cancelOrder(ctx: CliContext, id: string, reason: string): 
     return undefined;
   } catch (err) {
     // It ended between the status read and the signal: report the state it ended in.
-    if (err instanceof WorkflowNotFoundError) return orderStatus(ctx, id);
+    if (isWorkflowNotFound(err)) return orderStatus(ctx, id);
     throw err;
   }
 }
@@ -264,7 +262,7 @@ export async function deskState(ctx: CliContext, broker: BrokerName, account: st
   try {
     return await ctx.client.workflow.getHandle(WorkflowIds.desk(broker, account)).query(deskStateQuery);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return null;
+    if (isWorkflowNotFound(err)) return null;
     throw err;
   }
 }

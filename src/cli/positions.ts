@@ -1,5 +1,4 @@
 import { type Command } from 'commander';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { loadConfig } from '../config/load-config';
 import { orderSettingsFromConfig } from '../config/order-settings';
 import { type AppConfig } from '../domain/config';
@@ -20,7 +19,7 @@ import {
 import { monitorSettingsFromConfig } from './monitor';
 import { accountOf, deskStartOptions } from './orders';
 import { action, enumOption, printJson, UsageError } from './io';
-import { withTemporal, type CliContext } from './temporal';
+import { isWorkflowNotFound, withTemporal, type CliContext } from './temporal';
 
 export interface WatchOptions {
   readonly broker?: string;
@@ -119,7 +118,7 @@ export async function positionsStatus(ctx: CliContext, broker: BrokerName, accou
   try {
     return await ctx.client.workflow.getHandle(workflowId).query(positionsStateQuery);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no positions watch ${workflowId}`);
+    if (isWorkflowNotFound(err)) throw new UsageError(`no positions watch ${workflowId}`);
     throw err;
   }
 }

@@ -1,4 +1,5 @@
-import { Client, Connection } from '@temporalio/client';
+import type * as TemporalClientModule from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { connectionOptions, readTemporalEnv, type TemporalEnv } from '../config/temporal-env';
 import { errorMessage } from '../shared/error-message';
 
@@ -32,9 +33,27 @@ export function temporalUnreachable(address: string, err: unknown): TemporalUnre
   );
 }
 
+let clientModule: typeof TemporalClientModule | undefined;
+
+/**
+ * @temporalio/client, loaded on first use: it is most of the CLI's start-up cost, and `--help`, `order preview` and
+ * `replay` never talk to Temporal. Its error classes match with instanceof whichever copy made them.
+ */
+export function temporalClient(): typeof TemporalClientModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  clientModule ??= require('@temporalio/client') as typeof TemporalClientModule;
+  return clientModule;
+}
+
+/** Temporal's WorkflowNotFoundError (no workflow with that id, or it is gone). */
+export function isWorkflowNotFound(err: unknown): boolean {
+  return err instanceof temporalClient().WorkflowNotFoundError;
+}
+
 /** Opens one client connection for a CLI command and always closes it. */
 export async function withTemporal<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
   const env = readTemporalEnv();
+  const { Client, Connection } = temporalClient();
   let connection: Connection;
   try {
     connection = await Connection.connect({ ...connectionOptions(env), connectTimeout: '3 seconds' });
