@@ -366,28 +366,63 @@ export function decodeRecorded(raw: unknown, stream: MarketStream, symbol: strin
 /** Columns whose cells are integer lists ("12,37", quoted in the CSV when there are several). */
 const LIST_COLUMNS = new Set(['conditions', 'indicators']);
 /** Columns kept as text: the trade id, and timestamps (exact nanoseconds as digit strings). */
-const TEXT_COLUMNS = new Set(['id', 'ticker', 'sip_timestamp', 'participant_timestamp', 'trf_timestamp']);
+const TEXT_COLUMNS = new Set(['id', 'sip_timestamp', 'participant_timestamp', 'trf_timestamp']);
+
+const CELL_SKIP = 0;
+const CELL_TEXT = 1;
+const CELL_LIST = 2;
+const CELL_NUMBER = 3;
+
+/** How a flat file's columns are read, worked out once from its header row (flatFileRecord). */
+export interface FlatFileLayout {
+  readonly names: readonly string[];
+  readonly kinds: readonly number[];
+}
+
+/** The flat files use the REST field names, with `ticker` first (filtered by the reader, not a record field). */
+export function flatFileLayout(header: readonly string[]): FlatFileLayout {
+  const kinds = header.map((name) =>
+    name === 'ticker'
+      ? CELL_SKIP
+      : TEXT_COLUMNS.has(name)
+        ? CELL_TEXT
+        : LIST_COLUMNS.has(name)
+          ? CELL_LIST
+          : CELL_NUMBER,
+  );
+  return { names: header, kinds };
+}
 
 /**
- * A flat-file row (its cells split by the caller) as the v3 REST record it stands for: the header names the
- * fields (the flat files use the REST field names, with `ticker` first); an empty cell is an absent field; a cell
- * that is not a number where one is expected stays text, so the validator rejects it as SCHEMA.
+ * A flat-file row (its cells split by the caller) as the v3 REST record it stands for: an empty cell is an absent
+ * field; a cell that is not a number where one is expected stays text, so the validator rejects it as SCHEMA.
  */
-export function flatFileRecord(header: readonly string[], cells: readonly string[]): Record<string, unknown> {
+export function flatFileRecord(layout: FlatFileLayout, cells: readonly string[]): Record<string, unknown> {
   const r: Record<string, unknown> = {};
-  for (let i = 0; i < header.length; i++) {
+  const { names, kinds } = layout;
+  for (let i = 0; i < names.length; i++) {
     const cell = cells[i];
     if (cell === undefined || cell === '') continue;
-    const name = header[i]!;
-    if (name === 'ticker') continue;
-    if (TEXT_COLUMNS.has(name)) r[name] = cell;
-    else if (LIST_COLUMNS.has(name)) r[name] = cell.split(',').map(numberOrText);
-    else r[name] = numberOrText(cell);
+    const kind = kinds[i];
+    if (kind === CELL_NUMBER) r[names[i]!] = numberOrText(cell);
+    else if (kind === CELL_TEXT) r[names[i]!] = cell;
+    else if (kind === CELL_LIST) r[names[i]!] = cell.split(',').map(numberOrText);
   }
   return r;
 }
 
 const NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$/;
+/** A cell as JSON would have had it: a number when it is written as a JSON number, else the text. */
 function numberOrText(cell: string): number | string {
+  // Plain digits (sizes, exchanges, sequence numbers) need no regex; anything else is checked against JSON's grammar.
+  const c0 = cell.charCodeAt(0);
+  if (c0 >= 49 && c0 <= 57 && cell.length < 16) {
+    let plain = true;
+    for (let i = 1; i < cell.length && plain; i++) {
+      const c = cell.charCodeAt(i);
+      plain = c >= 48 && c <= 57;
+    }
+    if (plain) return Number(cell);
+  }
   return NUMBER.test(cell) ? Number(cell) : cell;
 }

@@ -16,7 +16,15 @@ import { type MarketRecord, type MarketStream } from '../domain/market-data/reco
 import { RejectCode } from '../domain/market-data/reject-codes';
 import { EXPECTED, failInput, kindOf, looksLike, RecordStream, type RecordSource } from '../domain/replay-input';
 import { ValidationError } from '../domain/validation';
-import { decodeRecorded, decodeRecordedLine, decodeRest, flatFileRecord, parsePolygonJson } from './decode';
+import {
+  decodeRecorded,
+  decodeRecordedLine,
+  decodeRest,
+  flatFileLayout,
+  flatFileRecord,
+  parsePolygonJson,
+  type FlatFileLayout,
+} from './decode';
 
 /** A run of consecutive records of one file. */
 export interface RecordBatch {
@@ -60,7 +68,7 @@ export class RecordFileReader implements RecordSource {
   private sawObject = false;
   private out: RecordBatch = RecordFileReader.batch(0);
   // csv
-  private header: string[] = [];
+  private layout: FlatFileLayout | undefined;
   private readonly rowPrefix: string;
   // json scanner state
   private depth = 0;
@@ -236,14 +244,14 @@ export class RecordFileReader implements RecordSource {
   }
 
   private csvRow(s: string, start: number, stop: number, line: number): void {
-    if (this.header.length === 0) {
-      this.header = splitCsv(s.slice(start, stop)).map((h) => h.trim().toLowerCase());
+    if (this.layout === undefined) {
+      this.layout = flatFileLayout(splitCsv(s.slice(start, stop)).map((h) => h.trim().toLowerCase()));
       return;
     }
     // Every ticker of the day: skip other symbols before splitting anything.
     if (!s.startsWith(this.rowPrefix, start) && !s.startsWith(`"${this.rowPrefix.slice(0, -1)}",`, start)) return;
     const text = s.slice(start, stop);
-    const raw = flatFileRecord(this.header, text.includes('"') ? splitCsv(text) : text.split(','));
+    const raw = flatFileRecord(this.layout, text.includes('"') ? splitCsv(text) : text.split(','));
     this.push(raw, decodeRest(raw, this.kind), line);
   }
 
