@@ -5,6 +5,7 @@ import { BrokerUnauthorized, OrderNotFound } from '../brokers/errors';
 import { type OrderUpdate, type OrderUpdateStreamFactory } from '../brokers/order-updates';
 import { isTerminalOrderState } from '../domain/orders/order-state';
 import { WorkflowIds } from '../shared/contracts';
+import { positionsChangedSignal } from '../workflows/notifications';
 import { brokerUpdateSignal } from '../workflows/order';
 import { type BrokerActivityDeps } from './broker-activities';
 import { toActivityFailure } from './failures';
@@ -37,6 +38,8 @@ export interface OrderEventRelayOptions {
   readonly deps: Pick<BrokerActivityDeps, 'brokers' | 'audit'>;
   readonly client: Pick<Client, 'workflow'>;
   readonly log: RelayLog;
+  /** Told of every execution on the stream, flowguard's orders and foreign ones alike (the positions watch). */
+  readonly onFill?: (symbol: string) => void;
 }
 
 /**
@@ -58,6 +61,7 @@ export class OrderEventRelay {
 
   /** One stream update. Orders without a client order id are not flowguard's and are skipped. */
   onUpdate(update: OrderUpdate): Promise<void> {
+    if (update.execution) this.options.onFill?.(update.order.symbol);
     const cid = update.order.clientOrderId;
     if (!cid) return Promise.resolve();
     this.options.deps.audit.record({
@@ -233,7 +237,8 @@ export function createBrokerEventActivities(
       }
       if (!factory) return { reason: `${broker}: no order-update stream configured; orders are polled` };
 
-      const relay = new OrderEventRelay({ broker, deps, client: ctx.client, log: ctx.log });
+      const wake = positionsWaker(ctx.client, broker, account, ctx.log);
+      const relay = new OrderEventRelay({ broker, deps, client: ctx.client, log: ctx.log, onFill: wake });
       let fail: (err: Error) => void = () => undefined;
       const fatal = new Promise<never>((_, reject) => {
         fail = reject;
@@ -280,4 +285,40 @@ function elapsed(started: number): number {
 
 function errorOf(err: unknown): { type: string; message: string } {
   return err instanceof Error ? { type: err.name, message: err.message } : { type: 'Error', message: String(err) };
+}
+
+/** At most one positionsChanged a second to the account's positions watch; a burst of fills needs one sync. */
+const POSITIONS_WAKE_MS = 1_000;
+
+/**
+ * A fill on the broker's stream wakes the account's positions watch (`positions:<broker>:<account>`) at once,
+ * partial fills and orders placed outside flowguard included; without a watch running nothing happens.
+ */
+function positionsWaker(
+  client: Pick<Client, 'workflow'>,
+  broker: BrokerName,
+  account: string,
+  log: RelayLog,
+): (symbol: string) => void {
+  let last = 0;
+  let pending: NodeJS.Timeout | null = null;
+  const symbols = new Set<string>();
+  const send = () => {
+    pending = null;
+    last = Date.now();
+    const symbol = [...symbols].join(',');
+    symbols.clear();
+    client.workflow
+      .getHandle(WorkflowIds.positions(broker, account))
+      .signal(positionsChangedSignal, { symbol, reason: `fill on the ${broker} stream` })
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowNotFoundError))
+          log.warn('could not wake the positions watch', { broker, account, error: errorMessage(err) });
+      });
+  };
+  return (symbol) => {
+    symbols.add(symbol);
+    if (pending) return;
+    pending = setTimeout(send, Math.max(0, last + POSITIONS_WAKE_MS - Date.now()));
+  };
 }

@@ -139,6 +139,8 @@ describe('positions watch on Temporal', () => {
         robinhood: createRobinhoodBroker(robinhood.config()),
         paper: new PaperBroker({ store: paperStore }),
       },
+      // Alpaca's trade_updates stream too: the desk relays fills from it (and wakes the watch).
+      alpacaConfig: alpaca.config(),
     });
     // The main worker sends nowhere; the notification worker (its own task queue) to the three receivers.
     const main = await createTestWorker(env, {
@@ -329,6 +331,53 @@ describe('positions watch on Temporal', () => {
     alpaca.setPosition('QQQ', '0', '0');
     await stopPositionsWatch(ctx, 'alpaca', account, { stopMonitors: true });
     await env.client.workflow.getHandle(workflowId).result();
+  });
+
+  it("a partial fill on Alpaca's trade_updates stream wakes the watch while the order still works", async () => {
+    const account = `s-${randomUUID().slice(0, 6)}`;
+    await startPositionsWatch(ctx, { broker: 'alpaca', account, reconcileSeconds: 3600 }, config);
+    const before = await waitFor(
+      () => status(ctx, 'alpaca', account),
+      (v) => v.syncs >= 1,
+    );
+    const orderSettings = orderSettingsFromConfig(
+      AppConfigSchema.parse({ orders: { pollIntervalSeconds: 60 } }).orders,
+      3,
+    );
+    const placed = await placeOrder(
+      ctx,
+      {
+        symbol: 'IWM',
+        side: 'buy',
+        quantity: '10',
+        referencePrice: '220.00',
+        broker: 'alpaca',
+        account,
+        clientOrderId: `partial-${randomUUID()}`,
+      },
+      orderSettings,
+    );
+    const atBroker = await waitFor(
+      async () => alpaca.orderByClientId(placed.clientOrderId),
+      (o) => o !== undefined,
+    );
+    await waitFor(
+      async () => alpaca.streamListeners,
+      (n) => n > 0,
+    );
+    alpaca.fill(atBroker!.id, 4, '219.80');
+    const watched = await waitFor(
+      () => status(ctx, 'alpaca', account),
+      (v) => v.monitors.IWM?.status === 'running',
+      15_000,
+    );
+    expect(watched.syncs).toBeGreaterThan(before.syncs);
+    expect(watched.monitors.IWM).toMatchObject({ quantity: 4, entryPrice: '219.8' });
+    expect(alpaca.order(atBroker!.id).status).toBe('partially_filled');
+    await createAlpacaBroker(alpaca.config()).cancelOrder(atBroker!.id);
+    alpaca.setPosition('IWM', '0', '0');
+    await stopPositionsWatch(ctx, 'alpaca', account, { stopMonitors: true });
+    await env.client.workflow.getHandle(WorkflowIds.positions('alpaca', account)).result();
   });
 
   it('Robinhood: shares bought by hand are watched, a fraction skipped, the sold position ends its monitor', async () => {
