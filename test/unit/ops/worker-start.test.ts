@@ -17,7 +17,7 @@ interface Run {
   readonly ms: number;
 }
 
-function runWorker(env: Record<string, string>, timeoutMs = 30_000): Promise<Run> {
+function runWorker(env: Record<string, string>, timeoutMs = 30_000, interruptWhen?: Promise<unknown>): Promise<Run> {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('FLOWGUARD_') && !k.startsWith('TEMPORAL_')),
   );
@@ -33,6 +33,7 @@ function runWorker(env: Record<string, string>, timeoutMs = 30_000): Promise<Run
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   // A hang is the bug under test: kill it after the bound and report what it printed.
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  void interruptWhen?.then(() => child.kill('SIGINT'));
   return new Promise((resolve) =>
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
@@ -111,5 +112,28 @@ describe('worker start-up faults', () => {
     });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('Temporal is not reachable');
+  });
+
+  it('Ctrl-C while it waits for a Temporal that accepts but never answers ends it at once', async () => {
+    // A listener that takes the TCP connection and says nothing: the connection attempt just waits. Ctrl-C comes
+    // once the worker is in that wait (its connection arrived).
+    let connected!: () => void;
+    const arrived = new Promise<void>((resolve) => (connected = resolve));
+    const silent = net.createServer(() => connected());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as net.AddressInfo;
+      const run = await runWorker(
+        { FLOWGUARD_METRICS_PORT: '0', TEMPORAL_ADDRESS: `127.0.0.1:${port}` },
+        30_000,
+        arrived.then(() => new Promise((r) => setTimeout(r, 500))),
+      );
+      expect(run.signal).toBeNull();
+      expect(run.code).toBe(130);
+      expect(run.stderr).toContain('flowguard worker: SIGINT before the worker started; exiting');
+      expect(run.ms).toBeLessThan(25_000);
+    } finally {
+      silent.close();
+    }
   });
 });
