@@ -224,9 +224,15 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
     });
   }
 
+  // The search attribute as last written: an upsert is a history event, so only a change is written (a sync a minute
+  // would otherwise add 1,440 events a day). A new run starts from what the last one wrote.
+  let publishedCount = c ? Object.values(monitors).filter((m) => m.status === WatchStatus.Running).length : 0;
   function publish(): void {
     const running = Object.values(monitors).filter((m) => m.status === WatchStatus.Running).length;
-    upsertSearchAttributes([{ key: SearchAttributes.WatchedPositions, value: running }]);
+    if (running !== publishedCount) {
+      upsertSearchAttributes([{ key: SearchAttributes.WatchedPositions, value: running }]);
+      publishedCount = running;
+    }
     setCurrentDetails(
       [
         `**${brokerAccount}** — ${state}, ${running} watched, ${skipped.length} skipped, sync ${syncs}${lastSyncAt ? ` at ${lastSyncAt}` : ''}`,
