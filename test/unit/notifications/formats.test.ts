@@ -1,3 +1,4 @@
+import { watchedBrokersFromEnv } from '../../../src/config/worker-env';
 import { ValidationError } from '../../../src/domain/validation';
 import { AppConfigSchema } from '../../../src/domain/config';
 import { type NotificationEvent } from '../../../src/domain/notifications/event';
@@ -132,6 +133,16 @@ describe('destinations from the environment', () => {
     });
     expect(() => resolveDestinations(config, { FLOWGUARD_NOTIFY_SLACK_URL: 'ftp://x' })).toThrow(
       /FLOWGUARD_NOTIFY_SLACK_URL/,
+    );
+  });
+});
+
+describe('FLOWGUARD_POSITIONS_WATCH', () => {
+  it('lists brokers; anything else is a ValidationError naming the variable', () => {
+    expect(watchedBrokersFromEnv({})).toEqual([]);
+    expect(watchedBrokersFromEnv({ FLOWGUARD_POSITIONS_WATCH: ' alpaca, paper,alpaca ' })).toEqual(['alpaca', 'paper']);
+    expect(() => watchedBrokersFromEnv({ FLOWGUARD_POSITIONS_WATCH: 'alpaca,etrade' })).toThrow(
+      /FLOWGUARD_POSITIONS_WATCH: must list brokers from paper, alpaca, robinhood \(not etrade\)/,
     );
   });
 });
