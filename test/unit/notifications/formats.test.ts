@@ -4,6 +4,7 @@ import { AppConfigSchema } from '../../../src/domain/config';
 import { type NotificationEvent } from '../../../src/domain/notifications/event';
 import { resolveDestinations } from '../../../src/notifications/destinations';
 import { formatRequest, signPayload } from '../../../src/notifications/formats';
+import { NotificationSender } from '../../../src/notifications/sender';
 
 const event: NotificationEvent = {
   key: 'position:alpaca:main:TSLA#alert:1',
@@ -144,5 +145,24 @@ describe('FLOWGUARD_POSITIONS_WATCH', () => {
     expect(() => watchedBrokersFromEnv({ FLOWGUARD_POSITIONS_WATCH: 'alpaca,etrade' })).toThrow(
       /FLOWGUARD_POSITIONS_WATCH: must list brokers from paper, alpaca, robinhood \(not etrade\)/,
     );
+  });
+});
+
+describe('severity filter per destination', () => {
+  it('sends an event only to destinations whose minimum it meets (critical only to the phone)', () => {
+    const sender = new NotificationSender({
+      destinations: resolveDestinations(config, {
+        FLOWGUARD_NOTIFY_SLACK_URL: 'https://hooks.slack.com/services/T/B/X',
+        FLOWGUARD_NOTIFY_SLACK_MIN_SEVERITY: 'info',
+        FLOWGUARD_NOTIFY_NTFY_URL: 'https://ntfy.sh/t',
+        FLOWGUARD_NOTIFY_NTFY_MIN_SEVERITY: 'critical',
+        FLOWGUARD_NOTIFY_WEBHOOK_URL: 'https://example.test/h',
+      }),
+    });
+    const names = (severity: NotificationEvent['severity']) =>
+      sender.targetsFor({ ...event, severity }).map((d) => d.name);
+    expect(names('info')).toEqual(['slack']);
+    expect(names('warning')).toEqual(['webhook', 'slack']);
+    expect(names('critical')).toEqual(['webhook', 'slack', 'ntfy']);
   });
 });
