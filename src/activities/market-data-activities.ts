@@ -1,7 +1,7 @@
 import { applyRecord, createFlowDetector, type FlowDetector } from '../domain/detectors/flow-detector';
 import { mergeByTime } from '../domain/market-data/merge';
 import { type MarketRecord } from '../domain/market-data/records';
-import { parseNs } from '../domain/market-data/timestamp';
+import { nsToBigInt, parseNs } from '../domain/market-data/timestamp';
 import { decodeRest } from '../market-data/decode';
 import { cursorFrom, type PolygonRest } from '../market-data/polygon-rest';
 import { wireNumber, wireText } from '../market-data/wire';
@@ -141,7 +141,7 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
     const horizon = trades.records.reduce<bigint | null>((max, r) => {
       // Malformed rows (null, no time) are passed on for the detector to reject and count; they set no horizon.
       const t = typeof r === 'object' && r !== null ? parseNs(r.sip_timestamp) : undefined;
-      const ns = t === undefined ? null : BigInt(t.us) * 1000n + BigInt(t.rem);
+      const ns = t === undefined ? null : nsToBigInt(t);
       return ns !== null && (max === null || ns > max) ? ns : max;
     }, null);
     const quotes = await rest.fetchQuotesSince(

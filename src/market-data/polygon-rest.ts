@@ -6,6 +6,7 @@
  * each next_url page, first takes a permit from the shared rate limiter.
  */
 import { z } from 'zod';
+import { nsToBigInt, parseNs } from '../domain/market-data/timestamp';
 import { parseOrThrow } from '../domain/validation';
 import {
   maskApiKey,
@@ -284,7 +285,8 @@ class PolygonRestAdapter implements PolygonRest {
       let repeatedHere = 0;
       const pageRecords: { readonly record: T; readonly ts?: bigint; readonly key?: string }[] = [];
       for (const record of page.results) {
-        const ts = isObject(record) ? nsOf(record.sip_timestamp) : undefined;
+        const t = isObject(record) ? parseNs(record.sip_timestamp) : undefined;
+        const ts = t === undefined ? undefined : nsToBigInt(t);
         if (ts === undefined) {
           pageRecords.push({ record: record as T }); // malformed: the domain rejects and counts it
           continue;
@@ -485,13 +487,6 @@ function pageOf(body: unknown, path: string): { results: unknown[]; nextUrl: str
     throw new PolygonUnavailable(`Polygon ${path} answered with non-array results`, 200, path);
   const nextUrl = typeof body.next_url === 'string' && body.next_url !== '' ? body.next_url : undefined;
   return { results, nextUrl };
-}
-
-/** Exact ns from the lossless wire value (digit string) or a safe integer; undefined when unusable. */
-function nsOf(value: unknown): bigint | undefined {
-  if (typeof value === 'string' && /^\d+$/.test(value)) return BigInt(value);
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
-  return undefined;
 }
 
 /**
