@@ -45,10 +45,9 @@ export function shapeTemporalEntry(
   fields: Readonly<Record<string, unknown>>,
 ): ShapedEntry {
   if (WEBPACK_STATS.test(message)) return { level: 'DEBUG', message, fields };
-  if (fields.sdkComponent === 'activity' || fields.sdkComponent === 'worker' || fields.sdkComponent === undefined) {
-    if (message === 'Workflow started' && fields.workflowType === 'positionMonitorWorkflow') {
-      return { level: 'INFO', message: 'monitor started', fields: { event: BusinessEvent.MonitorStarted, ...fields } };
-    }
+  // The SDK's own line, emitted by the workflow's logger on a run's first activation (never on replay).
+  if (message === 'Workflow started' && fields.workflowType === 'positionMonitorWorkflow') {
+    return { level: 'INFO', message: 'monitor started', fields: { event: BusinessEvent.MonitorStarted, ...fields } };
   }
   if (fields.sdkComponent !== 'workflow') return { level, message, fields };
   switch (message) {

@@ -245,6 +245,38 @@ describe('monitors survive a worker crash', () => {
     const done = await waitFor((x) => x.state === 'exited' || x.state === 'exit_failed', 60_000);
     expect(done.state).toBe('exited');
     expect(done.exitOrder).toMatchObject({ clientOrderId: `exit-${positionId}`, state: 'filled', filledQuantity: 300 });
+
+    // Business events (issue 12 item 8): one info line each across both workers' logs, none repeated by the
+    // second worker's replay of the history.
+    // The runtime forwards SDK log lines in batches (up to 100 ms late): read until the exit order's fill is in.
+    const readRecords = () =>
+      workers
+        .flatMap((w) => w.output().split('\n'))
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    let records = readRecords();
+    for (
+      let i = 0;
+      i < 50 && !records.some((r) => r.event === 'order.filled' && r.clientOrderId === `exit-${positionId}`);
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+      records = readRecords();
+    }
+    const ofMonitor = (event: string) =>
+      records.filter((r) => r.event === event && r.workflowId === WorkflowIds.position(positionId));
+    expect(ofMonitor('monitor.started')).toHaveLength(1);
+    expect(ofMonitor('monitor.started')[0]).toMatchObject({ level: 'info', msg: 'monitor started' });
+    expect(ofMonitor('monitor.exit')).toHaveLength(1);
+    const alerts = records.filter((r) => r.event === 'monitor.alert' && r.symbol === symbol);
+    expect(alerts.length).toBeGreaterThanOrEqual(3);
+    expect(alerts[0]).toMatchObject({ level: 'info', kind: 'large_seller' });
+    expect(records.filter((r) => r.event === 'order.placed' && r.clientOrderId === `exit-${positionId}`)).toHaveLength(
+      1,
+    );
+    expect(records.filter((r) => r.event === 'order.filled' && r.clientOrderId === `exit-${positionId}`)).toHaveLength(
+      1,
+    );
   }, 120_000);
 
   it('stream mode: the activity resumes from its heartbeat on a new worker and alerts on what printed meanwhile', async () => {

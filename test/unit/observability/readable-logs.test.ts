@@ -104,6 +104,13 @@ describe('business events', () => {
       workflowId: 'position:tsla-1',
     });
     expect(started).toMatchObject({ level: 'INFO', message: 'monitor started', fields: { event: 'monitor.started' } });
+    // However the SDK tags it (its sink composes sdkComponent 'workflow', the line itself says 'worker').
+    expect(
+      shapeTemporalEntry('DEBUG', 'Workflow started', {
+        sdkComponent: 'workflow',
+        workflowType: 'positionMonitorWorkflow',
+      }).level,
+    ).toBe('INFO');
     expect(shapeTemporalEntry('DEBUG', 'Workflow started', { ...wf, sdkComponent: 'worker' }).level).toBe('DEBUG');
   });
 
