@@ -158,6 +158,14 @@ describe('RecordFileReader', () => {
     );
   });
 
+  it('a gzip file cut short is invalid input naming the file, not a crash', async () => {
+    const gz = gzipSync(trades.join('\n'));
+    const path = file('cut.jsonl.gz', gz.subarray(0, Math.floor(gz.length / 2)));
+    await expect(runReplay({ symbol: 'TSLA', trades: path, quotes: join(SCENARIO, 'quotes.json') })).rejects.toThrow(
+      /--trades: cannot read .*cut\.jsonl\.gz \(Z_BUF_ERROR\)/,
+    );
+  });
+
   it('splits quoted CSV cells (flat-file condition lists)', () => {
     expect(splitCsv('TSLA,"12,37",,4,"a""b"')).toEqual(['TSLA', '12,37', '', '4', 'a"b']);
   });
