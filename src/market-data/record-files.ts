@@ -9,6 +9,7 @@
  * Each record is decoded once, here (decode.ts). A file that is empty, not JSON, of the wrong shape or of the other
  * stream is invalid input naming the file and the line (a ValidationError, exit 2 in the CLI).
  */
+import { isAscii } from 'node:buffer';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
@@ -428,9 +429,26 @@ async function* textChunks(path: string, flag: string): AsyncGenerator<string> {
   const file = createReadStream(path, { highWaterMark: CHUNK_BYTES });
   const source = gz ? file.pipe(createGunzip({ chunkSize: CHUNK_BYTES })) : file;
   if (gz) file.on('error', (err) => source.destroy(err));
-  const decoder = new StringDecoder('utf8');
+  let decoder = new StringDecoder('utf8');
+  let decoding = false;
   try {
-    for await (const chunk of source) yield decoder.write(chunk as Buffer);
+    for await (const chunk of source) {
+      const bytes = chunk as Buffer;
+      // Polygon files are ASCII: such a chunk is its own text (a cheap one-byte copy, no UTF-8 decoding). A chunk
+      // that is not goes through the decoder, which carries a character split across chunks.
+      if (!isAscii(bytes)) {
+        decoding = true;
+        yield decoder.write(bytes);
+        continue;
+      }
+      if (decoding) {
+        const pending = decoder.end();
+        if (pending !== '') yield pending;
+        decoder = new StringDecoder('utf8');
+        decoding = false;
+      }
+      yield bytes.toString('latin1');
+    }
   } catch (err) {
     if (err instanceof ValidationError) throw err;
     throw cannot(err);

@@ -158,6 +158,26 @@ describe('RecordFileReader', () => {
     );
   });
 
+  it('UTF-8 text split across chunks reads intact (ASCII chunks take a shortcut, others the decoder)', async () => {
+    // Multi-byte trade ids in runs of a few MiB between ASCII runs: chunks of both kinds, and characters straddling
+    // chunk boundaries.
+    const ids: string[] = [];
+    const lines: string[] = [];
+    for (let copy = 0; lines.length < 80_000; copy++)
+      trades.forEach((l, i) => {
+        const id = Math.floor(copy / 10) % 2 === 0 ? `é€${copy}-${i}` : `a${copy}-${i}`;
+        ids.push(id);
+        lines.push(l.replace(/"id":"[^"]*"/, `"id":"${id}"`));
+      });
+    const path = file('utf8.jsonl', lines.join('\n'));
+    expect(readFileSync(path).length).toBeGreaterThan(3 * 1024 * 1024);
+    const reader = new RecordFileReader(path, RecordStream.Trades, 'TSLA');
+    const read: string[] = [];
+    for (let b = await reader.next(); b !== null; b = await reader.next())
+      for (const r of b.records) read.push(r.kind === 'trade' ? r.trade.id : `(${r.kind})`);
+    expect(read).toEqual(ids);
+  });
+
   it('a gzip file cut short is invalid input naming the file, not a crash', async () => {
     const gz = gzipSync(trades.join('\n'));
     const path = file('cut.jsonl.gz', gz.subarray(0, Math.floor(gz.length / 2)));
