@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -9,6 +9,8 @@ import { RecordFileReader, splitCsv } from '../../../src/market-data/record-file
 // Issue 10: replay streams every recorded format with flat memory; each is read into the same decoded records.
 const SCENARIO = join(__dirname, '../../fixtures/scenarios/seller-cluster-exit');
 const dir = mkdtempSync(join(tmpdir(), 'fg-record-files-'));
+// Some files here are megabytes: not left behind.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, content: string | Buffer) => {
   const path = join(dir, name);
   writeFileSync(path, content);
