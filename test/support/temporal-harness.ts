@@ -28,7 +28,8 @@ export function uniqueTaskQueue(prefix: string): string {
  * workflow stops making progress while it looks alive. Every workflow that ran on this file's task queues is
  * read back, and any WorkflowTaskFailed event fails the file, except the server refusing a completion because
  * new events arrived (UNHANDLED_COMMAND: a signal raced a continue-as-new or the end of the run, which the SDK
- * handles by running the task again).
+ * handles by running the task again), and a task in flight when the test terminated the workflow (FORCE_CLOSE_COMMAND
+ * followed only by the buffered events the server flushes and WorkflowExecutionTerminated/TimedOut).
  */
 export async function findWorkflowTaskFailures(): Promise<string[]> {
   if (taskQueuesInUse.size === 0) return [];
@@ -40,11 +41,14 @@ export async function findWorkflowTaskFailures(): Promise<string[]> {
     for (const taskQueue of taskQueuesInUse) {
       for await (const wf of client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) {
         const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-        for (const event of history.events ?? []) {
+        const events = history.events ?? [];
+        for (const [i, event] of events.entries()) {
           const failed = event.workflowTaskFailedEventAttributes;
           if (!failed) continue;
           const cause = failed.cause ?? 0;
-          if (cause === temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND) {
+          const causes = temporal.api.enums.v1.WorkflowTaskFailedCause;
+          if (cause === causes.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND) continue;
+          if (cause === causes.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND && closedByServer(events.slice(i + 1))) {
             continue;
           }
           const causeName = temporal.api.enums.v1.WorkflowTaskFailedCause[cause] ?? String(cause);
@@ -56,6 +60,14 @@ export async function findWorkflowTaskFailures(): Promise<string[]> {
   } finally {
     await connection.close();
   }
+}
+
+/** The run was closed by the server (terminate, timeout) with no workflow task after `rest[0]`. */
+function closedByServer(rest: readonly temporal.api.history.v1.IHistoryEvent[]): boolean {
+  const last = rest[rest.length - 1];
+  const closed =
+    last?.workflowExecutionTerminatedEventAttributes != null || last?.workflowExecutionTimedOutEventAttributes != null;
+  return closed && !rest.some((e) => e.workflowTaskStartedEventAttributes != null);
 }
 
 export async function createTestWorker(
