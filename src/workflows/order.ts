@@ -9,6 +9,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -18,6 +19,7 @@ import type { BrokerOrderSnapshot, LimitOrderRequest } from '../brokers/broker';
 import type { createBrokerActivities } from '../activities/broker-activities';
 import { type OrderEvent, type OrderRecord } from '../domain/orders/order-machine';
 import {
+  type BrokerName,
   type OrderPricingConfig,
   type OrderRequestInput,
   type PreparedLimitOrder,
@@ -169,148 +171,242 @@ const LOOKUP_RETRY_MS = 30_000;
 /** Pause before cancelling again after the broker could not be reached (retries inside the activity came first). */
 const CANCEL_RETRY_MS = 5000;
 
+/** Search attributes are published once per step (before the workflow waits), not on every state change. */
+const PUBLISH_ONCE_PATCH = 'order-search-attributes-once';
+
 /**
- * One order's life: validate and price it, submit it exactly once (the client order id is the broker's
+ * One order's life: submit the order the desk prepared exactly once (the client order id is the broker's
  * idempotency key), follow fills from broker updates with polling as the fallback, honour cancels — a fill
- * that races the cancel is applied — and tell the desk and the requester how it ended.
+ * that races the cancel is applied — and tell the desk and the requester how it ended. The life cycle's rules
+ * are the order machine (src/domain/orders/order-machine.ts); this is the shell that calls the broker.
  */
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderResult> {
-  const { request, settings } = input;
-  const clientOrderId = request.clientOrderId;
-  const broker = request.broker ?? 'paper';
-  const retry = {
-    maximumAttempts: settings.retry.maximumAttempts,
-    initialInterval: settings.retry.initialIntervalMs,
-    backoffCoefficient: settings.retry.backoffCoefficient,
-    nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes],
-  };
-  const startToCloseTimeout = settings.activityTimeoutSeconds * 1000;
-  // Broker activities heartbeat while they wait on the broker: a worker lost mid-call is noticed in seconds.
-  const heartbeatTimeout = BROKER_HEARTBEAT_TIMEOUT_MS;
-  const maxWaitMs = (settings.maxBrokerWaitSeconds ?? DEFAULT_MAX_BROKER_WAIT_SECONDS) * 1000;
-  const windowSeconds = settings.unknownOutcomeWindowSeconds ?? DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS;
-  const acts = proxyActivities<BrokerActivities>({ startToCloseTimeout, heartbeatTimeout, retry });
-  // The workflow decides between submit attempts (it must know which ones may have reached the broker, and a
-  // cancel must be able to stop a backoff), so Temporal retries only failures that are not the broker's: a
-  // worker that died mid-call, an unexpected exception. Those retries look the order up before submitting.
-  const submitter = proxyActivities<BrokerActivities>({
-    startToCloseTimeout,
-    heartbeatTimeout,
-    retry: {
-      maximumAttempts: SUBMIT_INFRASTRUCTURE_ATTEMPTS,
+  return new OrderRun(input).run();
+}
+
+class OrderRun {
+  private readonly request: OrderWorkflowInput['request'];
+  private readonly settings: OrderSettings;
+  private readonly clientOrderId: string;
+  private readonly broker: BrokerName;
+  private readonly maxWaitMs: number;
+  private readonly windowSeconds: number;
+  private readonly acts: BrokerActivities;
+  /**
+   * The workflow decides between submit attempts (it must know which ones may have reached the broker, and a
+   * cancel must be able to stop a backoff), so Temporal retries only failures that are not the broker's: a
+   * worker that died mid-call, an unexpected exception. Those retries look the order up before submitting.
+   */
+  private readonly submitter: BrokerActivities;
+  /** Resolving an unknown outcome must not give up while the broker is unreachable: the order may exist there. */
+  private readonly lookup: BrokerActivities;
+  private readonly prepared: PreparedLimitOrder | null = null;
+  private readonly validationError: string | null = null;
+  private order: OrderRecord;
+  private submitted: boolean;
+  private cancelRequested: string | null;
+  private cancelSent: boolean;
+  private raw: unknown;
+  private errorType: string | null;
+  private readonly warnings: string[];
+  private readonly progress: SubmitProgress;
+  private readonly updates: BrokerOrderSnapshot[] = [];
+  /** Set by PUBLISH_ONCE_PATCH: state changes mark the search attributes stale; `publish` writes them once. */
+  private publishOnce = false;
+  private published: { readonly state: OrderState; readonly brokerOrderId: string | null } | null = null;
+
+  constructor(private readonly input: OrderWorkflowInput) {
+    const { request, settings } = input;
+    this.request = request;
+    this.settings = settings;
+    this.clientOrderId = request.clientOrderId;
+    this.broker = request.broker ?? 'paper';
+    const retry = {
+      maximumAttempts: settings.retry.maximumAttempts,
       initialInterval: settings.retry.initialIntervalMs,
       backoffCoefficient: settings.retry.backoffCoefficient,
-      nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes, ...TRANSIENT_BROKER_ERROR_TYPES],
-    },
-  });
-  // Resolving an unknown outcome must not give up while the broker is unreachable: the order may exist there.
-  const lookup = proxyActivities<BrokerActivities>({
-    startToCloseTimeout,
-    heartbeatTimeout,
-    retry: {
-      initialInterval: settings.retry.initialIntervalMs,
-      backoffCoefficient: settings.retry.backoffCoefficient,
-      maximumInterval: LOOKUP_MAX_INTERVAL_MS,
       nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes],
-    },
-  });
-
-  let prepared: PreparedLimitOrder | null = null;
-  let validationError: string | null = null;
-  if (input.prepared) prepared = input.prepared;
-  else {
-    try {
-      prepared = orderRequests().prepareLimitOrder({ ...request, broker }, input.pricing ?? settings.pricing);
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err;
-      validationError = err.message;
+    };
+    const startToCloseTimeout = settings.activityTimeoutSeconds * 1000;
+    // Broker activities heartbeat while they wait on the broker: a worker lost mid-call is noticed in seconds.
+    const heartbeatTimeout = BROKER_HEARTBEAT_TIMEOUT_MS;
+    this.maxWaitMs = (settings.maxBrokerWaitSeconds ?? DEFAULT_MAX_BROKER_WAIT_SECONDS) * 1000;
+    this.windowSeconds = settings.unknownOutcomeWindowSeconds ?? DEFAULT_UNKNOWN_OUTCOME_WINDOW_SECONDS;
+    this.acts = proxyActivities<BrokerActivities>({ startToCloseTimeout, heartbeatTimeout, retry });
+    this.submitter = proxyActivities<BrokerActivities>({
+      startToCloseTimeout,
+      heartbeatTimeout,
+      retry: {
+        maximumAttempts: SUBMIT_INFRASTRUCTURE_ATTEMPTS,
+        initialInterval: settings.retry.initialIntervalMs,
+        backoffCoefficient: settings.retry.backoffCoefficient,
+        nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes, ...TRANSIENT_BROKER_ERROR_TYPES],
+      },
+    });
+    this.lookup = proxyActivities<BrokerActivities>({
+      startToCloseTimeout,
+      heartbeatTimeout,
+      retry: {
+        initialInterval: settings.retry.initialIntervalMs,
+        backoffCoefficient: settings.retry.backoffCoefficient,
+        maximumInterval: LOOKUP_MAX_INTERVAL_MS,
+        nonRetryableErrorTypes: [...settings.nonRetryableErrorTypes],
+      },
+    });
+    if (input.prepared) this.prepared = input.prepared;
+    else {
+      // Only runs started before the desk prepared orders: priced here with the pricing they were started with.
+      try {
+        this.prepared = orderRequests().prepareLimitOrder(
+          { ...request, broker: this.broker },
+          input.pricing ?? settings.pricing,
+        );
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        this.validationError = err.message;
+      }
     }
+    const carried = input.carried;
+    this.order = carried?.order ?? orderMachine().newOrderRecord(safeQuantity(request.quantity), nowIso());
+    this.submitted = carried?.submitted ?? false;
+    this.cancelRequested = carried?.cancelRequested ?? null;
+    this.cancelSent = carried?.cancelSent ?? false;
+    this.raw = carried?.raw ?? null;
+    this.errorType = carried?.errorType ?? null;
+    this.warnings = [...(carried?.warnings ?? [])];
+    this.progress = carried?.submit ?? {
+      attempts: 0,
+      mayHaveReachedBroker: false,
+      lastReachingAttemptAt: null,
+      stopped: false,
+      refusal: null,
+      lastError: null,
+    };
   }
 
-  const carried = input.carried;
-  let order: OrderRecord = carried?.order ?? orderMachine().newOrderRecord(safeQuantity(request.quantity), nowIso());
-  let submitted = carried?.submitted ?? false;
-  let cancelRequested: string | null = carried?.cancelRequested ?? null;
-  let cancelSent = carried?.cancelSent ?? false;
-  let raw: unknown = carried?.raw ?? null;
-  let errorType: string | null = carried?.errorType ?? null;
-  const warnings: string[] = [...(carried?.warnings ?? [])];
-  const progress: SubmitProgress = carried?.submit ?? {
-    attempts: 0,
-    mayHaveReachedBroker: false,
-    lastReachingAttemptAt: null,
-    stopped: false,
-    refusal: null,
-    lastError: null,
-  };
-  const updates: BrokerOrderSnapshot[] = [];
+  async run(): Promise<OrderResult> {
+    const { request, clientOrderId } = this;
+    setHandler(orderStatusQuery, () => this.status());
+    setHandler(cancelOrderSignal, ({ reason }) => {
+      this.cancelRequested ??= reason?.trim() || 'cancel requested';
+    });
+    setHandler(brokerUpdateSignal, (snapshot) => {
+      this.updates.push(snapshot);
+    });
+    this.publishOnce = patched(PUBLISH_ONCE_PATCH);
+    if (!this.input.carried) {
+      upsertSearchAttributes([
+        { key: SearchAttributes.Symbol, value: request.symbol },
+        { key: SearchAttributes.OrderSide, value: request.side },
+        { key: SearchAttributes.ClientOrderId, value: clientOrderId },
+        { key: SearchAttributes.OrderState, value: this.order.state },
+      ]);
+      this.published = { state: this.order.state, brokerOrderId: null };
+    }
+    const prepared = this.prepared;
+    if (!prepared) {
+      this.errorType = 'ValidationError';
+      this.apply({ type: 'rejected', reason: this.validationError ?? 'invalid order' });
+      return this.finish();
+    }
+    if (!this.submitted && !isTerminalOrderState(this.order.state)) {
+      const found = await this.submitWithAttempts({
+        clientOrderId,
+        symbol: prepared.symbol,
+        side: prepared.side,
+        quantity: prepared.quantity,
+        limitPrice: prepared.limitPrice,
+        timeInForce: prepared.timeInForce,
+      });
+      if (!found) {
+        this.concludeNotAtBroker();
+        return this.finish();
+      }
+      this.submitted = true;
+      if (this.order.state === 'pending_submit') this.apply({ type: 'submitted', brokerOrderId: found.brokerOrderId });
+      this.applySnapshot(found);
+    }
+    while (!isTerminalOrderState(this.order.state)) {
+      if (this.continueAsNewDue()) await this.continueAsNewNow();
+      const brokerOrderId = this.order.brokerOrderId;
+      if (this.cancelRequested && !this.cancelSent && brokerOrderId) await this.cancelAtBroker(brokerOrderId);
+      else await this.pollOnce();
+    }
+    return this.finish();
+  }
 
-  const resolvingUntil = (): number | null =>
-    progress.mayHaveReachedBroker && progress.lastReachingAttemptAt !== null
-      ? resolveDeadlineMs(progress.lastReachingAttemptAt, windowSeconds)
+  private get pollMs(): number {
+    return this.settings.pollIntervalSeconds * 1000;
+  }
+
+  private resolvingUntil(): number | null {
+    const { progress } = this;
+    return progress.mayHaveReachedBroker && progress.lastReachingAttemptAt !== null
+      ? resolveDeadlineMs(progress.lastReachingAttemptAt, this.windowSeconds)
       : null;
-
-  const status = (): OrderStatus => ({
-    workflowId: workflowInfo().workflowId,
-    clientOrderId,
-    broker,
-    symbol: request.symbol,
-    side: request.side,
-    quantity: order.quantity,
-    referencePrice: prepared?.referencePrice ?? null,
-    limitPrice: prepared?.limitPrice ?? null,
-    state: order.state,
-    filledQuantity: order.filledQuantity,
-    averageFillPrice: order.averageFillPrice,
-    remainingQuantity: order.remainingQuantity,
-    overfillQuantity: order.overfillQuantity,
-    updatedAt: order.updatedAt ?? null,
-    brokerOrderId: order.brokerOrderId ?? null,
-    cancelRequested,
-    reason: order.reason ?? null,
-    errorType,
-    warnings,
-    rejectReason: progress.refusal?.rejectReason ?? null,
-    submit:
-      submitted || progress.attempts === 0
-        ? null
-        : {
-            attempts: progress.attempts,
-            mayHaveReachedBroker: progress.mayHaveReachedBroker,
-            resolvingUntil: progress.stopped && !isTerminalOrderState(order.state) ? isoOrNull(resolvingUntil()) : null,
-            lastError: progress.lastError ? `${progress.lastError.type}: ${progress.lastError.message}` : null,
-          },
-    raw,
-  });
-
-  setHandler(orderStatusQuery, status);
-  setHandler(cancelOrderSignal, ({ reason }) => {
-    cancelRequested ??= reason?.trim() || 'cancel requested';
-  });
-  setHandler(brokerUpdateSignal, (snapshot) => {
-    updates.push(snapshot);
-  });
-
-  function warn(w: string): void {
-    warnings.push(w);
-    if (warnings.length > WARNINGS_KEPT) warnings.splice(0, warnings.length - WARNINGS_KEPT);
-    log.warn('order event needs attention', { clientOrderId, warning: w });
   }
 
-  function apply(event: OrderEvent): void {
-    const before = order.state;
-    const result = orderMachine().applyOrderEvent(order, { ...event, at: event.at ?? nowIso() });
-    order = result.order;
-    for (const w of [result.warning, result.rejection?.reason]) if (w !== undefined) warn(w);
-    if (order.state !== before) {
-      log.info('order state changed', { clientOrderId, from: before, to: order.state, filled: order.filledQuantity });
-      publishSearchAttributes();
-    }
+  private status(): OrderStatus {
+    const { order, progress, prepared, request } = this;
+    return {
+      workflowId: workflowInfo().workflowId,
+      clientOrderId: this.clientOrderId,
+      broker: this.broker,
+      symbol: request.symbol,
+      side: request.side,
+      quantity: order.quantity,
+      referencePrice: prepared?.referencePrice ?? null,
+      limitPrice: prepared?.limitPrice ?? null,
+      state: order.state,
+      filledQuantity: order.filledQuantity,
+      averageFillPrice: order.averageFillPrice,
+      remainingQuantity: order.remainingQuantity,
+      overfillQuantity: order.overfillQuantity,
+      updatedAt: order.updatedAt ?? null,
+      brokerOrderId: order.brokerOrderId ?? null,
+      cancelRequested: this.cancelRequested,
+      reason: order.reason ?? null,
+      errorType: this.errorType,
+      warnings: this.warnings,
+      rejectReason: progress.refusal?.rejectReason ?? null,
+      submit:
+        this.submitted || progress.attempts === 0
+          ? null
+          : {
+              attempts: progress.attempts,
+              mayHaveReachedBroker: progress.mayHaveReachedBroker,
+              resolvingUntil:
+                progress.stopped && !isTerminalOrderState(order.state) ? isoOrNull(this.resolvingUntil()) : null,
+              lastError: progress.lastError ? `${progress.lastError.type}: ${progress.lastError.message}` : null,
+            },
+      raw: this.raw,
+    };
   }
 
-  function applySnapshot(snapshot: BrokerOrderSnapshot): void {
-    raw = snapshot.raw;
-    apply({
+  private warn(w: string): void {
+    this.warnings.push(w);
+    if (this.warnings.length > WARNINGS_KEPT) this.warnings.splice(0, this.warnings.length - WARNINGS_KEPT);
+    log.warn('order event needs attention', { clientOrderId: this.clientOrderId, warning: w });
+  }
+
+  private apply(event: OrderEvent): void {
+    const before = this.order.state;
+    const result = orderMachine().applyOrderEvent(this.order, { ...event, at: event.at ?? nowIso() });
+    this.order = result.order;
+    for (const w of [result.warning, result.rejection?.reason]) if (w !== undefined) this.warn(w);
+    if (this.order.state === before) return;
+    log.info('order state changed', {
+      clientOrderId: this.clientOrderId,
+      from: before,
+      to: this.order.state,
+      filled: this.order.filledQuantity,
+    });
+    if (!this.publishOnce) this.upsertState();
+  }
+
+  private applySnapshot(snapshot: BrokerOrderSnapshot): void {
+    this.raw = snapshot.raw;
+    this.apply({
       type: 'broker_snapshot',
       state: snapshot.state,
       filledQuantity: snapshot.filledQuantity,
@@ -322,239 +418,246 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
     });
   }
 
-  function publishSearchAttributes(): void {
-    upsertSearchAttributes([
-      { key: SearchAttributes.OrderState, value: order.state },
-      ...(order.brokerOrderId ? [{ key: SearchAttributes.BrokerOrderId, value: order.brokerOrderId }] : []),
-    ]);
+  private applyPushed(): void {
+    for (const snapshot of this.updates.splice(0)) this.applySnapshot(snapshot);
   }
 
-  function continueAsNewDue(): boolean {
-    const after = settings.continueAsNewAfterEvents;
+  private upsertState(): void {
+    const { state, brokerOrderId } = this.order;
+    upsertSearchAttributes([
+      { key: SearchAttributes.OrderState, value: state },
+      ...(brokerOrderId ? [{ key: SearchAttributes.BrokerOrderId, value: brokerOrderId }] : []),
+    ]);
+    this.published = { state, brokerOrderId: brokerOrderId ?? null };
+  }
+
+  /**
+   * Publishes the state reached, once, right before the workflow waits (an activity, a timer, a signal, the end).
+   * Before PUBLISH_ONCE_PATCH every state change was upserted where it happened, so one step could issue several
+   * upserts between its other commands, as many as the transitions it went through; now a step issues at most
+   * one, always right before the command it waits on.
+   */
+  private publish(): void {
+    if (!this.publishOnce) return;
+    const { state, brokerOrderId } = this.order;
+    const last = this.published;
+    if (last && last.state === state && last.brokerOrderId === (brokerOrderId ?? null)) return;
+    this.upsertState();
+  }
+
+  /** Every wait of the workflow goes through here, so search attributes are published first. */
+  private async waitOn<T>(next: () => Promise<T>): Promise<T> {
+    this.publish();
+    return next();
+  }
+
+  private continueAsNewDue(): boolean {
+    const after = this.settings.continueAsNewAfterEvents;
     return workflowInfo().continueAsNewSuggested || (after !== undefined && workflowInfo().historyLength >= after);
   }
 
-  async function continueAsNewNow(): Promise<never> {
-    await condition(allHandlersFinished);
+  private async continueAsNewNow(): Promise<never> {
+    await this.waitOn(() => condition(allHandlersFinished));
+    const { order, submitted, cancelRequested, cancelSent, raw, warnings, errorType, progress } = this;
     return continueAsNew<typeof orderWorkflow>({
-      ...input,
+      ...this.input,
       carried: { order, submitted, cancelRequested, cancelSent, raw, warnings, errorType, submit: progress },
     });
   }
 
-  if (!carried) {
-    upsertSearchAttributes([
-      { key: SearchAttributes.Symbol, value: request.symbol },
-      { key: SearchAttributes.OrderSide, value: request.side },
-      { key: SearchAttributes.ClientOrderId, value: clientOrderId },
-      { key: SearchAttributes.OrderState, value: order.state },
-    ]);
-  }
-
-  if (!prepared) {
-    errorType = 'ValidationError';
-    apply({ type: 'rejected', reason: validationError ?? 'invalid order' });
-    return finish();
-  }
-
-  if (!submitted && !isTerminalOrderState(order.state)) {
-    const brokerOrder: LimitOrderRequest = {
-      clientOrderId,
-      symbol: prepared.symbol,
-      side: prepared.side,
-      quantity: prepared.quantity,
-      limitPrice: prepared.limitPrice,
-      timeInForce: prepared.timeInForce,
-    };
-    const found = await submitWithAttempts(brokerOrder);
-    if (found) {
-      submitted = true;
-      if (order.state === 'pending_submit') apply({ type: 'submitted', brokerOrderId: found.brokerOrderId });
-      applySnapshot(found);
-    } else {
-      concludeNotAtBroker();
-      return finish();
-    }
-  }
-
-  const pollMs = settings.pollIntervalSeconds * 1000;
-  while (!isTerminalOrderState(order.state)) {
-    if (continueAsNewDue()) await continueAsNewNow();
-    if (cancelRequested && !cancelSent && order.brokerOrderId) {
-      cancelSent = true;
-      apply({ type: 'cancel_requested' });
-      try {
-        const result = await acts.cancelBrokerOrder({
-          broker,
-          brokerOrderId: order.brokerOrderId,
-          clientOrderId,
-          maxWaitMs,
-        });
-        applySnapshot(result.order);
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        apply({ type: 'cancel_rejected', reason: describe(err) });
-        cancelSent = false;
-        if (applicationFailureOf(err)?.nonRetryable && applicationFailureOf(err)?.type !== BROKER_WAIT_TOO_LONG) {
-          // The broker refuses this cancel for good (unknown order, say): polling shows how the order ends.
-          cancelRequested = null;
-        } else {
-          // The broker is unreachable or throttling: the cancel stays owed and is tried again shortly.
-          await condition(() => updates.length > 0, Math.min(pollMs, CANCEL_RETRY_MS));
-          for (const snapshot of updates.splice(0)) applySnapshot(snapshot);
-        }
-      }
-      continue;
-    }
-    const woke = await condition(() => updates.length > 0 || (cancelRequested !== null && !cancelSent), pollMs);
-    if (woke) {
-      for (const snapshot of updates.splice(0)) applySnapshot(snapshot);
-      continue;
-    }
+  /** The cancel owed to the broker: sent once; sent again shortly when the broker could not be reached. */
+  private async cancelAtBroker(brokerOrderId: string): Promise<void> {
+    this.cancelSent = true;
+    this.apply({ type: 'cancel_requested' });
     try {
-      const snapshot = await acts.getBrokerOrder({
-        broker,
-        clientOrderId,
-        brokerOrderId: order.brokerOrderId ?? null,
-        maxWaitMs,
-      });
-      if (snapshot) applySnapshot(snapshot);
+      const result = await this.waitOn(() =>
+        this.acts.cancelBrokerOrder({
+          broker: this.broker,
+          brokerOrderId,
+          clientOrderId: this.clientOrderId,
+          maxWaitMs: this.maxWaitMs,
+        }),
+      );
+      this.applySnapshot(result.order);
     } catch (err) {
       if (isCancellation(err)) throw err;
-      log.warn('order poll failed; will poll again', { clientOrderId, error: describe(err) });
+      this.apply({ type: 'cancel_rejected', reason: describe(err) });
+      this.cancelSent = false;
+      if (applicationFailureOf(err)?.nonRetryable && applicationFailureOf(err)?.type !== BROKER_WAIT_TOO_LONG) {
+        // The broker refuses this cancel for good (unknown order, say): polling shows how the order ends.
+        this.cancelRequested = null;
+      } else {
+        // The broker is unreachable or throttling: the cancel stays owed and is tried again shortly.
+        await this.waitOn(() => condition(() => this.updates.length > 0, Math.min(this.pollMs, CANCEL_RETRY_MS)));
+        this.applyPushed();
+      }
     }
   }
-  return finish();
+
+  /** Waits for a pushed update, a cancel or the poll interval; polls the broker when nothing came. */
+  private async pollOnce(): Promise<void> {
+    const woke = await this.waitOn(() =>
+      condition(() => this.updates.length > 0 || (this.cancelRequested !== null && !this.cancelSent), this.pollMs),
+    );
+    if (woke) return this.applyPushed();
+    try {
+      const snapshot = await this.waitOn(() =>
+        this.acts.getBrokerOrder({
+          broker: this.broker,
+          clientOrderId: this.clientOrderId,
+          brokerOrderId: this.order.brokerOrderId ?? null,
+          maxWaitMs: this.maxWaitMs,
+        }),
+      );
+      if (snapshot) this.applySnapshot(snapshot);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('order poll failed; will poll again', { clientOrderId: this.clientOrderId, error: describe(err) });
+    }
+  }
 
   /**
    * Submits until the broker acknowledges, refuses, or the attempts run out, then resolves an unknown outcome by
    * lookup. Returns the broker's order, or null when the broker has none (and cannot get one any more).
    */
-  async function submitWithAttempts(brokerOrder: LimitOrderRequest): Promise<BrokerOrderSnapshot | null> {
+  private async submitWithAttempts(brokerOrder: LimitOrderRequest): Promise<BrokerOrderSnapshot | null> {
+    const { progress, settings } = this;
     while (!progress.stopped) {
-      if (cancelRequested || progress.attempts >= settings.retry.maximumAttempts) {
+      if (this.cancelRequested || progress.attempts >= settings.retry.maximumAttempts) {
         progress.stopped = true;
         break;
       }
       progress.attempts += 1;
       const startedAt = Date.now();
       try {
-        const result = await submitter.submitOrder({
-          broker,
-          order: brokerOrder,
-          lookupFirst: progress.mayHaveReachedBroker,
-          maxWaitMs,
-        });
+        const result = await this.waitOn(() =>
+          this.submitter.submitOrder({
+            broker: this.broker,
+            order: brokerOrder,
+            lookupFirst: progress.mayHaveReachedBroker,
+            maxWaitMs: this.maxWaitMs,
+          }),
+        );
         return result.order;
       } catch (err) {
         if (isCancellation(err)) throw err;
-        const failure = applicationFailureOf(err);
-        const details = brokerDetailsOf(failure);
-        const decision = decideAfterSubmitFailure(
-          {
-            type: failure?.type ?? null,
-            fromBroker: failure !== null && err instanceof ActivityFailure && failure.type !== 'Error',
-            outcomeUnknown: details?.outcomeUnknown ?? false,
-            retryAfterMs: details?.retryAfterMs ?? null,
-          },
-          progress.attempts,
-          {
-            initialIntervalMs: settings.retry.initialIntervalMs,
-            backoffCoefficient: settings.retry.backoffCoefficient,
-          },
-        );
-        progress.lastError = { type: failure?.type ?? 'Error', message: describe(err) };
-        if (decision.mayHaveReachedBroker) {
-          progress.mayHaveReachedBroker = true;
-          progress.lastReachingAttemptAt = startedAt;
-        }
-        if (decision.refused) {
-          progress.refusal = {
-            type: failure?.type ?? 'Error',
-            message: failure?.message ?? describe(err),
-            rejectReason: details?.rejectReason ?? null,
-          };
-          // The broker's own answer (masked by the adapter) is what an operator needs to see in `order status`.
-          if (details?.body !== undefined) raw = { error: details.body };
-        }
-        log.warn('submit attempt failed', {
-          clientOrderId,
-          attempt: progress.attempts,
-          error: progress.lastError.message,
-          mayHaveReachedBroker: decision.mayHaveReachedBroker,
-          next: decision.next,
-        });
-        if (decision.next === SubmitNext.Stop) {
-          progress.stopped = true;
-          break;
-        }
+        const delayMs = this.afterSubmitFailure(err, startedAt);
+        if (delayMs === null) break;
         if (progress.attempts >= settings.retry.maximumAttempts) continue;
-        if (decision.delayMs > maxWaitMs) {
-          progress.lastError = {
-            type: BROKER_WAIT_TOO_LONG,
-            message: `next attempt would wait ${Math.round(decision.delayMs / 1000)} s, more than the ${maxWaitMs / 1000} s cap`,
-          };
-          progress.stopped = true;
-          break;
-        }
         // A cancel (or the kill switch) ends the backoff at once.
-        await condition(() => cancelRequested !== null, decision.delayMs);
-        if (continueAsNewDue()) await continueAsNewNow();
+        await this.waitOn(() => condition(() => this.cancelRequested !== null, delayMs));
+        if (this.continueAsNewDue()) await this.continueAsNewNow();
       }
     }
-    return resolveByLookup();
+    return this.resolveByLookup();
+  }
+
+  /** Records a failed submit attempt; returns the backoff before the next one, or null when attempts stop. */
+  private afterSubmitFailure(err: unknown, startedAt: number): number | null {
+    const { progress, settings, maxWaitMs } = this;
+    const failure = applicationFailureOf(err);
+    const details = brokerDetailsOf(failure);
+    const decision = decideAfterSubmitFailure(
+      {
+        type: failure?.type ?? null,
+        fromBroker: failure !== null && err instanceof ActivityFailure && failure.type !== 'Error',
+        outcomeUnknown: details?.outcomeUnknown ?? false,
+        retryAfterMs: details?.retryAfterMs ?? null,
+      },
+      progress.attempts,
+      { initialIntervalMs: settings.retry.initialIntervalMs, backoffCoefficient: settings.retry.backoffCoefficient },
+    );
+    progress.lastError = { type: failure?.type ?? 'Error', message: describe(err) };
+    if (decision.mayHaveReachedBroker) {
+      progress.mayHaveReachedBroker = true;
+      progress.lastReachingAttemptAt = startedAt;
+    }
+    if (decision.refused) {
+      progress.refusal = {
+        type: failure?.type ?? 'Error',
+        message: failure?.message ?? describe(err),
+        rejectReason: details?.rejectReason ?? null,
+      };
+      // The broker's own answer (masked by the adapter) is what an operator needs to see in `order status`.
+      if (details?.body !== undefined) this.raw = { error: details.body };
+    }
+    log.warn('submit attempt failed', {
+      clientOrderId: this.clientOrderId,
+      attempt: progress.attempts,
+      error: progress.lastError.message,
+      mayHaveReachedBroker: decision.mayHaveReachedBroker,
+      next: decision.next,
+    });
+    if (decision.next === SubmitNext.Stop) {
+      progress.stopped = true;
+      return null;
+    }
+    if (progress.attempts < settings.retry.maximumAttempts && decision.delayMs > maxWaitMs) {
+      progress.lastError = {
+        type: BROKER_WAIT_TOO_LONG,
+        message: `next attempt would wait ${Math.round(decision.delayMs / 1000)} s, more than the ${maxWaitMs / 1000} s cap`,
+      };
+      progress.stopped = true;
+      return null;
+    }
+    return decision.delayMs;
   }
 
   /** Looks the order up by client order id until it appears or the window for a late landing has passed. */
-  async function resolveByLookup(): Promise<BrokerOrderSnapshot | null> {
-    if (!progress.mayHaveReachedBroker) return null;
+  private async resolveByLookup(): Promise<BrokerOrderSnapshot | null> {
+    const { clientOrderId } = this;
+    if (!this.progress.mayHaveReachedBroker) return null;
     for (;;) {
       let found: BrokerOrderSnapshot | null = null;
       let looked = false;
       const askedAt = Date.now();
       try {
-        found = await lookup.getBrokerOrder({ broker, clientOrderId, maxWaitMs });
+        found = await this.waitOn(() =>
+          this.lookup.getBrokerOrder({ broker: this.broker, clientOrderId, maxWaitMs: this.maxWaitMs }),
+        );
         looked = true;
       } catch (err) {
         if (isCancellation(err)) throw err;
         // Credentials or a broken reply: the outcome stays unknown, and so does the order. Say so, keep asking.
-        warn(`cannot resolve the submit outcome (${describe(err)}); trying again in ${LOOKUP_RETRY_MS / 1000} s`);
+        this.warn(`cannot resolve the submit outcome (${describe(err)}); trying again in ${LOOKUP_RETRY_MS / 1000} s`);
       }
       if (found) {
         log.info('order found at the broker after an unknown submit outcome', { clientOrderId });
         return found;
       }
-      const deadline = resolvingUntil() ?? askedAt;
+      const deadline = this.resolvingUntil() ?? askedAt;
       // Only a lookup that began after the deadline proves the order will not appear any more.
       if (looked && askedAt >= deadline) return null;
       const waitMs = looked ? Math.max(1, Math.min(LOOKUP_INTERVAL_MS, deadline - Date.now())) : LOOKUP_RETRY_MS;
-      await condition(() => updates.length > 0, waitMs);
-      const pushed = updates.splice(0).find((u) => u.clientOrderId === clientOrderId);
+      await this.waitOn(() => condition(() => this.updates.length > 0, waitMs));
+      const pushed = this.updates.splice(0).find((u) => u.clientOrderId === clientOrderId);
       if (pushed) return pushed;
-      if (continueAsNewDue()) await continueAsNewNow();
+      if (this.continueAsNewDue()) await this.continueAsNewNow();
     }
   }
 
   /** No order exists at the broker and none can appear: say how it ended, and why. */
-  function concludeNotAtBroker(): void {
+  private concludeNotAtBroker(): void {
+    const { progress, clientOrderId } = this;
     const tail = progress.mayHaveReachedBroker
-      ? `; the broker showed no order ${clientOrderId} within ${windowSeconds} s of the last attempt`
+      ? `; the broker showed no order ${clientOrderId} within ${this.windowSeconds} s of the last attempt`
       : '';
     if (progress.refusal) {
-      errorType = progress.refusal.type;
-      apply({ type: 'rejected', reason: `${progress.refusal.message}${tail}` });
-    } else if (cancelRequested) {
-      apply({ type: 'cancelled', reason: `${cancelRequested} (before the order reached the broker${tail})` });
+      this.errorType = progress.refusal.type;
+      this.apply({ type: 'rejected', reason: `${progress.refusal.message}${tail}` });
+    } else if (this.cancelRequested) {
+      this.apply({ type: 'cancelled', reason: `${this.cancelRequested} (before the order reached the broker${tail})` });
     } else {
-      errorType = progress.lastError?.type ?? 'Error';
-      apply({
+      this.errorType = progress.lastError?.type ?? 'Error';
+      this.apply({
         type: 'failed',
         reason: `submit failed after ${progress.attempts} attempt(s): ${progress.lastError?.message ?? 'unknown error'}${tail}`,
       });
     }
   }
 
-  async function finish(): Promise<OrderResult> {
+  private async finish(): Promise<OrderResult> {
+    const { order, clientOrderId, request } = this;
     const notice: OrderTerminalNotice = {
       clientOrderId,
       workflowId: workflowInfo().workflowId,
@@ -565,9 +668,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
       filledQuantity: order.filledQuantity,
       averageFillPrice: order.averageFillPrice,
       reason: order.reason ?? null,
-      errorType,
+      errorType: this.errorType,
     };
-    for (const target of [input.deskWorkflowId, input.requesterWorkflowId]) {
+    this.publish();
+    for (const target of [this.input.deskWorkflowId, this.input.requesterWorkflowId]) {
       if (!target) continue;
       try {
         await getExternalWorkflowHandle(target).signal(orderTerminalSignal, notice);
@@ -577,7 +681,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
       }
     }
     await condition(allHandlersFinished);
-    return status();
+    return this.status();
   }
 }
 
