@@ -168,6 +168,8 @@ export function statusView(v: MonitorView) {
     positionId: v.positionId,
     symbol: v.symbol,
     state: v.state,
+    // Set while outside every trading session: which sessions it waits for and when the next opens.
+    sessionWait: v.sessionWait ?? null,
     alerts: v.alerts,
     exitSignal: v.exitSignal,
     exitOrder: v.exitOrder,
@@ -208,7 +210,10 @@ export function registerMonitorCommands(program: Command): void {
         const v = await withTemporal((ctx) => monitorStatus(ctx, id));
         if (opts.json) return printJson(statusView(v));
         const lines = [
-          `${v.positionId} ${v.symbol} ×${v.quantity} [${v.mode}, ${v.dataMode}] state ${v.state}`,
+          `${v.positionId} ${v.symbol} ×${v.quantity} [${v.mode}, ${v.dataMode}] state ${v.state}` +
+            (v.sessionWait
+              ? ` (waiting for ${v.sessionWait.sessions.join(', ')}: next open ${v.sessionWait.nextOpenAt ?? 'none within a week'})`
+              : ''),
           `alerts: ${v.alertTotal}${v.exitSignal ? `; EXIT SIGNAL (${v.exitSignal.reason}): ${v.exitSignal.rule}` : ''}`,
           ...v.alerts
             .slice(-10)
