@@ -79,6 +79,8 @@ export interface DeskInput {
   readonly state?: DeskState;
   /** Carried across continue-as-new: kill-switch and breaker notifications sent and in flight. */
   readonly notifications?: NotificationLedger;
+  /** Continue-as-new after this many events instead of DESK_HISTORY_BUDGET (tests run every state across runs). */
+  readonly continueAsNewAfterEvents?: number;
 }
 
 export interface PlaceOrderRequest {
@@ -152,7 +154,7 @@ class Desk {
   /** Tells a person; fire-and-forget, so a destination that is down never holds the kill switch. */
   private readonly notifier: Notifier;
 
-  constructor(input: DeskInput) {
+  constructor(private readonly input: DeskInput) {
     this.book = new DeskBook(input.state ?? DeskBook.empty());
     this.notifier = createNotifier(input.notifications);
     this.broker = input.broker;
@@ -192,7 +194,9 @@ class Desk {
     // it over replays its whole history before it can answer. Under the chaos bench a 3,500-event desk took
     // longer to replay than a workflow task may take (10 s), so each worker restart left the kill switch waiting
     // minutes. A run is kept short instead of waiting for the server's suggestion (thousands of events).
-    const budget = patched('desk-history-budget') ? DESK_HISTORY_BUDGET : Number.POSITIVE_INFINITY;
+    const budget = patched('desk-history-budget')
+      ? (this.input.continueAsNewAfterEvents ?? DESK_HISTORY_BUDGET)
+      : Number.POSITIVE_INFINITY;
     const due = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= budget;
     for (;;) {
       await condition(() => this.pendingCancelAll !== null || due());
@@ -205,9 +209,8 @@ class Desk {
       await condition(allHandlersFinished);
       if (this.pendingCancelAll) continue;
       this.brokerEvents.cancel();
-      const { broker, account, settings } = this;
       const notifications = this.notifier.carry();
-      await continueAsNew<typeof deskWorkflow>({ broker, account, settings, state: this.book.state, notifications });
+      await continueAsNew<typeof deskWorkflow>({ ...this.input, state: this.book.state, notifications });
     }
   }
 

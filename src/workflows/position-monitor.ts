@@ -76,6 +76,11 @@ export interface PositionMonitorInput {
   readonly carried?: MonitorSnapshot;
   /** Carried across continue-as-new: notifications sent so far and those still in flight. */
   readonly notifications?: NotificationLedger;
+  /**
+   * Continue-as-new once the history reaches this many events, besides when the server suggests it. Absent in
+   * production; tests set it low to carry every state across a new run.
+   */
+  readonly continueAsNewAfterEvents?: number;
 }
 
 export const monitorStateQuery = defineQuery<MonitorView>('state');
@@ -291,7 +296,12 @@ class PositionMonitor {
   /** Stream mode, one session: the stream activity until it ends, then continue-as-new when suggested. */
   private async streamSession(session: SessionStatus): Promise<void> {
     await this.streamUntilInterrupted(session.nextChangeMs);
-    if (workflowInfo().continueAsNewSuggested && !this.stopped) await this.continueAsNewNow();
+    if (this.continueAsNewDue() && !this.stopped) await this.continueAsNewNow();
+  }
+
+  private continueAsNewDue(): boolean {
+    const after = this.input.continueAsNewAfterEvents;
+    return workflowInfo().continueAsNewSuggested || (after !== undefined && workflowInfo().historyLength >= after);
   }
 
   private async continueAsNewNow(): Promise<never> {
@@ -337,7 +347,7 @@ class PositionMonitor {
     for (const a of result.alerts) this.tell((id, at) => alertNotification(id, a, at));
     this.fire(model.live ? MonitorEvent.PollLive : MonitorEvent.PollBackfilling);
     if (model.raiseExit(result.exitSignal)) await this.onExitSignal();
-    if (workflowInfo().continueAsNewSuggested) await this.continueAsNewNow();
+    if (this.continueAsNewDue()) await this.continueAsNewNow();
     // A truncated poll that did not move the cursor would be asked again at once, forever: wait the interval.
     if (!holdCadence && (result.truncated || this.stopped)) return;
     // A fixed cadence: the interval runs from the start of the poll, so the time a poll takes does not add to it.
@@ -439,8 +449,7 @@ class PositionMonitor {
     this.fire(model.live ? MonitorEvent.StreamLive : MonitorEvent.StreamBackfilling);
     const deadline = sessionEndsMs ?? Number.POSITIVE_INFINITY;
     const caughtUp = () => model.live && model.state === MonitorState.Backfilling;
-    const interrupted = () =>
-      done || this.stopped || s.settings !== configAtStart || workflowInfo().continueAsNewSuggested;
+    const interrupted = () => done || this.stopped || s.settings !== configAtStart || this.continueAsNewDue();
     for (;;) {
       // No periodic wake-up: an idle monitor costs the server nothing until data, a handler or the session end.
       // Runs started before this change woke every minute; their histories replay with that timer.

@@ -1,0 +1,80 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+
+/**
+ * Temporal's own time-skipping test server (the Java one, `io.temporal:temporal-test-server` on Maven Central),
+ * for workflow tests with mocked activities: timers of minutes pass in milliseconds when nothing else is due.
+ *
+ * `TestWorkflowEnvironment.createTimeSkipping()` downloads a native build of it from temporal.download, which
+ * this build machine cannot reach; Maven Central it can. So when `java` and `mvn` are installed the server's jars
+ * are fetched once with Maven into ~/.cache/flowguard/temporal-test-server-<version>/ and run with java; without
+ * them the SDK's own download is used.
+ */
+export const TEST_SERVER_VERSION = '1.27.0';
+
+const CACHE = path.join(os.homedir(), '.cache', 'flowguard', `temporal-test-server-${TEST_SERVER_VERSION}`);
+
+function onPath(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The launcher script of the Maven-fetched server, fetching it first when needed; null without java and mvn. */
+export function javaTestServer(): string | null {
+  const launcher = path.join(CACHE, 'test-server-v2.sh');
+  if (fs.existsSync(launcher)) return launcher;
+  if (!onPath('java')) return null;
+  if (fs.existsSync(path.join(CACHE, 'lib'))) return writeLauncher(launcher);
+  if (!onPath('mvn')) return null;
+  fs.mkdirSync(CACHE, { recursive: true });
+  fs.writeFileSync(
+    path.join(CACHE, 'pom.xml'),
+    `<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+<groupId>flowguard</groupId><artifactId>temporal-test-server</artifactId><version>1</version>
+<dependencies><dependency><groupId>io.temporal</groupId><artifactId>temporal-test-server</artifactId>
+<version>${TEST_SERVER_VERSION}</version></dependency></dependencies></project>\n`,
+  );
+  execFileSync('mvn', ['-q', '-B', 'dependency:copy-dependencies', `-DoutputDirectory=${path.join(CACHE, 'lib')}`], {
+    cwd: CACHE,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return writeLauncher(launcher);
+}
+
+function writeLauncher(launcher: string): string {
+  // Quick start over peak speed: the SDK gives the server 5 s to answer on a machine that may be busy.
+  const script = `#!/bin/sh\nexec java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "${path.join(CACHE, 'lib')}/*" io.temporal.testserver.TestServer "$@"\n`;
+  fs.writeFileSync(`${launcher}.tmp`, script, { mode: 0o755 });
+  fs.renameSync(`${launcher}.tmp`, launcher);
+  return launcher;
+}
+
+let runtimeInstalled = false;
+
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    try {
+      Runtime.install({
+        logger: new DefaultLogger(process.env.FLOWGUARD_TEST_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN'),
+      });
+    } catch {
+      /* a runtime already exists in this test file */
+    }
+  }
+  const launcher = javaTestServer();
+  const start = () =>
+    TestWorkflowEnvironment.createTimeSkipping(
+      launcher ? { server: { executable: { type: 'existing-path', path: launcher } } } : {},
+    );
+  // The JVM may miss the SDK's 5 s start-up bound on a loaded machine; a second start finds its classes cached.
+  return start().catch(start);
+}

@@ -1,0 +1,702 @@
+/**
+ * The desk, order and monitor workflows against mocked activities, on Temporal's time-skipping test server
+ * (test/support/time-skipping.ts): backoffs of minutes pass at once, so exhaustion, throttling, cancel races and
+ * continue-as-new in each state run in seconds. The real-server integration tests keep the end-to-end paths.
+ *
+ * Every worker here keeps no workflow in its cache, so each workflow task replays the whole history: any
+ * non-determinism fails a task, and every test checks that none did.
+ */
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import { type WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { BrokerOrderSnapshot } from '../../../src/brokers/broker';
+import { orderSettingsFromConfig } from '../../../src/config/order-settings';
+import { type TradingSession } from '../../../src/domain/config';
+import { DetectorConfigSchema } from '../../../src/domain/detectors/config';
+import { OrdersConfigSchema } from '../../../src/domain/orders/config';
+import { prepareLimitOrder } from '../../../src/domain/orders/order-request';
+import { SearchAttributes, WorkflowIds } from '../../../src/shared/contracts';
+import {
+  cancelAllSignal,
+  deskStateQuery,
+  deskWorkflow,
+  placeOrderUpdate,
+  resetUpdate,
+  type DeskInput,
+} from '../../../src/workflows/desk';
+import {
+  brokerUpdateSignal,
+  cancelOrderSignal,
+  orderStatusQuery,
+  orderWorkflow,
+  type OrderSettings,
+} from '../../../src/workflows/order';
+import {
+  monitorStateQuery,
+  positionMonitorWorkflow,
+  stopMonitorSignal,
+  type MonitorSettings,
+  type PositionMonitorInput,
+} from '../../../src/workflows/position-monitor';
+import { createTimeSkippingEnv } from '../../support/time-skipping';
+
+// Each test takes 1–20 s alone; a machine shared with other builds can make that several times longer.
+jest.setTimeout(180_000);
+
+type Mocks = Record<string, (...args: never[]) => Promise<unknown>>;
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+const started: { workflowId: string }[] = [];
+
+beforeAll(async () => {
+  // One after the other: the test server's JVM must answer within 5 s, and webpack would compete for the CPU.
+  env = await createTimeSkippingEnv();
+  bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../../src/workflows'),
+    logger: quietLogger(),
+  });
+  await registerSearchAttributes();
+});
+
+async function registerSearchAttributes(): Promise<void> {
+  const { IndexedValueType } = temporal.api.enums.v1;
+  const types: Record<string, number> = {
+    KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    BOOL: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+  };
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(Object.values(SearchAttributes).map((k) => [k.name, types[k.type]!])),
+  });
+}
+
+afterAll(teardown);
+
+function quietLogger() {
+  const noop = () => undefined;
+  return { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+}
+
+/** Runs `body` with a worker on a fresh task queue serving the mocked activities; checks no workflow task failed. */
+async function withWorker<T>(activities: Mocks, body: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `mocked-${randomUUID().slice(0, 8)}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities,
+    maxCachedWorkflows: 0,
+  });
+  started.length = 0;
+  const result = await worker.runUntil(async () => {
+    try {
+      return await body(taskQueue);
+    } finally {
+      // Desks and monitors run until stopped: end them, or their pending tasks would hold the test server's
+      // clock still for every later test (time skips only while no task is outstanding).
+      await Promise.all(
+        started.map(({ workflowId }) =>
+          env.client.workflow
+            .getHandle(workflowId)
+            .terminate('test over')
+            .catch(() => undefined),
+        ),
+      );
+    }
+  });
+  for (const { workflowId } of started) {
+    const events = (await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const failed = events.filter((e) => e.workflowTaskFailedEventAttributes);
+    expect({
+      workflowId,
+      failedTasks: failed.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message),
+    }).toEqual({ workflowId, failedTasks: [] });
+  }
+  return result;
+}
+
+const settings: OrderSettings = {
+  ...orderSettingsFromConfig(OrdersConfigSchema.parse({ pollIntervalSeconds: 5 }), 3),
+  retry: { maximumAttempts: 3, initialIntervalMs: 1000, backoffCoefficient: 2 },
+};
+
+function snapshot(
+  over: Partial<BrokerOrderSnapshot> & Pick<BrokerOrderSnapshot, 'clientOrderId'>,
+): BrokerOrderSnapshot {
+  return {
+    broker: 'paper',
+    brokerOrderId: `b-${over.clientOrderId}`,
+    symbol: 'AAPL',
+    side: 'buy',
+    quantity: 10,
+    limitPrice: '189.72',
+    state: 'queued',
+    brokerStatus: 'new',
+    filledQuantity: 0,
+    averageFillPrice: null,
+    executions: [],
+    executionsComplete: true,
+    rejectReason: null,
+    updatedAt: '2026-01-05T15:00:00.000Z',
+    raw: null,
+    ...over,
+  };
+}
+
+function brokerFailure(type: string, details: Record<string, unknown> = {}, nonRetryable = false) {
+  return ApplicationFailure.create({ message: `${type} from the mock`, type, nonRetryable, details: [details] });
+}
+
+async function startOrder(taskQueue: string, over: Partial<OrderSettings> = {}, quantity = 10) {
+  const clientOrderId = `c-${randomUUID().slice(0, 8)}`;
+  const request = { symbol: 'AAPL', side: 'buy', quantity, referencePrice: '190.00', clientOrderId } as const;
+  const prepared = prepareLimitOrder({ ...request, broker: 'paper' }, settings.pricing);
+  const workflowId = WorkflowIds.order(clientOrderId);
+  started.push({ workflowId });
+  const handle = await env.client.workflow.start(orderWorkflow, {
+    workflowId,
+    taskQueue,
+    args: [{ request: { ...request, broker: 'paper' }, prepared, settings: { ...settings, ...over } }],
+  });
+  return { handle, clientOrderId };
+}
+
+let testGeneration = 0;
+afterEach(() => {
+  testGeneration += 1;
+});
+
+/**
+ * Lets workflow time pass (skipped, `skipMs` a step) until `check` holds. A read that does not answer within 3 s
+ * counts as not yet (the test server can leave a query to a run that is continuing-as-new unanswered). Stops
+ * with the test that started it, so a failed test cannot go on skipping time under the next one.
+ */
+async function until<T>(read: () => Promise<T>, check: (v: T) => boolean, skipMs = 1000): Promise<T> {
+  const generation = testGeneration;
+  for (let i = 0; i < 300 && generation === testGeneration; i++) {
+    // The deadline ends the call itself too: a read left behind must not outlive the server it was sent to.
+    const v = await Promise.race([
+      env.connection.withDeadline(Date.now() + READ_DEADLINE_MS, read),
+      new Promise<typeof NOT_YET>((r) => setTimeout(() => r(NOT_YET), READ_DEADLINE_MS)),
+    ]).catch((): typeof NOT_YET => NOT_YET);
+    if (process.env.MOCKED_DEBUG) console.log(JSON.stringify(v)?.slice(0, 200));
+    if (v !== NOT_YET && check(v)) return v;
+    await env.sleep(skipMs);
+  }
+  throw new Error('condition not reached');
+}
+const NOT_YET = Symbol('not yet');
+const READ_DEADLINE_MS = 3000;
+
+/** Tears the server down once reads left behind by `until` have met their deadline. */
+async function teardown(): Promise<void> {
+  await new Promise((r) => setTimeout(r, READ_DEADLINE_MS + 500));
+  await env?.teardown();
+}
+
+async function runs(handle: WorkflowHandle): Promise<number> {
+  let n = 0;
+  let runId: string | undefined = (await handle.describe()).runId;
+  // Walk back through the chain of runs by their first event's continuedExecutionRunId.
+  while (runId) {
+    n += 1;
+    const history = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+  }
+  return n;
+}
+
+describe('order workflow, mocked broker', () => {
+  it('throttle: waits out the broker-advised delays (skipped), then submits once and follows the fill', async () => {
+    let submits = 0;
+    const result = await withWorker(
+      {
+        submitOrder: async ({ order }: { order: { clientOrderId: string } }) => {
+          submits += 1;
+          if (submits < 3) throw brokerFailure('BrokerRateLimited', { retryAfterMs: 40_000 });
+          return { order: snapshot({ clientOrderId: order.clientOrderId }) };
+        },
+        getBrokerOrder: async ({ clientOrderId }: { clientOrderId: string }) =>
+          snapshot({ clientOrderId, state: 'filled', filledQuantity: 10, averageFillPrice: '189.70' }),
+      },
+      async (taskQueue) => (await startOrder(taskQueue)).handle.result(),
+    );
+    expect(submits).toBe(3);
+    expect(result).toMatchObject({ state: 'filled', filledQuantity: 10, submit: null });
+  });
+
+  it('exhaustion: a broker that never answers ends the order failed after the configured attempts', async () => {
+    let submits = 0;
+    const result = await withWorker(
+      {
+        submitOrder: async () => {
+          submits += 1;
+          throw brokerFailure('BrokerUnavailable', { outcomeUnknown: false });
+        },
+      },
+      async (taskQueue) => (await startOrder(taskQueue)).handle.result(),
+    );
+    expect(submits).toBe(3);
+    expect(result).toMatchObject({ state: 'failed', errorType: 'BrokerUnavailable' });
+    expect(result.reason).toMatch(/submit failed after 3 attempt/);
+  });
+
+  it('cancel race: a partial fill pushed and a cancel sent while a poll is out; the poll answers the fill', async () => {
+    let release: () => void = () => undefined;
+    const pollOut = new Promise<void>((r) => (release = r));
+    let polled: () => void = () => undefined;
+    const pollStarted = new Promise<void>((r) => (polled = r));
+    const result = await withWorker(
+      {
+        submitOrder: async ({ order }: { order: { clientOrderId: string } }) => ({
+          order: snapshot({ clientOrderId: order.clientOrderId }),
+        }),
+        getBrokerOrder: async ({ clientOrderId }: { clientOrderId: string }) => {
+          polled();
+          await pollOut;
+          return snapshot({ clientOrderId, state: 'partially_filled', filledQuantity: 4, averageFillPrice: '189.70' });
+        },
+        cancelBrokerOrder: async ({ clientOrderId }: { clientOrderId: string }) => ({
+          order: snapshot({ clientOrderId, state: 'cancelled', filledQuantity: 4, averageFillPrice: '189.70' }),
+        }),
+      },
+      async (taskQueue) => {
+        const { handle, clientOrderId } = await startOrder(taskQueue);
+        await until(
+          () => handle.query(orderStatusQuery),
+          (s) => s.state === 'queued',
+        );
+        await env.sleep(5000);
+        await pollStarted;
+        const partial = snapshot({
+          clientOrderId,
+          state: 'partially_filled',
+          filledQuantity: 4,
+          averageFillPrice: '189.70',
+        });
+        await handle.signal(brokerUpdateSignal, partial);
+        await handle.signal(cancelOrderSignal, { reason: 'race' });
+        release();
+        return handle.result();
+      },
+    );
+    expect(result).toMatchObject({ state: 'cancelled', filledQuantity: 4, cancelRequested: 'race' });
+  });
+
+  it('continues-as-new while backing off, in queued, partially_filled and pending_cancel, losing nothing', async () => {
+    let submits = 0;
+    let polls = 0;
+    let cancels = 0;
+    const result = await withWorker(
+      {
+        submitOrder: async ({ order }: { order: { clientOrderId: string } }) => {
+          submits += 1;
+          if (submits === 1) throw brokerFailure('BrokerRateLimited', { retryAfterMs: 30_000 });
+          return { order: snapshot({ clientOrderId: order.clientOrderId }) };
+        },
+        getBrokerOrder: async ({ clientOrderId }: { clientOrderId: string }) => {
+          polls += 1;
+          const filled = polls < 3 ? 0 : 4;
+          return snapshot({
+            clientOrderId,
+            state: filled ? 'partially_filled' : 'queued',
+            filledQuantity: filled,
+            averageFillPrice: filled ? '189.70' : null,
+          });
+        },
+        cancelBrokerOrder: async () => {
+          cancels += 1;
+          throw brokerFailure('BrokerUnavailable');
+        },
+      },
+      async (taskQueue) => {
+        const { handle, clientOrderId } = await startOrder(taskQueue, { continueAsNewAfterEvents: 12 });
+        // The third poll reports the partial fill.
+        await until(
+          async () => polls,
+          (n) => n >= 4,
+          5000,
+        );
+        await handle.signal(cancelOrderSignal, { reason: 'stop it' });
+        // Each cancel is tried (three activity attempts) and owed again 5 s later.
+        await until(
+          async () => cancels,
+          (n) => n >= 6,
+          2000,
+        );
+        // The cancel fails at the broker and stays owed across runs; the broker's own cancel ends it.
+        await env.sleep(30_000);
+        await handle.signal(
+          brokerUpdateSignal,
+          snapshot({ clientOrderId, state: 'cancelled', filledQuantity: 4, averageFillPrice: '189.70' }),
+        );
+        const final = await handle.result();
+        return { final, runs: await runs(handle) };
+      },
+    );
+    expect(submits).toBe(2);
+    expect(result.runs).toBeGreaterThanOrEqual(3);
+    expect(result.final).toMatchObject({ state: 'cancelled', filledQuantity: 4, cancelRequested: 'stop it' });
+  });
+});
+
+describe('desk workflow, mocked broker', () => {
+  const deskInput = (account: string, over: Partial<DeskInput> = {}): DeskInput => ({
+    broker: 'paper',
+    account,
+    settings,
+    ...over,
+  });
+  /** Orders rest at the broker until cancelled; `cancelAndConfirm` decides how the kill switch's batch goes. */
+  function restingBroker(
+    cancelAndConfirm: (ids: { brokerOrderId: string; clientOrderId: string | null }[]) => Promise<unknown>,
+  ) {
+    const open = new Map<string, BrokerOrderSnapshot>();
+    return {
+      open,
+      activities: {
+        submitOrder: async ({ order }: { order: { clientOrderId: string; quantity: number } }) => {
+          const s = snapshot({ clientOrderId: order.clientOrderId, quantity: order.quantity });
+          open.set(s.brokerOrderId, s);
+          return { order: s };
+        },
+        getBrokerOrder: async ({ clientOrderId }: { clientOrderId: string }) =>
+          open.get(`b-${clientOrderId}`) ?? snapshot({ clientOrderId, state: 'cancelled' }),
+        cancelBrokerOrder: async ({ brokerOrderId }: { brokerOrderId: string }) => {
+          const s = { ...open.get(brokerOrderId)!, state: 'cancelled' as const };
+          open.delete(brokerOrderId);
+          return { order: s };
+        },
+        listOpenBrokerOrders: async () => [...open.values()].map(({ raw: _r, executions: _e, ...rest }) => rest),
+        cancelAndConfirmBrokerOrders: async ({
+          orders,
+        }: {
+          orders: { brokerOrderId: string; clientOrderId: string | null }[];
+        }) => cancelAndConfirm(orders),
+      } satisfies Mocks,
+    };
+  }
+
+  async function startDesk(taskQueue: string, input: DeskInput) {
+    const workflowId = WorkflowIds.desk(input.broker, input.account);
+    started.push({ workflowId });
+    return env.client.workflow.start(deskWorkflow, { workflowId, taskQueue, args: [input] });
+  }
+
+  async function place(desk: WorkflowHandle, quantity: number) {
+    const clientOrderId = `d-${randomUUID().slice(0, 8)}`;
+    const placed = await desk.executeUpdate(placeOrderUpdate, {
+      args: [{ request: { symbol: 'AAPL', side: 'buy', quantity, referencePrice: '190.00', clientOrderId } }],
+    });
+    started.push({ workflowId: placed.workflowId });
+    return placed;
+  }
+
+  it('kill switch: one batch cancels every open order, later placements are refused until reset', async () => {
+    const broker = restingBroker(async (orders) =>
+      orders.map((o) => ({
+        brokerOrderId: o.brokerOrderId,
+        ok: true,
+        order: { ...broker.open.get(o.brokerOrderId)!, state: 'cancelled' },
+      })),
+    );
+    const view = await withWorker(broker.activities, async (taskQueue) => {
+      const desk = await startDesk(taskQueue, deskInput(`k-${randomUUID().slice(0, 6)}`));
+      const placed = await Promise.all([1, 2, 3].map((q) => place(desk, q)));
+      await until(
+        () => desk.query(deskStateQuery),
+        () => broker.open.size === 3,
+      );
+      await desk.signal(cancelAllSignal, { reason: 'test' });
+      const after = await until(
+        () => desk.query(deskStateQuery),
+        (v) => v.cancelAll?.completedAt != null,
+      );
+      await expect(place(desk, 4)).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(/kill switch engaged/) },
+      });
+      await desk.executeUpdate(resetUpdate);
+      await until(
+        () => desk.query(deskStateQuery),
+        (v) => Object.keys(v.openOrders).length === 0,
+      );
+      await Promise.all(placed.map((p) => env.client.workflow.getHandle(p.workflowId).result()));
+      return after;
+    });
+    expect(Object.values(view.cancelAll!.results).map((r) => r.outcome)).toEqual([
+      'cancelled',
+      'cancelled',
+      'cancelled',
+    ]);
+  });
+
+  it('exhaustion: the batch cancel fails, each order workflow takes its cancel over and the run settles', async () => {
+    const broker = restingBroker(async () => {
+      throw brokerFailure('BrokerUnavailable', {}, true);
+    });
+    const view = await withWorker(broker.activities, async (taskQueue) => {
+      const desk = await startDesk(taskQueue, deskInput(`x-${randomUUID().slice(0, 6)}`));
+      await Promise.all([1, 2].map((q) => place(desk, q)));
+      await until(
+        () => desk.query(deskStateQuery),
+        () => broker.open.size === 2,
+      );
+      await desk.signal(cancelAllSignal, {});
+      return until(
+        () => desk.query(deskStateQuery),
+        (v) => v.cancelAll?.completedAt != null,
+      );
+    });
+    expect(Object.values(view.cancelAll!.results).map((r) => r.outcome)).toEqual(['cancelled', 'cancelled']);
+  });
+
+  it('cancel race: the kill switch while a submit is in flight cancels the order right after its submit', async () => {
+    let release: () => void = () => undefined;
+    const submitHeld = new Promise<void>((r) => (release = r));
+    const broker = restingBroker(async () => []);
+    const submit = broker.activities.submitOrder;
+    broker.activities.submitOrder = async (input) => {
+      await submitHeld;
+      return submit(input);
+    };
+    const view = await withWorker(broker.activities, async (taskQueue) => {
+      const desk = await startDesk(taskQueue, deskInput(`r-${randomUUID().slice(0, 6)}`));
+      const placed = await place(desk, 5);
+      await desk.signal(cancelAllSignal, { reason: 'race' });
+      await new Promise((r) => setTimeout(r, 300));
+      release();
+      const order = await env.client.workflow.getHandle(placed.workflowId).result();
+      expect(order).toMatchObject({ state: 'cancelled', cancelRequested: 'cancel-all: race' });
+      return until(
+        () => desk.query(deskStateQuery),
+        (v) => v.cancelAll?.completedAt != null,
+      );
+    });
+    expect(Object.values(view.cancelAll!.results)[0]).toMatchObject({ outcome: 'cancelled' });
+  });
+
+  it('continues-as-new with open orders and the latched kill switch, and keeps both', async () => {
+    const broker = restingBroker(async () => {
+      throw brokerFailure('BrokerUnavailable', {}, true);
+    });
+    await withWorker(broker.activities, async (taskQueue) => {
+      const desk = await startDesk(
+        taskQueue,
+        deskInput(`n-${randomUUID().slice(0, 6)}`, { continueAsNewAfterEvents: 20 }),
+      );
+      for (const q of [1, 2, 3, 4]) await place(desk, q);
+      expect(await runs(desk)).toBeGreaterThanOrEqual(2);
+      const open = await desk.query(deskStateQuery);
+      expect(Object.keys(open.openOrders)).toHaveLength(4);
+      await desk.signal(cancelAllSignal, { reason: 'carried' });
+      await until(
+        () => desk.query(deskStateQuery),
+        (v) => v.cancelAll?.completedAt != null,
+      );
+      for (let i = 0; i < 3; i++) await desk.query(deskStateQuery).then(() => env.sleep(1000));
+      const later = await desk.query(deskStateQuery);
+      expect(later.killSwitch?.reason).toBe('carried');
+      expect(later.cancelAllCount).toBe(1);
+      await expect(place(desk, 9)).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(/kill switch engaged/) },
+      });
+    });
+  });
+});
+
+describe('position monitor workflow, mocked market data', () => {
+  // A fresh server: the desk tests leave the first one's clock in a state where these waits stall (seen only
+  // after them; each test passes alone).
+  beforeAll(async () => {
+    await teardown();
+    env = await createTimeSkippingEnv();
+    await registerSearchAttributes();
+  });
+
+  const ALWAYS: TradingSession = {
+    name: 'always',
+    days: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
+    start: '00:00',
+    end: '24:00',
+    timeZone: 'UTC',
+  };
+  const monitorSettings = (sessions: readonly TradingSession[] = [ALWAYS]): MonitorSettings => ({
+    detectors: DetectorConfigSchema.parse({}),
+    // Time skipping does not skip the polls due meanwhile: a long interval keeps skipped hours cheap.
+    pollIntervalSeconds: 30,
+    sessions,
+    staleCheck: false,
+    exit: { broker: 'paper', account: 'main', pricing: settings.pricing },
+  });
+  const cursor = (n: number) => ({ sipTimestamp: String(n), seenAtTimestamp: [] });
+  let polls = 0;
+  const pollResult = (over: Record<string, unknown> = {}) => {
+    polls += 1;
+    return {
+      alerts: [],
+      exitSignal: null,
+      detectorState: { polls },
+      cursors: { trades: cursor(polls), quotes: cursor(polls) },
+      live: polls > 1,
+      truncated: false,
+      fetched: { trades: 1, quotes: 1, requests: 2 },
+      lastTrade: { price: '100.00', size: 1, timestampNs: String(polls) },
+      lastQuote: null,
+      stats: { trades: 1, quotes: 1 },
+      freshness: 'ok',
+      lagMs: 0,
+      late: 0,
+      ...over,
+    };
+  };
+
+  async function startMonitor(taskQueue: string, over: Partial<PositionMonitorInput> = {}) {
+    const positionId = `m-${randomUUID().slice(0, 8)}`;
+    const workflowId = WorkflowIds.position(positionId);
+    started.push({ workflowId });
+    return env.client.workflow.start(positionMonitorWorkflow, {
+      workflowId,
+      taskQueue,
+      args: [
+        {
+          positionId,
+          symbol: 'AAPL',
+          quantity: 100,
+          mode: 'alert',
+          dataMode: 'poll',
+          settings: monitorSettings(),
+          ...over,
+        },
+      ],
+    });
+  }
+
+  beforeEach(() => {
+    polls = 0;
+  });
+
+  it('exhaustion and throttle: a rate-limited source backs off as data_error, an unauthorized key pauses 15 min, both recover', async () => {
+    let calls = 0;
+    const seen: string[] = [];
+    await withWorker(
+      {
+        pollMarketData: async () => {
+          calls += 1;
+          if (calls <= 5) throw brokerFailure('PolygonRateLimited', {});
+          if (calls === 6) throw brokerFailure('PolygonUnauthorized', {}, true);
+          return pollResult();
+        },
+      },
+      async (taskQueue) => {
+        const monitor = await startMonitor(taskQueue);
+        for (const state of ['data_error', 'unauthorized', 'monitoring'] as const) {
+          const v = await until(
+            () => monitor.query(monitorStateQuery),
+            (s) => s.state === state,
+            5000,
+          );
+          seen.push(v.state);
+        }
+        const v = await monitor.query(monitorStateQuery);
+        expect(v.healthAlerts.filter((a) => a.severity === 'critical')).toHaveLength(1);
+        await monitor.signal(stopMonitorSignal, {});
+        expect((await monitor.result()).state).toBe('stopped');
+      },
+    );
+    expect(seen).toEqual(['data_error', 'unauthorized', 'monitoring']);
+    expect(calls).toBeGreaterThanOrEqual(7);
+  });
+
+  it('outside its session: shows the session and next open time, names the timer, then starts at the open', async () => {
+    // The test server's clock, which earlier tests have moved on.
+    const now = new Date(await env.currentTimeMs());
+    const hh = (h: number) => String(h % 24).padStart(2, '0');
+    // A session that opens two hours from now and lasts an hour (UTC, every day).
+    const session = {
+      name: 'later',
+      days: ALWAYS.days,
+      start: `${hh(now.getUTCHours() + 2)}:00`,
+      end: `${hh(now.getUTCHours() + 3)}:00`,
+      timeZone: 'UTC',
+    };
+    await withWorker({ pollMarketData: async () => pollResult() }, async (taskQueue) => {
+      const monitor = await startMonitor(taskQueue, { settings: monitorSettings([session]) });
+      const waiting = await until(
+        () => monitor.query(monitorStateQuery),
+        (s) => s.state === 'outside_session',
+        100,
+      );
+      expect(waiting.sessionWait?.sessions).toEqual(['later']);
+      expect(Date.parse(waiting.sessionWait!.nextOpenAt!)).toBeGreaterThan(now.getTime() + 60 * 60_000);
+      // The UI's summary of the run (its current details) says the same; the timer carries it as its summary.
+      const metadata = await monitor.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(metadata.currentDetails).toMatch(/^AAPL: outside session \(later\): next open 20\d\d-/);
+      // Straight to a minute after the open: the monitor's timer fires and it starts reading.
+      await env.sleep(Date.parse(waiting.sessionWait!.nextOpenAt!) - (await env.currentTimeMs()) + 60_000);
+      const open = await until(
+        () => monitor.query(monitorStateQuery),
+        (s) => s.state === 'monitoring',
+        1000,
+      );
+      expect(open.sessionWait).toBeNull();
+      await monitor.signal(stopMonitorSignal, {});
+      await monitor.result();
+    });
+  });
+
+  it('continues-as-new in backfilling, monitoring and exit_failed without losing alerts, health or the exit', async () => {
+    const alert = { kind: 'red_burst', severity: 'critical', rule: 'mock', timestampNs: '1', source: 'trades' };
+    const exitSignal = { timestampNs: '1', reason: 'red_burst', rule: 'mock' };
+    const states: string[] = [];
+    await withWorker(
+      {
+        pollMarketData: async () => pollResult(polls === 3 ? { alerts: [alert], exitSignal } : {}),
+        latestPrices: async () => ({ lastTrade: null, lastQuote: null }),
+      },
+      async (taskQueue) => {
+        // Auto-exit with no desk running: the exit fails (exit_failed) and the monitor keeps watching.
+        const monitor = await startMonitor(taskQueue, {
+          mode: 'auto-exit',
+          continueAsNewAfterEvents: 12,
+          settings: { ...monitorSettings(), pollIntervalSeconds: 5 },
+        });
+        for (const state of ['backfilling', 'monitoring', 'exit_failed'] as const) {
+          states.push(
+            (
+              await until(
+                () => monitor.query(monitorStateQuery),
+                (s) => s.state === state,
+                1000,
+              )
+            ).state,
+          );
+        }
+        const runIds = new Set<string>();
+        await until(
+          async () => runIds.add((await monitor.describe()).runId).size,
+          (n) => n >= 3,
+          5000,
+        );
+        const v = await until(
+          () => monitor.query(monitorStateQuery),
+          () => true,
+        );
+        expect(v).toMatchObject({ state: 'exit_failed', alertTotal: 1, exitSignal: { rule: 'mock' } });
+        expect(v.exitOrder?.reason).toMatch(/desk .* is not running/);
+        expect(v.dataHealth.polls).toBeGreaterThan(3);
+        // Stopped in its latest run: the stop ends the run it reaches, whichever that is.
+        await monitor.signal(stopMonitorSignal, {});
+        await until(
+          () => monitor.query(monitorStateQuery),
+          (s) => s.state === 'stopped',
+        );
+      },
+    );
+    expect(states).toEqual(['backfilling', 'monitoring', 'exit_failed']);
+  });
+});
