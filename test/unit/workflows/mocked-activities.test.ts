@@ -89,7 +89,15 @@ async function withWorker<T>(activities: Mocks, body: (taskQueue: string) => Pro
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: bundle,
-    activities,
+    // Monitors and the desk send notifications (fire and forget): delivered nowhere, as with none configured.
+    activities: {
+      sendNotification: async ({ event }: { event: { key: string } }) => ({
+        key: event.key,
+        delivered: [],
+        filtered: [],
+      }),
+      ...activities,
+    },
     maxCachedWorkflows: 0,
   });
   started.length = 0;
