@@ -351,6 +351,46 @@ describe('order workflow, mocked broker', () => {
     expect(result.runs).toBeGreaterThanOrEqual(3);
     expect(result.final).toMatchObject({ state: 'cancelled', filledQuantity: 4, cancelRequested: 'stop it' });
   });
+  it('replay: an order that priced itself (started before the desk prepared orders) breaks when pricing changes; a prepared one does not', async () => {
+    // What the chaos run met: an order replayed by code whose pricing refuses (or moves) what the original run
+    // priced takes another path, and its first different command is a search-attribute upsert.
+    const activities = {
+      submitOrder: async ({ order }: { order: { clientOrderId: string } }) => ({
+        order: snapshot({ clientOrderId: order.clientOrderId }),
+      }),
+      getBrokerOrder: async ({ clientOrderId }: { clientOrderId: string }) =>
+        snapshot({ clientOrderId, state: 'filled', filledQuantity: 10, averageFillPrice: '189.70' }),
+    };
+    const histories = await withWorker(activities, async (taskQueue) => {
+      const prepared = await startOrder(taskQueue);
+      const clientOrderId = `legacy-${randomUUID().slice(0, 8)}`;
+      const request = { symbol: 'AAPL', side: 'buy', quantity: 10, referencePrice: '190.00', clientOrderId } as const;
+      const workflowId = WorkflowIds.order(clientOrderId);
+      started.push({ workflowId });
+      const legacy = await env.client.workflow.start(orderWorkflow, {
+        workflowId,
+        taskQueue,
+        args: [{ request: { ...request, broker: 'paper' }, pricing: settings.pricing, settings }],
+      });
+      await prepared.handle.result();
+      await legacy.result();
+      return { prepared: await prepared.handle.fetchHistory(), legacy: await legacy.fetchHistory() };
+    });
+    /** The pricing of today refuses what was priced then (simulated on the recorded input: a price it rejects). */
+    const repriced = (history: typeof histories.legacy) => {
+      const payload = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+      const input = JSON.parse(Buffer.from(payload.data!).toString()) as { request: { referencePrice: string } };
+      input.request.referencePrice = '-1';
+      payload.data = Buffer.from(JSON.stringify(input));
+      return history;
+    };
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: bundle }, repriced(histories.prepared)),
+    ).resolves.toBeUndefined();
+    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, repriced(histories.legacy))).rejects.toThrow(
+      /UpsertWorkflowSearchAttributesMachine does not handle HistoryEvent\(id: \d+, ActivityTaskScheduled\)/,
+    );
+  });
 });
 
 describe('desk workflow, mocked broker', () => {
