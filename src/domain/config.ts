@@ -142,6 +142,8 @@ const DESCRIPTIONS: Record<string, string> = {
   'detectors.largeOrderSize': 'shares in one seller-initiated print (or a 50 ms sweep) that make a large seller',
   'detectors.largeOrderNotional':
     'dollars (shares × price) in one seller-initiated print, 50 ms sweep or NBBO ask that also make a large seller, for symbols where a share count means little; 0 = off (0, or 10000–1000000000)',
+  'detectors.largeOrderPercentile':
+    "a seller-initiated print or 50 ms sweep above this percentile of the symbol's own print sizes over the last one to two baselineMinutes also makes a large seller, once that window holds max(100, 1/(1 − p)) prints; 0 = off (0, or 90–99.99; null in the file)",
   'detectors.volumeSpikeThreshold': 'trailing-60 s volume ÷ baseline mean that starts a red burst (1.5–10)',
   'detectors.redBurstThreshold': 'volume ratio above which a red burst is critical (≥ volumeSpikeThreshold)',
   'detectors.redBurstSellShare': 'minimum sell share of classified trailing-60 s volume for a red burst (0.5–1)',

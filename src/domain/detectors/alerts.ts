@@ -15,8 +15,11 @@ export type ExitReason = (typeof ExitReason)[keyof typeof ExitReason];
 export const TradeSide = { Buy: 'buy', Sell: 'sell', Unknown: 'unknown' } as const;
 export type TradeSide = (typeof TradeSide)[keyof typeof TradeSide];
 
-/** Which threshold made a large seller: the share count (largeOrderSize) or the dollar value (largeOrderNotional). */
-export const LargeSellerTrigger = { Shares: 'shares', Notional: 'notional' } as const;
+/**
+ * Which threshold made a large seller: the share count (largeOrderSize), the dollar value (largeOrderNotional),
+ * or the symbol's own print-size percentile over the recent window (largeOrderPercentile).
+ */
+export const LargeSellerTrigger = { Shares: 'shares', Notional: 'notional', Percentile: 'percentile' } as const;
 export type LargeSellerTrigger = (typeof LargeSellerTrigger)[keyof typeof LargeSellerTrigger];
 
 /** A seller-initiated print or sweep on the tape, or a large offer at the NBBO ask. */

@@ -18,6 +18,7 @@ import {
 import { firstExcludedCondition as firstExcluded } from './conditions';
 import { zonedTimeToUtc } from '../sessions';
 import { decodeDeltas, decodeNums, encodeDeltas, encodeNums } from './state-codec';
+import { SIZE_BINS, SizeSketch } from './size-sketch';
 import { DetectorConfigSchema, QuoteSizeUnit, type DetectorConfig, type DetectorConfigInput } from './config';
 
 // Imported bindings used per event, copied to module constants: ES-module-to-CommonJS loaders (tsx) turn
@@ -39,7 +40,18 @@ const RECENT_IDS = 32;
 const RECENT_IDS_PERSISTED = 8;
 const US_PER_SEC = 1_000_000;
 const US_PER_DAY = 86_400 * US_PER_SEC;
-const STATE_VERSION = 3;
+const STATE_VERSION = 4;
+/**
+ * The adaptive large-seller rule (largeOrderPercentile) waits for at least this many prints in its window, and
+ * for at least 1 / (1 − p) of them: a p99.9 of 250 prints is only their maximum, and on the real AMZN day such
+ * "new highs of the last minutes" fired 73 large_seller alerts (19 exit clusters, bench:realdata, before this floor).
+ */
+export const PERCENTILE_MIN_PRINTS = 100;
+
+/** Prints the percentile rule needs in its window before it claims a p-th percentile (0 < p < 100). */
+export function percentileMinPrints(p: number): number {
+  return Math.max(PERCENTILE_MIN_PRINTS, Math.ceil(100 / (100 - p) - 1e-9));
+}
 /** Recent NBBOs kept to find the quote in force before a print (the quote a print causes shares its timestamp). */
 const QUOTE_HISTORY = 64;
 /** Of those, the newest this many are persisted: enough for same-instant ties across a poll boundary. */
@@ -160,16 +172,25 @@ export function flowDetectorStateSchema(config: DetectorConfig) {
       cnt: numList({ length: TRAILING_SECONDS }),
       /** Newest NBBOs, oldest first: µs, ns remainder, bid, bid size, ask, ask size (the last is `nbbo`). */
       qh: z.array(z.tuple([num(), num(), num(), num(), num(), num()])).max(QUOTE_HISTORY_PERSISTED),
+      /** Print-size sketch (size-sketch.ts): period index, then the current and previous histograms. */
+      pc: numList({ length: 1 + 2 * SIZE_BINS }),
     })
     .strict();
 }
 /** The serialized form (what snapshot() returns and createFlowDetector({ state }) accepts). */
 export type FlowDetectorState = z.input<ReturnType<typeof flowDetectorStateSchema>>;
 
+/** Version 3 (no print-size sketch), still accepted on restore: the percentile rule starts from an empty window. */
+function flowDetectorStateSchemaV3(config: DetectorConfig) {
+  return flowDetectorStateSchema(config)
+    .omit({ pc: true })
+    .extend({ v: z.literal(3) });
+}
+
 /** Version 2 (no quote history), still accepted on restore: the NBBO in force becomes the history. */
 function flowDetectorStateSchemaV2(config: DetectorConfig) {
   return flowDetectorStateSchema(config)
-    .omit({ qh: true, cnt: true })
+    .omit({ qh: true, cnt: true, pc: true })
     .extend({ v: z.literal(2), rb: common.rb });
 }
 
@@ -194,6 +215,7 @@ type DecodedState = Omit<z.output<ReturnType<typeof flowDetectorStateSchemaV1>>,
   rb: [number, number] | [number, number, number];
   cnt?: number[];
   qh?: [number, number, number, number, number, number][];
+  pc?: number[];
 };
 
 export interface CreateFlowDetectorOptions {
@@ -294,7 +316,9 @@ export function createFlowDetector(options: CreateFlowDetectorOptions): FlowDete
         ? parseOrThrow(flowDetectorStateSchemaV1(config), options.state, 'state')
         : v === 2
           ? parseOrThrow(flowDetectorStateSchemaV2(config), options.state, 'state')
-          : parseOrThrow(flowDetectorStateSchema(config), options.state, 'state'),
+          : v === 3
+            ? parseOrThrow(flowDetectorStateSchemaV3(config), options.state, 'state')
+            : parseOrThrow(flowDetectorStateSchema(config), options.state, 'state'),
     );
   } else if (options.warmUp) d.warm = true;
   return d;
@@ -362,6 +386,13 @@ class Detector implements FlowDetector {
   /** Catch-up longer than this zeroes everything anyway, so longer gaps are cut short. */
   readonly maxGapSec: number;
   readonly lagUs: number;
+  /** largeOrderPercentile (0: off). */
+  readonly pctl: number;
+  readonly pctlMin: number;
+  /** Sizes of eligible prints over the last one to two baseline windows (the percentile rule). */
+  sizes: SizeSketch;
+  /** Shares above the percentile for the print being processed (undefined: rule off or too few prints). */
+  pctThr: number | undefined = undefined;
 
   warm = false;
   nowUs = -1;
@@ -463,6 +494,9 @@ class Detector implements FlowDetector {
     this.warnUs = config.staleWarnSeconds * US_PER_SEC;
     this.rejectUs = config.staleRejectSeconds * US_PER_SEC;
     this.lagUs = Math.round(config.quoteLagMs * 1000);
+    this.pctl = config.largeOrderPercentile ?? 0;
+    this.pctlMin = this.pctl > 0 ? percentileMinPrints(this.pctl) : 0;
+    this.sizes = new SizeSketch(config.baselineMinutes * 60);
     const geo = baselineGeometry(config.baselineMinutes);
     this.width = geo.width;
     this.nBase = geo.buckets;
@@ -646,6 +680,9 @@ class Detector implements FlowDetector {
     if (this.lastPx !== 0 && px !== this.lastPx) this.tickDir = px > this.lastPx ? 1 : -1;
     this.lastPx = px;
 
+    // The percentile rule compares a print with the prints before it, never with itself.
+    this.sizes.advance(sec);
+    this.pctThr = this.pctl > 0 ? this.sizes.threshold(this.pctl, this.pctlMin) : undefined;
     const slot = Math.max(sec, this.curSec) % TRAILING_SECONDS;
     this.vol[slot]! += t.size;
     this.volSum += t.size;
@@ -663,6 +700,7 @@ class Detector implements FlowDetector {
     } else {
       this.st.sides.unknown++;
     }
+    this.sizes.add(t.size);
     this.redBurst(t);
     return 'accepted';
   }
@@ -749,23 +787,38 @@ class Detector implements FlowDetector {
     return new Money(shares).mul(priceE8).gte(this.notionalE8Exact.mul(times));
   }
 
-  /** Which rule makes `shares` at `priceE8` a large seller (shares first: the spec's rule), and how severe. */
-  private largeRule(shares: number, priceE8: number): { trigger: LargeSellerTrigger; critical: boolean } | undefined {
+  /**
+   * Which rule makes `shares` at `priceE8` a large seller (shares first: the spec's rule; then notional; then,
+   * for prints and sweeps on the tape only, the symbol's own size percentile), and how severe (twice the bound).
+   * NBBO ask sizes are not prints: the percentile of print sizes says nothing about them.
+   */
+  private largeRule(
+    shares: number,
+    priceE8: number,
+    tape = false,
+  ): { trigger: LargeSellerTrigger; critical: boolean } | undefined {
     if (shares >= this.large) return { trigger: LargeSellerTrigger.Shares, critical: shares >= 2 * this.large };
     if (this.overNotional(shares, priceE8))
       return { trigger: LargeSellerTrigger.Notional, critical: this.overNotional(shares, priceE8, 2) };
+    const p = this.pctThr;
+    if (tape && p !== undefined && shares >= p)
+      return { trigger: LargeSellerTrigger.Percentile, critical: shares >= 2 * p };
     return undefined;
   }
 
-  /** "≥ 10000 shares" or "= $660000.00 ≥ $500000 notional". */
+  /** "≥ 10000 shares", "= $660000.00 ≥ $500000 notional" or "≥ 1682 shares, above the p99.5 of 412 prints in 5–10 min". */
   private threshold(trigger: LargeSellerTrigger, shares: number, priceE8: number): string {
     if (trigger === LargeSellerTrigger.Shares) return `≥ ${this.large} shares`;
+    if (trigger === LargeSellerTrigger.Percentile) {
+      const m = this.baselineMinutes;
+      return `≥ ${this.pctThr} shares, above the p${this.pctl} of the last ${this.sizes.count} prints (${m}–${2 * m} min)`;
+    }
     const value = new Money(shares).mul(formatPriceE8(priceE8)).toFixed(2);
     return `shares = $${value} ≥ $${this.config.largeOrderNotional} notional`;
   }
 
   private tapeSeller(t: TradeEvent): void {
-    const hit = this.largeRule(t.size, t.priceE8);
+    const hit = this.largeRule(t.size, t.priceE8, true);
     if (hit !== undefined) {
       this.swPx = t.priceE8;
       this.swStart = t.tsUs;
@@ -787,7 +840,7 @@ class Detector implements FlowDetector {
     if (this.swCount > 0 && this.swPx === t.priceE8 && t.tsUs - this.swStart <= SWEEP_WINDOW_US) {
       this.swSum += t.size;
       this.swCount++;
-      const sweep = this.swAlerted === 0 ? this.largeRule(this.swSum, t.priceE8) : undefined;
+      const sweep = this.swAlerted === 0 ? this.largeRule(this.swSum, t.priceE8, true) : undefined;
       if (sweep !== undefined) {
         this.swAlerted = 1;
         const price = formatPriceE8(t.priceE8);
@@ -1075,10 +1128,16 @@ class Detector implements FlowDetector {
       cnt: encodeNums(this.cnt),
       ls: encodeDeltas(this.lsTimes),
       qh: this.quoteHistory(QUOTE_HISTORY_PERSISTED),
+      pc: encodeNums(this.sketchNums()),
       exit: this.exit === null ? null : { ...this.exit },
       stats,
       pending: this.pending.map((a) => ({ ...a })),
     };
+  }
+
+  private sketchNums(): number[] {
+    const s = this.sizes.toState();
+    return [s.k, ...s.cur, ...s.prev];
   }
 
   /** The newest `max` NBBOs, oldest first. */
@@ -1123,6 +1182,10 @@ class Detector implements FlowDetector {
     this.cnt = s.cnt === undefined ? new Array<number>(TRAILING_SECONDS).fill(0) : [...s.cnt];
     this.cntSum = this.cnt.reduce((a, b) => a + b, 0);
     this.lsTimes = [...s.ls];
+    // Older states had no sketch: the percentile rule waits for PERCENTILE_MIN_PRINTS new prints.
+    const pc = s.pc;
+    if (pc === undefined) this.sizes.load({ k: -1, cur: [], prev: [] });
+    else this.sizes.load({ k: pc[0]!, cur: pc.slice(1, 1 + SIZE_BINS), prev: pc.slice(1 + SIZE_BINS) });
     this.exit = s.exit === null ? null : { ...s.exit };
     const st = emptyFlowStats();
     st.trades = s.stats.trades;

@@ -83,7 +83,7 @@ describe('the quote in force is the last one stamped strictly before the print',
   it('a version-2 state (latest NBBO only) still restores', () => {
     const d = createFlowDetector({ symbol: 'TSLA' });
     onQuoteRecord(d, before);
-    const { qh: _qh, cnt: _cnt, ...v3 } = d.snapshot();
+    const { qh: _qh, cnt: _cnt, pc: _pc, ...v3 } = d.snapshot();
     const next = createFlowDetector({ symbol: 'TSLA', state: { ...v3, rb: v3.rb.slice(0, 2), v: 2 } });
     onTradeRecord(next, trade(2000, 10.01, 100, 9));
     expect(next.lastTrade).toMatchObject({ side: 'buy', askE8: 1_001_000_000 });

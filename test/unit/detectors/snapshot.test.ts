@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { createFlowDetector, type FlowDetector } from '../../../src/domain/detectors/flow-detector';
 import { type DetectorConfigInput } from '../../../src/domain/detectors/config';
 import { decodeDeltas, decodeNums } from '../../../src/domain/detectors/state-codec';
+import { encodeNums } from '../../../src/domain/detectors/state-codec';
+import { SIZE_BINS } from '../../../src/domain/detectors/size-sketch';
 import { ns, onQuoteRecord, onTradeRecord, readRecordFile } from './helpers';
+
+/** An empty print-size sketch as a snapshot writes it: no period yet, both histograms zero. */
+const EMPTY_SKETCH = encodeNums([-1, ...new Array<number>(2 * SIZE_BINS).fill(0)]);
 
 /** A compact event script: quotes around 250.00 and prints at, inside or beyond the NBBO, some large. */
 type Step =
@@ -208,7 +213,7 @@ describe('detector state snapshot/restore', () => {
     const { d } = longSessionPrefix();
     const snap = d.snapshot();
     // Version 1 had no quote history (added in version 3): the NBBO in force becomes its only entry.
-    const { qh, cnt: _cnt, ...withoutHistory } = snap;
+    const { qh, cnt: _cnt, pc: _pc, ...withoutHistory } = snap;
     const v1 = {
       ...withoutHistory,
       rb: snap.rb.slice(0, 2),
@@ -224,7 +229,14 @@ describe('detector state snapshot/restore', () => {
     expect(v1.base).toHaveLength(300);
     const restored = createFlowDetector({ symbol: 'TSLA', state: JSON.parse(JSON.stringify(v1)) });
     // Version 1 also had no print counts nor re-arm time (added in version 3).
-    expect(restored.snapshot()).toEqual({ ...snap, qh: qh.slice(-1), cnt: '~1o', rb: [...snap.rb.slice(0, 2), -1] });
+    // Nor a print-size sketch (added in version 4): the percentile window starts empty.
+    expect(restored.snapshot()).toEqual({
+      ...snap,
+      qh: qh.slice(-1),
+      cnt: '~1o',
+      rb: [...snap.rb.slice(0, 2), -1],
+      pc: EMPTY_SKETCH,
+    });
     expect(() => createFlowDetector({ symbol: 'TSLA', state: { ...v1, vol: snap.vol } })).toThrow('state.vol');
     expect(() => createFlowDetector({ symbol: 'TSLA', state: { ...snap, vol: '1,2' } })).toThrow(
       'state.vol: must have 60 entries (has 2)',
