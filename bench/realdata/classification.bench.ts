@@ -1,5 +1,5 @@
 /**
- * `npm run bench:realdata [-- --config cfg.json]`: the real AMZN day through replay, scored against the truth.
+ * `npm run bench:realdata [-- --config cfg.json] [--volume-profile aggs.json]`: the real AMZN day through replay, scored against the truth.
  * Prints classification accuracy (visible and hidden executions) and the day's alert budget.
  */
 import { formatAlertQualityReport } from '../../src/domain/alert-quality';
@@ -7,14 +7,18 @@ import { measureRealDay } from './measure';
 
 const i = process.argv.indexOf('--config');
 const config = i >= 0 ? process.argv[i + 1] : undefined;
+const j = process.argv.indexOf('--volume-profile');
+const profile = j >= 0 ? process.argv[j + 1] : undefined;
 async function main(): Promise<void> {
   const started = Date.now();
-  const f = await measureRealDay(config);
+  const f = await measureRealDay(config, profile);
   const acc = (a: { pct: number; correct: number; total: number; missing: number }) =>
     `${a.pct.toFixed(2)} % (${a.correct}/${a.total}, ${a.missing} missing)`;
   process.stdout.write(
     [
-      'real day AMZN 2012-06-21 (NASDAQ, LOBSTER truth), default settings' + (config ? ` + ${config}` : ''),
+      'real day AMZN 2012-06-21 (NASDAQ, LOBSTER truth), default settings' +
+        (config ? ` + ${config}` : '') +
+        (profile ? ` + volume profile ${profile}` : ''),
       `  classification, visible executions  ${acc(f.visible)}`,
       `  classification, hidden executions   ${acc(f.hidden)}`,
       `  red_burst alerts                    ${f.redBurst} (${f.redBurstCritical} critical)`,

@@ -55,8 +55,11 @@ function edt(ns: string): { clock: string; minutes: number } {
   return { clock, minutes: (ms - SESSION_OPEN_MS) / 60_000 };
 }
 
-/** Replays the real day through the CLI's replay (with --trades-out) and scores it. `config`: a detector config file. */
-export async function measureRealDay(config?: string): Promise<RealDayFigures> {
+/**
+ * Replays the real day through the CLI's replay (with --trades-out) and scores it. `config`: a detector config file;
+ * `volumeProfile`: a file of minute aggregates (replay --volume-profile).
+ */
+export async function measureRealDay(config?: string, volumeProfile?: string): Promise<RealDayFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'fg-realdata-'));
   try {
     const tradesOut = join(dir, 'trades-out.jsonl');
@@ -65,6 +68,7 @@ export async function measureRealDay(config?: string): Promise<RealDayFigures> {
       trades: join(REALDATA_DIR, `${DAY}.trades.jsonl.gz`),
       quotes: join(REALDATA_DIR, `${DAY}.quotes.jsonl.gz`),
       config,
+      volumeProfile,
       tradesOut,
       report: true,
     });

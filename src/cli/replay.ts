@@ -15,6 +15,12 @@ import { assertSomeAccepted, explainRejection, RecordStream, type Rejection } fr
 import { type RecordOutcome, type TradeVerdict } from '../domain/detectors/flow-detector';
 import { parseOrThrow, ValidationError } from '../domain/validation';
 import { RecordFileReader, type RecordBatch } from '../market-data/record-files';
+import {
+  buildVolumeProfile,
+  MinuteBarSchema,
+  type MinuteBar,
+  type VolumeProfile,
+} from '../domain/detectors/volume-profile';
 import { action, printJson } from './io';
 
 export interface ReplayOptions {
@@ -25,6 +31,7 @@ export interface ReplayOptions {
   json?: boolean;
   tradesOut?: string;
   report?: boolean;
+  volumeProfile?: string;
 }
 
 const SYMBOL = /^[A-Z]{1,6}(\.[A-Z]{1,2})?$/;
@@ -68,6 +75,67 @@ export function loadDetectorConfigFile(path: string): DetectorConfig {
     if (!(err instanceof ValidationError)) throw err;
     throw new ValidationError(err.issues.map((i) => ({ field: `config.${i.field}`, rule: i.rule })));
   }
+}
+
+/**
+ * `--volume-profile FILE`: minute aggregates of recorded days, as Polygon's `/v2/aggs/ticker/{T}/range/1/minute/…`
+ * answers them (one response object, several, or JSON Lines of response objects or of bare `{t, v}` bars; .gz
+ * too), turned into the intraday volume curve (domain/detectors/volume-profile.ts). Bars outside the regular
+ * session are ignored. Throws ValidationError naming the flag, the file and the line.
+ */
+export function loadVolumeProfileFile(path: string): VolumeProfile {
+  const flag = '--volume-profile';
+  const text = readText(path, flag);
+  const bars: MinuteBar[] = [];
+  const take = (value: unknown, where: string) => {
+    const response = isObject(value) && Array.isArray(value.results);
+    const list: unknown[] = response ? (value.results as unknown[]) : [value];
+    for (const [i, bar] of list.entries()) {
+      const r = MinuteBarSchema.safeParse(bar);
+      if (!r.success) {
+        const issue = r.error.issues[0]!;
+        const field = issue.path.length > 0 ? issue.path.join('.') : 'bar';
+        const at = response ? `${where}, results[${i}]` : where;
+        throw new ValidationError([{ field: flag, rule: `${path} ${at}: ${field} ${issue.message}` }]);
+      }
+      bars.push(r.data);
+    }
+  };
+  let whole: unknown;
+  try {
+    whole = JSON.parse(text);
+  } catch {
+    whole = undefined;
+  }
+  if (whole !== undefined) {
+    for (const [i, v] of (Array.isArray(whole) ? whole : [whole]).entries()) take(v, `item ${i + 1}`);
+  } else {
+    for (const [i, line] of text.split('\n').entries()) {
+      if (line.trim() === '') continue;
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch (err) {
+        throw new ValidationError([
+          { field: flag, rule: `${path} line ${i + 1} must be JSON (${(err as Error).message})` },
+        ]);
+      }
+      take(v, `line ${i + 1}`);
+    }
+  }
+  const profile = buildVolumeProfile(bars);
+  if (profile === undefined)
+    throw new ValidationError([
+      {
+        field: flag,
+        rule: `${path} has no minute bar inside a regular session (09:30–16:00 New York): ${bars.length} bars read`,
+      },
+    ]);
+  return profile;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** How many rejections are explained one by one (text summary and --json). */
@@ -146,6 +214,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
   if (issues.length > 0) throw new ValidationError(issues);
   const symbol = opts.symbol!;
   const config = opts.config === undefined ? undefined : loadDetectorConfigFile(opts.config);
+  const volumeProfile = opts.volumeProfile === undefined ? undefined : loadVolumeProfileFile(opts.volumeProfile);
   const readers: Record<RecordStream, RecordFileReader> = {
     trades: new RecordFileReader(opts.trades!, RecordStream.Trades, symbol),
     quotes: new RecordFileReader(opts.quotes!, RecordStream.Quotes, symbol),
@@ -158,7 +227,12 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
   const first: Rejection[] = [];
   const schemaFields: Record<string, number> = {};
   let schemaSeen = 0;
-  const session = new ReplaySession({ symbol, config, report: opts.report === true ? {} : undefined });
+  const session = new ReplaySession({
+    symbol,
+    config,
+    report: opts.report === true ? {} : undefined,
+    ...(volumeProfile !== undefined ? { volumeProfile } : {}),
+  });
   const sides: Record<RecordStream, MergeSide> = {
     trades: { items: [], pos: 0, done: false },
     quotes: { items: [], pos: 0, done: false },
@@ -362,6 +436,10 @@ export function registerReplayCommand(program: Command): void {
     .option(
       '--report',
       'alert quality: per alert kind and severity, the mid-price change 1, 5 and 30 min later vs every minute (drift), and alerts per hour',
+    )
+    .option(
+      '--volume-profile <FILE>',
+      "Polygon minute aggregates (/v2/aggs …/range/1/minute/…) of earlier days: red_burst's baseline follows their intraday volume curve",
     )
     .action(
       action(async (opts: ReplayOptions) => {

@@ -12,6 +12,7 @@ import { mergeByTime } from './market-data/merge';
 import { PRICE_SCALE } from './market-data/price';
 import { type MarketRecord } from './market-data/records';
 import { parseNs, type NsTime } from './market-data/timestamp';
+import { type VolumeProfile } from './detectors/volume-profile';
 
 export interface ReplayOptions {
   readonly symbol: string;
@@ -28,6 +29,8 @@ export interface ReplayOptions {
   readonly onTrade?: (record: MarketRecord, verdict: TradeVerdict, outcome: RecordOutcome) => void;
   /** Build the alert-quality report (alert-quality.ts) from the mids of the accepted quotes; hours in `timeZone`. */
   readonly report?: { readonly timeZone?: string };
+  /** The symbol's intraday volume curve (`replay --volume-profile`): red_burst's baseline follows it. */
+  readonly volumeProfile?: VolumeProfile;
 }
 
 export interface ReplayInput extends ReplayOptions {
@@ -61,7 +64,11 @@ export class ReplaySession {
   private readonly alerts: FlowAlert[] = [];
 
   constructor(private readonly options: ReplayOptions) {
-    this.detector = createFlowDetector({ symbol: options.symbol, config: options.config });
+    this.detector = createFlowDetector({
+      symbol: options.symbol,
+      config: options.config,
+      ...(options.volumeProfile !== undefined ? { volumeProfile: options.volumeProfile } : {}),
+    });
     this.live = options.liveFromNs === undefined ? undefined : parseNs(options.liveFromNs);
     if (this.live !== undefined) this.detector.setWarmUp(true);
     this.mids = options.report === undefined ? undefined : new MidSeries();

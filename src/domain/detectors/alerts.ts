@@ -59,8 +59,10 @@ export interface RedBurstAlert {
   readonly sellShare: number;
   /** Eligible shares traded in the trailing 60 s. */
   readonly volume: number;
-  /** Mean eligible shares per 60 s over the baseline. */
+  /** Mean eligible shares per 60 s over the baseline (times profileScale when a volume profile is in use). */
   readonly baselineVolume: number;
+  /** How much the intraday volume profile raised the baseline (≥ 1); present only when a profile is in use. */
+  readonly profileScale?: number;
   readonly rule: string;
   /** Raised from a gap being filled (see LargeSellerAlert.late): later than its market time, not live. */
   readonly late?: true;

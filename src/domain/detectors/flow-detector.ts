@@ -19,6 +19,7 @@ import { firstExcludedCondition as firstExcluded } from './conditions';
 import { zonedTimeToUtc } from '../sessions';
 import { decodeDeltas, decodeNums, encodeDeltas, encodeNums } from './state-codec';
 import { SIZE_BINS, SizeSketch } from './size-sketch';
+import { profileMinutes, profileScale, VolumeProfileSchema, type VolumeProfile } from './volume-profile';
 import { DetectorConfigSchema, QuoteSizeUnit, type DetectorConfig, type DetectorConfigInput } from './config';
 
 // Imported bindings used per event, copied to module constants: ES-module-to-CommonJS loaders (tsx) turn
@@ -226,6 +227,8 @@ export interface CreateFlowDetectorOptions {
   readonly state?: unknown;
   /** Start in warm-up mode (builds baseline and episode state, emits no alerts). Ignored when state is given. */
   readonly warmUp?: boolean;
+  /** The symbol's intraday volume curve (volume-profile.ts): red_burst's baseline follows it. Not persisted. */
+  readonly volumeProfile?: VolumeProfile;
 }
 
 /** How the last trade was classified (what `replay --trades-out` writes, so a classification can be audited). */
@@ -282,6 +285,11 @@ export interface FlowDetector {
    * within the reject bound then are accepted as late instead of STALE (see staleness()).
    */
   setNow(nowNs: bigint | string | number | undefined, caughtUpAtNs?: bigint | string | number): void;
+  /**
+   * The intraday volume curve that scales red_burst's baseline (volume-profile.ts), or undefined for none. Not
+   * part of snapshot(): the caller passes it with every call (it is fetched once per monitor).
+   */
+  setVolumeProfile(profile: VolumeProfile | undefined): void;
   /** Warm-up: process history for baseline and episodes without emitting alerts or an exit. */
   setWarmUp(on: boolean): void;
   readonly warmUp: boolean;
@@ -321,6 +329,7 @@ export function createFlowDetector(options: CreateFlowDetectorOptions): FlowDete
             : parseOrThrow(flowDetectorStateSchema(config), options.state, 'state'),
     );
   } else if (options.warmUp) d.warm = true;
+  if (options.volumeProfile !== undefined) d.setVolumeProfile(options.volumeProfile);
   return d;
 }
 
@@ -465,6 +474,10 @@ class Detector implements FlowDetector {
   // 09:30 New York of the UTC day `openDay` (µs), for the opening guard; computed once a day.
   openDay = -1;
   openUs = 0;
+  // Intraday volume curve (not persisted): expected volume per session minute, and the scale cached per minute.
+  profile: number[] | undefined = undefined;
+  scaleMin = -1;
+  scale = 1;
   // Exit.
   lsTimes: number[] = [];
   exit: ExitSignal | null = null;
@@ -525,6 +538,13 @@ class Detector implements FlowDetector {
   }
   get stats(): FlowStats {
     return structuredCloneStats(this.st);
+  }
+
+  setVolumeProfile(profile: VolumeProfile | undefined): void {
+    this.profile =
+      profile === undefined ? undefined : profileMinutes(parseOrThrow(VolumeProfileSchema, profile, 'volumeProfile'));
+    this.scaleMin = -1;
+    this.scale = 1;
   }
 
   setWarmUp(on: boolean): void {
@@ -900,7 +920,9 @@ class Detector implements FlowDetector {
 
   private redBurst(t: TradeEvent): void {
     if (this.complete < this.nBase) return;
-    const mean = this.baseSum / this.baselineMinutes;
+    // The intraday curve raises the baseline where the day's volume always rises (the close): see profileScale.
+    const scale = this.profileScaleAt(t.tsUs);
+    const mean = (this.baseSum / this.baselineMinutes) * scale;
     // An empty baseline has no meaningful ratio; never divide by a made-up one.
     if (mean <= 0) return;
     const ratio = this.volSum / mean;
@@ -938,8 +960,9 @@ class Detector implements FlowDetector {
     if (this.warm) return;
     const price = formatPriceE8(t.priceE8);
     const bound = severity === Severity.Critical ? `> ${this.red}` : `> ${this.spike}`;
+    const scaled = scale === 1 ? '' : ` (× ${round4(scale)} intraday profile)`;
     const rule =
-      `60 s volume ${this.volSum} is ${round4(ratio)}× the ${this.baselineMinutes}-min mean ${round4(mean)} per 60 s (${bound})` +
+      `60 s volume ${this.volSum} is ${round4(ratio)}× the ${this.baselineMinutes}-min mean ${round4(mean)} per 60 s${scaled} (${bound})` +
       ` with sell share ${round4(sellShare)} ≥ ${this.sellShareMin}`;
     const timestampNs = formatNs(t.tsUs, t.tsRem);
     this.pending.push({
@@ -952,6 +975,7 @@ class Detector implements FlowDetector {
       sellShare: round4(sellShare),
       volume: this.volSum,
       baselineVolume: round4(mean),
+      ...(this.profile !== undefined ? { profileScale: round4(scale) } : {}),
       rule,
       ...(this.late ? { late: true as const } : {}),
     });
@@ -969,6 +993,12 @@ class Detector implements FlowDetector {
   private openingGuard(us: number): boolean {
     const guardUs = this.config.redBurstOpeningGuardMinutes * 60 * US_PER_SEC;
     if (guardUs === 0) return false;
+    const open = this.sessionOpenUs(us);
+    return us >= open && us < open + guardUs;
+  }
+
+  /** 09:30 New York of the UTC day of `us` (µs), computed once a day. */
+  private sessionOpenUs(us: number): number {
     const day = Math.floor(us / US_PER_DAY);
     if (day !== this.openDay) {
       const d = new Date(day * 86_400_000);
@@ -976,7 +1006,19 @@ class Detector implements FlowDetector {
       this.openUs =
         zonedTimeToUtc(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), '09:30', 'America/New_York') * 1000;
     }
-    return us >= this.openUs && us < this.openUs + guardUs;
+    return this.openUs;
+  }
+
+  /** profileScale() for the session minute of `us` (1 without a profile), cached per minute. */
+  private profileScaleAt(us: number): number {
+    if (this.profile === undefined) return 1;
+    const minute = Math.floor(us / (60 * US_PER_SEC));
+    if (minute !== this.scaleMin) {
+      this.scaleMin = minute;
+      const m = Math.floor((us - this.sessionOpenUs(us)) / (60 * US_PER_SEC));
+      this.scale = profileScale(this.profile, m, this.baselineMinutes);
+    }
+    return this.scale;
   }
 
   // ---- quotes
