@@ -17,6 +17,8 @@ export const WorkflowIds = {
   desk: (broker: string, account: string) => `desk:${broker}:${account}`,
   /** One positions watch per broker account (same account label as the desk). */
   positions: (broker: string, account: string) => `positions:${broker}:${account}`,
+  /** The positions watch of the account a desk (`desk:<broker>:<account>`) serves. */
+  positionsOfDesk: (deskWorkflowId: string) => deskWorkflowId.replace(/^desk:/, 'positions:'),
 } as const;
 
 export const SearchAttributes = {

@@ -34,9 +34,9 @@ import {
   resolveDeadlineMs,
 } from '../domain/orders/submit-outcome';
 import { ValidationError } from '../domain/validation';
-import { SearchAttributes } from '../shared/contracts';
+import { SearchAttributes, WorkflowIds } from '../shared/contracts';
 import { orderMachine, orderRequests } from './lazy-domain';
-import { orderTerminalSignal, type OrderTerminalNotice } from './notifications';
+import { orderTerminalSignal, positionsChangedSignal, type OrderTerminalNotice } from './notifications';
 
 type BrokerActivities = ReturnType<typeof createBrokerActivities>;
 
@@ -173,6 +173,8 @@ const CANCEL_RETRY_MS = 5000;
 
 /** Search attributes are published once per step (before the workflow waits), not on every state change. */
 const PUBLISH_ONCE_PATCH = 'order-search-attributes-once';
+/** A fill wakes the account's positions watch at once (partial fills included). */
+const FILL_WAKES_POSITIONS_PATCH = 'order-fill-wakes-positions';
 
 /**
  * One order's life: submit the order the desk prepared exactly once (the client order id is the broker's
@@ -391,9 +393,11 @@ class OrderRun {
 
   private apply(event: OrderEvent): void {
     const before = this.order.state;
+    const filledBefore = this.order.filledQuantity;
     const result = orderMachine().applyOrderEvent(this.order, { ...event, at: event.at ?? nowIso() });
     this.order = result.order;
     for (const w of [result.warning, result.rejection?.reason]) if (w !== undefined) this.warn(w);
+    if (this.order.filledQuantity > filledBefore) this.fillChangedPosition();
     if (this.order.state === before) return;
     log.info('order state changed', {
       clientOrderId: this.clientOrderId,
@@ -402,6 +406,16 @@ class OrderRun {
       filled: this.order.filledQuantity,
     });
     if (!this.publishOnce) this.upsertState();
+  }
+
+  /** The account's positions watch reads the broker now instead of at its next reconcile; no watch: nothing. */
+  private fillChangedPosition(): void {
+    const desk = this.input.deskWorkflowId;
+    if (!desk || !patched(FILL_WAKES_POSITIONS_PATCH)) return;
+    const reason = `${this.input.request.side} ${this.clientOrderId}: ${this.order.filledQuantity} filled`;
+    void getExternalWorkflowHandle(WorkflowIds.positionsOfDesk(desk))
+      .signal(positionsChangedSignal, { symbol: this.input.request.symbol, reason })
+      .catch(() => undefined);
   }
 
   private applySnapshot(snapshot: BrokerOrderSnapshot): void {

@@ -205,6 +205,44 @@ describe('notifications from monitors, the desk and fills', () => {
     await stopPositionsWatch(ctx, 'paper', account, {});
   });
 
+  it("a partial fill seen by the order's own polling wakes the watch while the order still works", async () => {
+    const account = `p-${randomUUID().slice(0, 6)}`;
+    // No trade_updates stream in this file and an hourly reconcile: only the order workflow's wake-up can do it.
+    await startPositionsWatch(ctx, { broker: 'alpaca', account, reconcileSeconds: 3600 }, config);
+    await waitFor(
+      () => positionsStatus(ctx, 'alpaca', account),
+      (v) => v.syncs >= 1,
+    );
+    const placed = await placeOrder(
+      ctx,
+      {
+        symbol: 'DIA',
+        side: 'buy',
+        quantity: '10',
+        referencePrice: '400.00',
+        broker: 'alpaca',
+        account,
+        clientOrderId: `poll-partial-${randomUUID()}`,
+      },
+      orderSettings,
+    );
+    const atBroker = await waitFor(
+      () => alpaca.orderByClientId(placed.clientOrderId),
+      (o) => o !== undefined,
+    );
+    alpaca.fill(atBroker!.id, 3, '399.50');
+    const watched = await waitFor(
+      () => positionsStatus(ctx, 'alpaca', account),
+      (v) => v.monitors.DIA?.status === 'running',
+      15_000,
+    );
+    expect(watched.monitors.DIA).toMatchObject({ quantity: 3, entryPrice: '399.5' });
+    expect(alpaca.order(atBroker!.id).status).toBe('partially_filled');
+    await cancelAll(ctx, { broker: 'alpaca', account, reason: 'test cleanup', wait: true }, orderSettings);
+    alpaca.setPosition('DIA', '0', '0');
+    await stopPositionsWatch(ctx, 'alpaca', account, { stopMonitors: true });
+  });
+
   it('the kill switch run is sent, critical, with its counts', async () => {
     const account = `k-${randomUUID().slice(0, 6)}`;
     const { run } = await cancelAll(
