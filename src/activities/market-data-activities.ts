@@ -1,4 +1,11 @@
 import { applyRecord, createFlowDetector, type FlowDetector } from '../domain/detectors/flow-detector';
+import {
+  buildVolumeProfile,
+  minuteOfSession,
+  MinuteBarSchema,
+  type MinuteBar,
+  type VolumeProfile,
+} from '../domain/detectors/volume-profile';
 import { mergeByTime } from '../domain/market-data/merge';
 import { type MarketRecord } from '../domain/market-data/records';
 import { nsToBigInt, parseNs } from '../domain/market-data/timestamp';
@@ -94,6 +101,41 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       signalName: MARKET_UPDATE_SIGNAL,
     }),
 
+    /**
+     * The intraday volume curve of `symbol` from the one-minute aggregates of its previous `days` sessions (one
+     * request through the worker's rate limiter), for red_burst's baseline. Null when `days` is 0 or Polygon has
+     * no bars in a regular session for them; malformed bars are skipped (counted in `skipped` of the log line).
+     * Polygon errors fail the activity like any market-data call (retried by its policy).
+     */
+    async fetchVolumeProfile({
+      symbol,
+      days,
+    }: {
+      readonly symbol: string;
+      readonly days: number;
+    }): Promise<VolumeProfile | null> {
+      if (!(days > 0)) return null;
+      try {
+        const rest = await deps.polygon();
+        const today = newYorkDate(now());
+        // Calendar days that hold `days` sessions: weekends (7/5) and up to a week of holidays.
+        const from = addDays(today, -(Math.ceil((days * 7) / 5) + 7));
+        const rows = await rest.minuteAggregates(symbol, from, addDays(today, -1));
+        const bars: MinuteBar[] = [];
+        for (const row of rows) {
+          const r = MinuteBarSchema.safeParse(row);
+          if (r.success && minuteOfSession(r.data.t) >= 0) bars.push(r.data);
+        }
+        // Only the latest `days` sessions: the range may hold more when there were fewer holidays.
+        const sessions = [...new Set(bars.map((b) => newYorkDate(b.t)))].sort().slice(-days);
+        const keep = new Set(sessions);
+        return buildVolumeProfile(bars.filter((b) => keep.has(newYorkDate(b.t)))) ?? null;
+      } catch (err) {
+        if (err instanceof PolygonError) deps.metrics?.marketDataErrors.inc({ code: err.name });
+        throw toActivityFailure(err);
+      }
+    },
+
     /** The latest NBBO and last trade, for the protective exit's reference price. */
     async latestPrices({
       symbol,
@@ -167,6 +209,7 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
         ? { symbol: input.symbol, config: input.config, state: input.detectorState }
         : { symbol: input.symbol, config: input.config, warmUp: input.liveFromNs !== null },
     );
+    if (input.volumeProfile) detector.setVolumeProfile(input.volumeProfile);
     const rejectedBefore: Record<string, number> = { ...detector.stats.rejected };
     const liveFrom = input.liveFromNs !== null ? BigInt(input.liveFromNs) : null;
     const nowNs = BigInt(now()) * 1_000_000n;
@@ -274,6 +317,18 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       };
     }
   }
+}
+
+const NY_DATE = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York' });
+
+/** The New York calendar date (YYYY-MM-DD) of a Unix-ms time. */
+function newYorkDate(ms: number): string {
+  return NY_DATE.format(new Date(ms));
+}
+
+/** A YYYY-MM-DD date moved by `n` calendar days. */
+function addDays(date: string, n: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 }
 
 /** Time a strictly before time b (µs, ns remainder). */

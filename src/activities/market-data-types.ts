@@ -1,3 +1,4 @@
+import { type VolumeProfile } from '../domain/detectors/volume-profile';
 /**
  * What the poll and stream activities share: their inputs and results, and the monitor's view of the last trade and
  * NBBO. A module of its own so that neither activity file imports the other.
@@ -71,6 +72,11 @@ export interface PollMarketDataInput {
    * the cursor this poll starts from, as everything fetched from it is the gap.
    */
   readonly caughtUpAtNs?: string | null;
+  /**
+   * The symbol's intraday volume curve (fetchVolumeProfile, once per monitor): red_burst's baseline follows it.
+   * Absent or null: none (monitors started before it existed, a symbol without aggregates).
+   */
+  readonly volumeProfile?: VolumeProfile | null;
 }
 
 export interface PollMarketDataResult {

@@ -150,6 +150,7 @@ export function createStreamActivity(deps: StreamDeps) {
       }
       detector = createFlowDetector({ symbol: input.symbol, config: input.config, state: checkpoint.detectorState });
       detector.setWarmUp(false);
+      if (input.volumeProfile) detector.setVolumeProfile(input.volumeProfile);
       let from = BigInt(checkpoint.cursors?.trades.sipTimestamp ?? input.backfillFromNs);
       const quotesFrom = BigInt(checkpoint.cursors?.quotes.sipTimestamp ?? input.backfillFromNs);
       if (quotesFrom > from) from = quotesFrom;

@@ -137,6 +137,13 @@ export interface PolygonRest {
   lastQuote(symbol: string): Promise<PolygonWireLastQuote | undefined>;
   /** Resolves when the key may read trades and quotes; PolygonUnauthorized otherwise. */
   validateKey(probeSymbol?: string): Promise<void>;
+  /**
+   * One-minute aggregates (`/v2/aggs/ticker/{T}/range/1/minute/{from}/{to}`, dates YYYY-MM-DD inclusive, New York
+   * calendar as Polygon counts them), ascending, in one request through the rate limiter: up to 50,000 bars,
+   * about 50 sessions with extended hours. Rows are passed on as received (`t` ms, `v` shares); a missing or
+   * non-array `results` is no bars (Polygon leaves it out when there are none).
+   */
+  minuteAggregates(symbol: string, from: string, to: string): Promise<Record<string, unknown>[]>;
 }
 
 /** A cursor that includes every record at or after `ns`. */
@@ -216,6 +223,31 @@ class PolygonRestAdapter implements PolygonRest {
         throw err;
       }
     }
+  }
+
+  async minuteAggregates(symbol: string, from: string, to: string): Promise<Record<string, unknown>[]> {
+    for (const [name, value] of [
+      ['from', from],
+      ['to', to],
+    ] as const) {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new RangeError(`${name} must be a date YYYY-MM-DD (got ${value})`);
+    }
+    const path = `/v2/aggs/ticker/${symbol}/range/1/minute/${from}/${to}`;
+    const body = await this.request(path, () =>
+      this.client.getStocksAggregates(
+        symbol,
+        1,
+        this.sdk.GetStocksAggregatesTimespanEnum.Minute,
+        from,
+        to,
+        true,
+        this.sdk.GetStocksAggregatesSortEnum.Asc,
+        50_000,
+        this.axiosOptions(),
+      ),
+    );
+    if (!isObject(body)) throw new PolygonUnavailable(`Polygon ${path} answered without a JSON object`, 200, path);
+    return Array.isArray(body.results) ? body.results.filter(isObject) : [];
   }
 
   private async last(path: string, call: () => Promise<unknown>): Promise<Record<string, unknown> | undefined> {

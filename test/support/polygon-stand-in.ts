@@ -16,7 +16,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 
 export type StandInRecord = Record<string, unknown>;
 export type StandInKind = 'trades' | 'quotes';
-export type StandInRoute = 'trades' | 'quotes' | 'last-trade' | 'last-nbbo' | 'ws' | 'other';
+export type StandInRoute = 'trades' | 'quotes' | 'last-trade' | 'last-nbbo' | 'aggs' | 'ws' | 'other';
 export type StandInTimestamp = bigint | string | number;
 
 export interface StandInScenario {
@@ -136,6 +136,11 @@ export interface PolygonStandIn {
    * whatever the query. Cleared by `clearFaults()`.
    */
   loopPages(symbol: string, records?: number): void;
+  /**
+   * Minute aggregates served by `/v2/aggs/ticker/{T}/range/1/minute/{from}/{to}` (wire form: t ms, v, o, h, l, c,
+   * n, vw), in addition to the bars computed from the symbol's published trades. Earlier sessions' curves.
+   */
+  loadMinuteBars(symbol: string, bars: readonly StandInRecord[]): void;
   clearFaults(): void;
   readonly requests: readonly RequestLogEntry[];
   requestCount(route?: StandInRoute): number;
@@ -223,6 +228,7 @@ class StandIn implements PolygonStandIn {
   private readonly restInjections = new Map<string, MalformedInjection[]>();
   /** Symbol → records per looping page (loopPages). */
   private readonly looping = new Map<string, number>();
+  private readonly minuteBars = new Map<string, StandInRecord[]>();
 
   constructor(options: PolygonStandInOptions) {
     this.apiKey = options.apiKey ?? 'stand-in-key';
@@ -436,6 +442,79 @@ class StandIn implements PolygonStandIn {
     this.restInjections.set(key, [...(this.restInjections.get(key) ?? []), injection]);
   }
 
+  loadMinuteBars(symbol: string, bars: readonly StandInRecord[]): void {
+    this.minuteBars.set(symbol, [...(this.minuteBars.get(symbol) ?? []), ...bars]);
+  }
+
+  /**
+   * The aggregates endpoint as Polygon answers it (openapi: /v2/aggs/ticker/{stocksTicker}/range/…): one-minute
+   * bars only (anything else is a 400 here), `from`/`to` as YYYY-MM-DD (New York days, inclusive) or Unix ms,
+   * `sort` asc (default) or desc, `limit` ≤ 50000 bars.
+   */
+  private aggregates(url: URL, symbol: string): string {
+    const m = /^\/v2\/aggs\/ticker\/[^/]+\/range\/(\d+)\/([a-z]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname)!;
+    if (m[1] !== '1' || m[2] !== 'minute') throw new BadRequest('the stand-in serves 1-minute aggregates only');
+    const bound = (text: string, end: boolean): number => {
+      if (/^\d+$/.test(text)) return Number(text);
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) throw new BadRequest(`invalid date ${text}`);
+      return end ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+    };
+    const nyDate = (ms: number) =>
+      new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York' }).format(new Date(ms));
+    const [from, to] = [decodeURIComponent(m[3]!), decodeURIComponent(m[4]!)];
+    const inWindow = (t: number) =>
+      t >= bound(from, false) &&
+      t <= bound(to, true) &&
+      (!/-/.test(from) || nyDate(t) >= from) &&
+      (!/-/.test(to) || nyDate(t) <= to);
+    const byMinute = new Map<
+      number,
+      { o: number; h: number; l: number; c: number; v: number; n: number; pv: number }
+    >();
+    for (const e of this.books.get(symbol)?.trades ?? []) {
+      const price = Number(e.record.price);
+      const size = Number(e.record.size);
+      if (!Number.isFinite(price) || !Number.isFinite(size)) continue;
+      const t = Number(e.ts / NS_PER_MS / 60_000n) * 60_000;
+      const bar = byMinute.get(t);
+      if (bar === undefined)
+        byMinute.set(t, { o: price, h: price, l: price, c: price, v: size, n: 1, pv: price * size });
+      else {
+        bar.h = Math.max(bar.h, price);
+        bar.l = Math.min(bar.l, price);
+        bar.c = price;
+        bar.v += size;
+        bar.n += 1;
+        bar.pv += price * size;
+      }
+    }
+    const computed: StandInRecord[] = [...byMinute].map(([t, b]) => ({
+      v: b.v,
+      vw: b.pv / b.v,
+      o: b.o,
+      c: b.c,
+      h: b.h,
+      l: b.l,
+      t,
+      n: b.n,
+    }));
+    let results = [...(this.minuteBars.get(symbol) ?? []), ...computed].filter((b) => inWindow(Number(b.t)));
+    results.sort((a, b) => Number(a.t) - Number(b.t));
+    if (url.searchParams.get('sort') === 'desc') results.reverse();
+    const limit = Number(url.searchParams.get('limit') ?? 5000);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new BadRequest('invalid limit');
+    results = results.slice(0, limit);
+    return stringify({
+      ticker: symbol,
+      queryCount: results.length,
+      resultsCount: results.length,
+      adjusted: url.searchParams.get('adjusted') !== 'false',
+      ...(results.length > 0 ? { results } : {}),
+      status: 'OK',
+      request_id: requestId(),
+    });
+  }
+
   loopPages(symbol: string, records = 2): void {
     this.looping.set(symbol, records);
   }
@@ -520,6 +599,7 @@ class StandIn implements PolygonStandIn {
       if (route === 'trades' || route === 'quotes') {
         return respond(200, this.page(url, route, symbol));
       }
+      if (route === 'aggs') return respond(200, this.aggregates(url, symbol));
       const last = this.last(symbol, route === 'last-trade' ? 'trades' : 'quotes');
       if (!last) return respond(404, errorBody(404));
       return respond(200, stringify({ status: 'OK', request_id: requestId(), results: last }));
@@ -784,6 +864,7 @@ function matchRoute(pathname: string): { route: StandInRoute; symbol: string | u
     [/^\/v3\/quotes\/([^/]+)$/, 'quotes'],
     [/^\/v2\/last\/trade\/([^/]+)$/, 'last-trade'],
     [/^\/v2\/last\/nbbo\/([^/]+)$/, 'last-nbbo'],
+    [/^\/v2\/aggs\/ticker\/([^/]+)\/range\/\d+\/[a-z]+\/[^/]+\/[^/]+$/, 'aggs'],
   ];
   for (const [pattern, route] of patterns) {
     const match = pattern.exec(pathname);

@@ -16,6 +16,8 @@ const RB_OPENING_GUARD_MINUTES = 15;
 // window, which AMZN's 2012 tape (about 30 prints a minute) never holds at baselineMinutes 5, so it adds nothing
 // there and switches on for symbols that print enough for a 1-in-1,000 size to mean something.
 const LO_PERCENTILE: number | null = 99.9;
+// Two weeks of sessions: enough for the U shape to show through single days' noise, one request.
+const VOLUME_PROFILE_DAYS = 10;
 
 /** Detector settings with their defaults and ranges (README: Configuration). */
 export const DetectorConfigSchema = z
@@ -80,6 +82,14 @@ export const DetectorConfigSchema = z
       .min(0, 'must be ≥ 0')
       .max(3600, 'must be ≤ 3600')
       .default(RB_REARM_SECONDS),
+    // The intraday volume curve of red_burst's baseline comes from the minute aggregates of this many previous
+    // sessions (one Polygon request at monitor start); 0: no curve.
+    volumeProfileDays: z
+      .number()
+      .int('must be an integer')
+      .min(0, 'must be ≥ 0')
+      .max(30, 'must be ≤ 30')
+      .default(VOLUME_PROFILE_DAYS),
     // The opening surge happens every day: no red_burst this many minutes after 09:30 New York time.
     redBurstOpeningGuardMinutes: z
       .number()

@@ -19,6 +19,7 @@ function slowPolygon(delayMs: number): PolygonRest {
     lastTrade: () => Promise.resolve(undefined),
     lastQuote: () => Promise.resolve(undefined),
     validateKey: () => Promise.resolve(),
+    minuteAggregates: () => Promise.resolve([]),
   };
 }
 
