@@ -116,6 +116,10 @@ const CURSOR_MUST_ADVANCE_PATCH = 'monitor-cursor-must-advance';
 const FAST_STOP_PATCH = 'stream-monitor-fast-stop';
 /** Alerts, the exit signal and the protective exit's outcome are sent to the notification destinations. */
 const NOTIFY_PATCH = 'monitor-notifications';
+/** Alerts are deduplicated by identity (a stream activity resumed on another worker raises its last ones again). */
+const ALERT_IDENTITY_PATCH = 'monitor-alert-identity';
+/** A stop (or a closed position) handled before continue-as-new ends the run: the next run would not know of it. */
+const STOP_BEFORE_CONTINUE_PATCH = 'monitor-stop-before-continue-as-new';
 const RETRY = { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
 
 /**
@@ -230,8 +234,9 @@ class PositionMonitor {
       if (event && order) this.tell((id, at) => protectiveExitNotification(id, this.input.symbol, order, at));
     });
     setHandler(marketUpdateSignal, (u) => {
-      const { last, exitRaised } = model.applyStreamPush(u, new Date().toISOString());
-      for (const a of u.alerts) this.tell((id, at) => alertNotification(id, a, at));
+      const dedupe = u.alerts.length > 0 && patched(ALERT_IDENTITY_PATCH);
+      const { recorded, last, exitRaised } = model.applyStreamPush(u, new Date().toISOString(), dedupe);
+      for (const a of dedupe ? recorded : u.alerts) this.tell((id, at) => alertNotification(id, a, at));
       this.publishAlerts(last);
       if (exitRaised) this.exitPending = true;
     });
@@ -304,9 +309,12 @@ class PositionMonitor {
     return workflowInfo().continueAsNewSuggested || (after !== undefined && workflowInfo().historyLength >= after);
   }
 
-  private async continueAsNewNow(): Promise<never> {
+  private async continueAsNewNow(): Promise<void> {
     await condition(allHandlersFinished);
-    return continueAsNew<typeof positionMonitorWorkflow>({
+    // The stop reason is not part of the carried snapshot: a poll-mode monitor stopped while its poll was out used
+    // to continue as new and keep watching.
+    if (this.stopped && patched(STOP_BEFORE_CONTINUE_PATCH)) return;
+    await continueAsNew<typeof positionMonitorWorkflow>({
       ...this.input,
       carried: this.model.snapshot,
       notifications: this.notifier.carry(),
@@ -343,8 +351,10 @@ class PositionMonitor {
     // A source that does not advance goes live with the baseline it has and polls at its cadence.
     const holdCadence = stuck && patched(CURSOR_MUST_ADVANCE_PATCH);
     if (holdCadence) model.goLiveWithBaseline();
-    this.publishAlerts(model.recordAlerts(result.alerts));
-    for (const a of result.alerts) this.tell((id, at) => alertNotification(id, a, at));
+    const dedupe = result.alerts.length > 0 && patched(ALERT_IDENTITY_PATCH);
+    const { recorded, last } = model.acceptAlerts(result.alerts, dedupe);
+    this.publishAlerts(last);
+    for (const a of dedupe ? recorded : result.alerts) this.tell((id, at) => alertNotification(id, a, at));
     this.fire(model.live ? MonitorEvent.PollLive : MonitorEvent.PollBackfilling);
     if (model.raiseExit(result.exitSignal)) await this.onExitSignal();
     if (this.continueAsNewDue()) await this.continueAsNewNow();

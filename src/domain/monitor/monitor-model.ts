@@ -1,3 +1,4 @@
+import Decimal from 'decimal.js';
 import { type TradingSession } from '../config';
 import { type ExitSignal, type FlowAlert, type FlowStats } from '../detectors/alerts';
 import { type DetectorConfig } from '../detectors/config';
@@ -95,6 +96,8 @@ export interface DataHealth {
   rebuilds?: number;
   /** Stream updates from an older activity run (before a config change or restart) whose state was not applied. */
   staleUpdatesDropped?: number;
+  /** Alerts raised again by a resumed activity (same identity as one already held) and not recorded twice. */
+  duplicateAlertsDropped?: number;
 }
 
 export interface HealthAlert {
@@ -228,6 +231,41 @@ export interface MonitorNote {
 }
 
 export const ALERTS_KEPT = 50;
+
+/**
+ * What makes two alerts the same event: kind, source, severity, price, size (or the burst's volume) and market time.
+ * `late` and the rule text are left out: a re-raise after a failover can be late where the first was live.
+ * The time is compared to the millisecond when either side has only milliseconds: Polygon's WebSocket stamps a
+ * print in ms, its REST backfill in ns, and a resumed stream activity re-raises from the backfill what it first
+ * raised from the socket. Two distinct prints both stamped in ns stay distinct unless their ns are equal.
+ */
+export function sameAlert(a: FlowAlert, b: FlowAlert): boolean {
+  if (alertKey(a) !== alertKey(b)) return false;
+  if (a.timestampNs === b.timestampNs) return true;
+  return isWholeMs(a.timestampNs) || isWholeMs(b.timestampNs);
+}
+
+/** Kind, source, severity, price, size or volume, and the millisecond of market time. */
+function alertKey(a: FlowAlert): string {
+  const ms = BigInt(a.timestampNs) / 1_000_000n;
+  const price = canonicalPrice(a.price);
+  return a.kind === 'large_seller'
+    ? `${a.kind}|${a.source}|${a.severity}|${ms}|${price}|${a.size}`
+    : `${a.kind}|${a.severity}|${ms}|${price}|${a.volume}`;
+}
+
+/** '10.50' and '10.5' are one price (the socket sends numbers, the REST backfill its own text). */
+function canonicalPrice(price: string): string {
+  try {
+    return new Decimal(price).toString();
+  } catch {
+    return price;
+  }
+}
+
+function isWholeMs(ns: string): boolean {
+  return ns.endsWith('000000');
+}
 export const HEALTH_ALERTS_KEPT = 20;
 export const UNAUTHORIZED_RETRY_MS = 15 * 60_000;
 
@@ -384,9 +422,23 @@ export class MonitorModel {
 
   /** Appends alerts (bounded) and counts them; returns the last one, or null when there were none. */
   recordAlerts(fresh: readonly FlowAlert[]): FlowAlert | null {
-    if (fresh.length === 0) return null;
+    return this.acceptAlerts(fresh, false).last;
+  }
+
+  /**
+   * Appends alerts (bounded) and counts them. With `dedupe`, an alert the monitor already holds (see sameAlert) is dropped: a stream activity resumed on another worker restarts from its last recorded
+   * heartbeat and raises again what it had already signalled, and at-least-once delivery must not become two alerts,
+   * two counts and two notifications. Returns the alerts recorded and the last of them.
+   */
+  acceptAlerts(fresh: readonly FlowAlert[], dedupe: boolean): { recorded: FlowAlert[]; last: FlowAlert | null } {
     const s = this.snapshot;
+    const recorded: FlowAlert[] = [];
     for (const a of fresh) {
+      if (dedupe && s.alerts.some((held) => sameAlert(held, a))) {
+        s.health.duplicateAlertsDropped = (s.health.duplicateAlertsDropped ?? 0) + 1;
+        continue;
+      }
+      recorded.push(a);
       s.alerts.push(a);
       const key = a.kind === 'large_seller' ? `${a.kind}:${a.source}:${a.severity}` : `${a.kind}:${a.severity}`;
       s.alertCounts[key] = (s.alertCounts[key] ?? 0) + 1;
@@ -399,7 +451,7 @@ export class MonitorModel {
       });
     }
     if (s.alerts.length > ALERTS_KEPT) s.alerts.splice(0, s.alerts.length - ALERTS_KEPT);
-    return fresh[fresh.length - 1]!;
+    return { recorded, last: recorded[recorded.length - 1] ?? null };
   }
 
   /** Takes the exit signal if none was raised yet; true when this one is new. */
@@ -442,7 +494,11 @@ export class MonitorModel {
   }
 
   /** A stream push. Returns the alerts it brought and whether it raised the exit signal. */
-  applyStreamPush(u: StreamPush, nowIso: string): { last: FlowAlert | null; exitRaised: boolean } {
+  applyStreamPush(
+    u: StreamPush,
+    nowIso: string,
+    dedupe = false,
+  ): { recorded: FlowAlert[]; last: FlowAlert | null; exitRaised: boolean } {
     const s = this.snapshot;
     const generation = s.streamGeneration ?? 0;
     // Untagged updates come from activities started before the tag (or by runs without it): applied as before.
@@ -470,8 +526,8 @@ export class MonitorModel {
     h.lastPollAt = nowIso;
     h.lastError = null;
     if (u.stalled !== undefined) this.recordStall(u.stalled, nowIso);
-    const last = this.recordAlerts(u.alerts);
-    return { last, exitRaised: this.raiseExit(u.exitSignal) };
+    const { recorded, last } = this.acceptAlerts(u.alerts, dedupe);
+    return { recorded, last, exitRaised: this.raiseExit(u.exitSignal) };
   }
 
   /**

@@ -747,4 +747,38 @@ describe('position monitor workflow, mocked market data', () => {
     );
     expect(states).toEqual(['backfilling', 'monitoring', 'exit_failed']);
   });
+
+  it('a stop that arrives while a poll is out, with continue-as-new due, ends the run instead of being dropped', async () => {
+    let calls = 0;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let inPoll!: () => void;
+    const pollOut = new Promise<void>((r) => (inPoll = r));
+    await withWorker(
+      {
+        pollMarketData: async () => {
+          calls += 1;
+          if (calls === 1) {
+            inPoll();
+            await held;
+          }
+          return pollResult();
+        },
+        latestPrices: async () => ({ lastTrade: null, lastQuote: null }),
+      },
+      async (taskQueue) => {
+        // Due after the first poll: without the rule the run continued as new and the next one never heard the stop.
+        const monitor = await startMonitor(taskQueue, { continueAsNewAfterEvents: 1 });
+        await pollOut;
+        await monitor.signal(stopMonitorSignal, { reason: 'closing the trade' });
+        release();
+        await until(
+          () => monitor.query(monitorStateQuery),
+          (s) => s.state === 'stopped',
+        );
+        expect((await monitor.describe()).runId).toBe(monitor.firstExecutionRunId);
+        expect(calls).toBe(1);
+      },
+    );
+  });
 });

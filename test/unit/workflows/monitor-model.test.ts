@@ -7,6 +7,7 @@ import {
   MonitorState,
   nextMonitorState,
 } from '../../../src/domain/monitor/monitor-machine';
+import { type FlowAlert } from '../../../src/domain/detectors/alerts';
 import { MonitorModel, UNAUTHORIZED_RETRY_MS, type MonitorSettings } from '../../../src/domain/monitor/monitor-model';
 
 const settings: MonitorSettings = {
@@ -121,5 +122,47 @@ describe('MonitorModel', () => {
       T,
     );
     expect(m.live).toBe(true);
+  });
+
+  it('drops an alert raised again after a failover (same identity, even when now late), keeps a distinct one', () => {
+    const m = model();
+    const seller: FlowAlert = {
+      kind: 'large_seller',
+      source: 'tape',
+      severity: 'warning',
+      symbol: 'AAPL',
+      timestampNs: '1000',
+      price: '10.00',
+      size: 12_000,
+      rule: 'print 12000 ≥ 10000 shares',
+    };
+    const burst: FlowAlert = {
+      kind: 'red_burst',
+      severity: 'critical',
+      symbol: 'AAPL',
+      timestampNs: '2000',
+      price: '9.90',
+      ratio: 5,
+      sellShare: 0.9,
+      volume: 50_000,
+      baselineVolume: 10_000,
+      rule: 'burst',
+    };
+    expect(m.acceptAlerts([seller, burst], true).recorded).toHaveLength(2);
+    // The socket's ms stamp and price text, then the backfill's ns and its own text: one print.
+    const fromSocket = { ...seller, timestampNs: '1764601200534000000' };
+    const fromBackfill = { ...seller, timestampNs: '1764601200534123456', price: '10', late: true as const };
+    expect(m.acceptAlerts([fromSocket], true).recorded).toHaveLength(1);
+    expect(m.acceptAlerts([fromBackfill], true).recorded).toEqual([]);
+    // Two prints stamped in ns within one millisecond are two events.
+    const ns = ['1764601200535123456', '1764601200535123457'].map((t) => ({ ...seller, timestampNs: t }));
+    expect(m.acceptAlerts(ns, true).recorded).toEqual(ns);
+    const again = m.acceptAlerts([{ ...seller, late: true }, burst, { ...seller, timestampNs: '1001' }], true);
+    expect(again.recorded).toEqual([{ ...seller, timestampNs: '1001' }]);
+    expect(m.snapshot.alertTotal).toBe(6);
+    expect(m.snapshot.health.duplicateAlertsDropped).toBe(3);
+    // Runs recorded before the identity rule replay as they ran: every alert counted.
+    expect(m.acceptAlerts([burst], false).recorded).toEqual([burst]);
+    expect(m.snapshot.alertTotal).toBe(7);
   });
 });
