@@ -22,6 +22,8 @@ export const Weekday = {
 export type Weekday = (typeof Weekday)[keyof typeof Weekday];
 
 const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
+/** A session may end at 24:00, the end of its day, so that back-to-back days leave no closed minute. */
+const HH_MM_END = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/;
 
 function isTimeZone(tz: string): boolean {
   try {
@@ -37,7 +39,7 @@ export const TradingSessionSchema = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'must be 1–32 lowercase letters, digits, _ or -'),
     start: z.string().regex(HH_MM, 'must be HH:MM (24-hour)'),
-    end: z.string().regex(HH_MM, 'must be HH:MM (24-hour)'),
+    end: z.string().regex(HH_MM_END, 'must be HH:MM (24-hour, or 24:00 for the end of the day)'),
     timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as America/New_York'),
     days: z
       .array(z.enum(Object.values(Weekday) as [Weekday, ...Weekday[]], { message: 'must be mon, tue, ... or sun' }))
@@ -57,11 +59,11 @@ export const REGULAR_SESSION: TradingSession = {
   days: [Weekday.Mon, Weekday.Tue, Weekday.Wed, Weekday.Thu, Weekday.Fri],
 };
 
-/** Open whatever the clock says (every day, 00:00–23:59 UTC): for the demo, replays, benchmarks and tests. */
+/** Open whatever the clock says (every day, 00:00–24:00 UTC): for the demo, replays, benchmarks and tests. */
 export const ALWAYS_OPEN_SESSION: TradingSession = {
   name: 'always',
   start: '00:00',
-  end: '23:59',
+  end: '24:00',
   timeZone: 'UTC',
   days: [Weekday.Mon, Weekday.Tue, Weekday.Wed, Weekday.Thu, Weekday.Fri, Weekday.Sat, Weekday.Sun],
 };

@@ -62,6 +62,7 @@ export function zonedTimeToUtc(year: number, month: number, day: number, hhmm: s
 export function sessionStatus(nowMs: number, sessions: readonly TradingSession[]): SessionStatus {
   let open: { name: string; end: number } | null = null;
   let nextStart: number | null = null;
+  const intervals: { start: number; end: number }[] = [];
   for (const s of sessions) {
     // Yesterday through a week ahead covers every weekly schedule and a session spanning "now".
     for (let d = -1; d <= 7; d++) {
@@ -70,6 +71,7 @@ export function sessionStatus(nowMs: number, sessions: readonly TradingSession[]
       if (!s.days.includes(weekday)) continue;
       const start = zonedTimeToUtc(local.year, local.month, local.day, s.start, s.timeZone);
       const end = zonedTimeToUtc(local.year, local.month, local.day, s.end, s.timeZone);
+      intervals.push({ start, end });
       if (start <= nowMs && nowMs < end) {
         if (!open || end > open.end) open = { name: s.name, end };
       } else if (start > nowMs && (nextStart === null || start < nextStart)) {
@@ -77,6 +79,19 @@ export function sessionStatus(nowMs: number, sessions: readonly TradingSession[]
       }
     }
   }
-  if (open) return { open: true, session: open.name, nextChangeMs: open.end };
+  if (open) {
+    // Back-to-back sessions (a day ending at 24:00 and the next starting at 00:00) are one stretch: the monitor
+    // should not stop and restart at a boundary where nothing closes.
+    for (let extended = true; extended;) {
+      extended = false;
+      for (const i of intervals) {
+        if (i.start <= open.end && i.end > open.end) {
+          open.end = i.end;
+          extended = true;
+        }
+      }
+    }
+    return { open: true, session: open.name, nextChangeMs: open.end };
+  }
   return { open: false, session: null, nextChangeMs: nextStart };
 }

@@ -44,12 +44,30 @@ describe('sessionStatus (regular session 09:30–16:00 New York, Mon–Fri)', ()
 });
 
 describe('ALWAYS_OPEN_SESSION', () => {
-  it('is a valid session, open on a Sunday night and a Wednesday noon, closed only in the last UTC minute', () => {
+  it('is a valid session, open on a Sunday night, a Wednesday noon and across midnight, never closed', () => {
     expect(AppConfigSchema.parse({ marketData: { sessions: [ALWAYS_OPEN_SESSION] } }).marketData.sessions).toEqual([
       ALWAYS_OPEN_SESSION,
     ]);
     expect(sessionStatus(at('2026-11-22T22:00:00Z'), [ALWAYS_OPEN_SESSION]).open).toBe(true);
     expect(sessionStatus(at('2026-11-25T12:00:00Z'), [ALWAYS_OPEN_SESSION]).open).toBe(true);
-    expect(sessionStatus(at('2026-11-25T23:59:30Z'), [ALWAYS_OPEN_SESSION]).open).toBe(false);
+    expect(sessionStatus(at('2026-11-25T23:59:30Z'), [ALWAYS_OPEN_SESSION]).open).toBe(true);
+    expect(sessionStatus(at('2026-11-26T00:00:00Z'), [ALWAYS_OPEN_SESSION]).open).toBe(true);
+    // Every day back to back: the open stretch runs to the end of the week ahead that is looked at, not to midnight.
+    const s = sessionStatus(at('2026-11-25T12:00:00Z'), [ALWAYS_OPEN_SESSION]);
+    expect(s.nextChangeMs! - at('2026-11-25T12:00:00Z')).toBeGreaterThan(6 * 86_400_000);
+  });
+
+  it('a session may end at 24:00; 24:00 is refused as a start', () => {
+    const night = { name: 'late', start: '20:00', end: '24:00', timeZone: 'UTC', days: ['wed'] };
+    expect(AppConfigSchema.safeParse({ marketData: { sessions: [night] } }).success).toBe(true);
+    expect(
+      sessionStatus(at('2026-11-25T23:59:59Z'), [
+        AppConfigSchema.parse({ marketData: { sessions: [night] } }).marketData.sessions[0]!,
+      ]),
+    ).toMatchObject({
+      open: true,
+      nextChangeMs: at('2026-11-26T00:00:00Z'),
+    });
+    expect(AppConfigSchema.safeParse({ marketData: { sessions: [{ ...night, start: '24:00' }] } }).success).toBe(false);
   });
 });
