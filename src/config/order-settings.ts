@@ -29,5 +29,6 @@ export function orderSettingsFromConfig(
     brokerEvents: orders.brokerEvents,
     maxBrokerWaitSeconds: orders.maxBrokerWaitSeconds,
     unknownOutcomeWindowSeconds: orders.unknownOutcomeWindowSeconds,
+    limits: { maxQuantity: orders.maxQuantity, maxNotional: orders.maxNotional },
   };
 }

@@ -46,7 +46,7 @@ import {
 } from '../domain/orders/order-request';
 import { ValidationError } from '../domain/validation';
 import { WorkflowIds } from '../shared/contracts';
-import { orderRequests } from './lazy-domain';
+import { orderLimits, orderRequests } from './lazy-domain';
 import { orderTerminalSignal, positionsChangedSignal, type OrderTerminalNotice } from './notifications';
 import { createNotifier, type NotificationLedger, type Notifier } from './notify';
 import { circuitBreakerNotification, killSwitchNotification } from '../domain/notifications/builders';
@@ -281,27 +281,21 @@ class Desk {
   }
 
   private prepare(req: PlaceOrderRequest): PreparedLimitOrder {
-    try {
-      return orderRequests().prepareLimitOrder(
-        { ...req.request, broker: this.broker },
-        req.pricing ?? this.settings.pricing,
-      );
-    } catch (err) {
-      if (err instanceof ValidationError) {
-        throw ApplicationFailure.create({
-          message: err.message,
-          type: 'ValidationError',
-          nonRetryable: true,
-          details: [err.issues],
-        });
-      }
-      throw err;
-    }
+    return asValidationFailure(() =>
+      orderRequests().prepareLimitOrder({ ...req.request, broker: this.broker }, req.pricing ?? this.settings.pricing),
+    );
   }
 
+  /** Runs only when an update is accepted (never on replay), so checks may grow without breaking histories. */
   private validate(req: PlaceOrderRequest): void {
     refuseIf(() => this.book.assertAccepting());
-    this.prepare(req);
+    const prepared = this.prepare(req);
+    const { limits } = this.settings;
+    if (limits) {
+      asValidationFailure(() =>
+        orderLimits().assertWithinOrderLimits({ quantity: prepared.quantity, limitPrice: prepared.limitPrice }, limits),
+      );
+    }
   }
 
   /**
@@ -546,6 +540,23 @@ class Desk {
 }
 
 /** Runs a book rule; its refusal becomes the non-retryable OrderRefused failure callers see. */
+/** A ValidationError becomes the non-retryable failure the caller sees (fields and rules in its details). */
+function asValidationFailure<T>(rule: () => T): T {
+  try {
+    return rule();
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      throw ApplicationFailure.create({
+        message: err.message,
+        type: 'ValidationError',
+        nonRetryable: true,
+        details: [err.issues],
+      });
+    }
+    throw err;
+  }
+}
+
 function refuseIf<T>(rule: () => T): T {
   try {
     return rule();

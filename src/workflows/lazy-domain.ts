@@ -11,11 +11,13 @@
  * `require` is webpack's here (the workflow bundle), resolved per run like any import; types stay static.
  */
 import type * as DetectorConfigModule from '../domain/detectors/config';
+import type * as OrderLimitsModule from '../domain/orders/order-limits';
 import type * as OrderMachineModule from '../domain/orders/order-machine';
 import type * as OrderRequestModule from '../domain/orders/order-request';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- deferred loading is the point of this module */
 export const orderMachine = () => require('../domain/orders/order-machine') as typeof OrderMachineModule;
 export const orderRequests = () => require('../domain/orders/order-request') as typeof OrderRequestModule;
+export const orderLimits = () => require('../domain/orders/order-limits') as typeof OrderLimitsModule;
 export const detectorConfig = () => require('../domain/detectors/config') as typeof DetectorConfigModule;
 /* eslint-enable @typescript-eslint/no-require-imports */

@@ -1,3 +1,4 @@
+import type { OrderLimits } from '../domain/orders/order-limits';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -66,6 +67,11 @@ export interface OrderSettings {
    * in production (the server's suggestion decides); tests set it low to run every state across a new run.
    */
   readonly continueAsNewAfterEvents?: number;
+  /**
+   * Largest order the desk accepts (orders.maxQuantity / orders.maxNotional). Absent in settings from before the
+   * limits: the desk then leaves the check to the CLI that placed the order.
+   */
+  readonly limits?: OrderLimits;
 }
 
 export interface OrderWorkflowInput {

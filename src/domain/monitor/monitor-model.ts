@@ -1,4 +1,3 @@
-import Decimal from 'decimal.js';
 import { type TradingSession } from '../config';
 import { type ExitSignal, type FlowAlert, type FlowStats } from '../detectors/alerts';
 import { type DetectorConfig } from '../detectors/config';
@@ -254,13 +253,16 @@ function alertKey(a: FlowAlert): string {
     : `${a.kind}|${a.severity}|${ms}|${price}|${a.volume}`;
 }
 
-/** '10.50' and '10.5' are one price (the socket sends numbers, the REST backfill its own text). */
-function canonicalPrice(price: string): string {
-  try {
-    return new Decimal(price).toString();
-  } catch {
-    return price;
-  }
+/**
+ * '10.50', '10.5' and '010.5' are one price (the socket sends numbers, the REST backfill its own text). Plain
+ * decimal text only; anything else is compared as it is. No decimal.js: the monitor's eager imports stay light
+ * (test/unit/workflows/bundle-weight.test.ts).
+ */
+export function canonicalPrice(price: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d*?)0*)?$/.exec(price);
+  if (!m) return price;
+  const whole = m[2]!.replace(/^0+(?=\d)/, '');
+  return m[3] ? `${m[1]}${whole}.${m[3]}` : `${m[1]}${whole}`;
 }
 
 function isWholeMs(ns: string): boolean {

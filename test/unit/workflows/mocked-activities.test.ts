@@ -445,6 +445,20 @@ describe('desk workflow, mocked broker', () => {
     return placed;
   }
 
+  it('order limits: the desk refuses an order over orders.maxQuantity or maxNotional before anything starts', async () => {
+    const broker = restingBroker(async () => []);
+    await withWorker(broker.activities, async (taskQueue) => {
+      const desk = await startDesk(taskQueue, deskInput(`l-${randomUUID().slice(0, 6)}`));
+      const refusal = (rule: RegExp) => ({ cause: { type: 'ValidationError', message: expect.stringMatching(rule) } });
+      await expect(place(desk, 100_001)).rejects.toMatchObject(refusal(/FLOWGUARD_ORDER_MAX_QUANTITY/));
+      // 60,000 × ~$190 is over $10,000,000.
+      await expect(place(desk, 60_000)).rejects.toMatchObject(refusal(/FLOWGUARD_ORDER_MAX_NOTIONAL/));
+      expect(broker.open.size).toBe(0);
+      await place(desk, 100);
+      expect(Object.keys((await desk.query(deskStateQuery)).openOrders)).toHaveLength(1);
+    });
+  });
+
   it('kill switch: one batch cancels every open order, later placements are refused until reset', async () => {
     const broker = restingBroker(async (orders) =>
       orders.map((o) => ({

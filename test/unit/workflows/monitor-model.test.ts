@@ -8,7 +8,12 @@ import {
   nextMonitorState,
 } from '../../../src/domain/monitor/monitor-machine';
 import { type FlowAlert } from '../../../src/domain/detectors/alerts';
-import { MonitorModel, UNAUTHORIZED_RETRY_MS, type MonitorSettings } from '../../../src/domain/monitor/monitor-model';
+import {
+  MonitorModel,
+  UNAUTHORIZED_RETRY_MS,
+  canonicalPrice,
+  type MonitorSettings,
+} from '../../../src/domain/monitor/monitor-model';
 
 const settings: MonitorSettings = {
   detectors: DetectorConfigSchema.parse({}),
@@ -165,4 +170,13 @@ describe('MonitorModel', () => {
     expect(m.acceptAlerts([burst], false).recorded).toEqual([burst]);
     expect(m.snapshot.alertTotal).toBe(7);
   });
+
+  it.each([
+    ['10.50', '10.5'],
+    ['10.00', '10'],
+    ['010.5', '10.5'],
+    ['0.0100', '0.01'],
+    ['10', '10'],
+    ['1e2', '1e2'],
+  ])('canonical price %s → %s', (raw, want) => expect(canonicalPrice(raw)).toBe(want));
 });
