@@ -1,5 +1,5 @@
 import { ALWAYS_OPEN_SESSION, AppConfigSchema, REGULAR_SESSION, type TradingSession } from '../../../src/domain/config';
-import { sessionStatus, zonedTimeToUtc } from '../../../src/domain/sessions';
+import { sessionStatus, zonedTimeToUtc, type ExchangeCalendar } from '../../../src/domain/sessions';
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -69,5 +69,69 @@ describe('ALWAYS_OPEN_SESSION', () => {
       nextChangeMs: at('2026-11-26T00:00:00Z'),
     });
     expect(AppConfigSchema.safeParse({ marketData: { sessions: [{ ...night, start: '24:00' }] } }).success).toBe(false);
+  });
+});
+
+describe('sessionStatus with an exchange calendar (regular session, New York)', () => {
+  const sessions = [REGULAR_SESSION];
+  const calendar: ExchangeCalendar = {
+    timeZone: 'America/New_York',
+    closed: {
+      '2025-07-04': 'Independence Day',
+      '2026-01-19': 'Martin Luther King, Jr. Day',
+      '2026-11-26': 'Thanksgiving',
+      '2026-03-10': 'Test',
+    },
+    earlyCloses: {
+      '2025-07-03': { close: '13:00', name: 'Independence Day' },
+      '2026-11-27': { close: '13:00', name: 'Thanksgiving' },
+      '2026-03-09': { close: '13:00', name: 'DST week' },
+      '2026-11-02': { close: '13:00', name: 'DST week' },
+    },
+  };
+  const check = (now: string, open: boolean, next: string, reason?: string) => {
+    const s = sessionStatus(at(now), sessions, calendar);
+    expect(s.open).toBe(open);
+    expect(new Date(s.nextChangeMs!).toISOString()).toBe(next);
+    expect(s.reason).toBe(reason);
+  };
+
+  it('a Monday holiday: closed all day, opens Tuesday, says why', () => {
+    check('2026-01-19T15:00:00Z', false, '2026-01-20T14:30:00.000Z', 'holiday (Martin Luther King, Jr. Day)');
+  });
+  it('the weekend before a Monday holiday waits for Tuesday and names the holiday', () => {
+    check('2026-01-17T12:00:00Z', false, '2026-01-20T14:30:00.000Z', 'holiday (Martin Luther King, Jr. Day)');
+  });
+  it('Friday before a Monday holiday is an ordinary day', () => {
+    check('2026-01-16T15:00:00Z', true, '2026-01-16T21:00:00.000Z');
+  });
+  it('July 3 early close 13:00 EDT: open until 13:00, then closed until the next session', () => {
+    check('2025-07-03T14:00:00Z', true, '2025-07-03T17:00:00.000Z');
+    check('2025-07-03T17:00:00Z', false, '2025-07-07T13:30:00.000Z', 'early close 13:00 (Independence Day)');
+  });
+  it('Thanksgiving closed, the Friday after closes at 13:00 EST', () => {
+    check('2026-11-26T15:00:00Z', false, '2026-11-27T14:30:00.000Z', 'holiday (Thanksgiving)');
+    check('2026-11-27T15:00:00Z', true, '2026-11-27T18:00:00.000Z');
+    check('2026-11-27T18:30:00Z', false, '2026-11-30T14:30:00.000Z', 'early close 13:00 (Thanksgiving)');
+  });
+  it('DST weeks: an early close is 13:00 local on either side of the change', () => {
+    // March 8 2026 New York moves to EDT (UTC−4); November 1 2026 back to EST (UTC−5).
+    check('2026-03-09T14:00:00Z', true, '2026-03-09T17:00:00.000Z');
+    check('2026-03-09T17:30:00Z', false, '2026-03-11T13:30:00.000Z', 'early close 13:00 (DST week)');
+    check('2026-11-02T15:00:00Z', true, '2026-11-02T18:00:00.000Z');
+  });
+  it('an early close cuts sessions of that day only: a pre-market session is untouched, after-hours is dropped', () => {
+    const ext: TradingSession[] = [
+      { ...REGULAR_SESSION, name: 'pre', start: '04:00', end: '09:30' },
+      { ...REGULAR_SESSION, name: 'post', start: '16:00', end: '20:00' },
+    ];
+    const s = sessionStatus(at('2026-11-27T21:30:00Z'), ext, calendar);
+    expect(s).toMatchObject({ open: false, nextChangeMs: at('2026-11-30T09:00:00Z') });
+    expect(s.reason).toBe('early close 13:00 (Thanksgiving)');
+    expect(sessionStatus(at('2026-11-27T10:00:00Z'), ext, calendar).open).toBe(true);
+  });
+  it('without a calendar (or null) the configured sessions apply as before', () => {
+    expect(sessionStatus(at('2026-11-26T15:00:00Z'), sessions, null).open).toBe(true);
+    expect(sessionStatus(at('2026-11-26T15:00:00Z'), sessions).open).toBe(true);
   });
 });
