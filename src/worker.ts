@@ -75,6 +75,8 @@ export async function createWorker(options: FlowguardWorkerOptions): Promise<Wor
     streamLivenessMs,
     now: () => new Date(),
     polygon,
+    // A client handed in (tests, tools) is configured; otherwise the key decides whether the calendar is asked for.
+    polygonConfigured: options.deps?.polygon ? () => true : () => Boolean(process.env.POLYGON_API_KEY?.trim()),
     polygonStream: options.deps?.polygonStream ?? polygonStreamFromEnv(),
     brokers,
     audit: options.deps?.audit ?? createAuditLog(),

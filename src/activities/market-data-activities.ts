@@ -28,6 +28,7 @@ import {
   type PollMarketDataResult,
 } from './market-data-types';
 import { createStreamActivity } from './market-stream-activity';
+import { createMarketCalendarActivity } from './market-calendar-activity';
 import { MARKET_UPDATE_SIGNAL } from '../shared/contracts';
 
 /** The REST client of the worker (one rate limiter shared by every monitor it runs). */
@@ -38,6 +39,8 @@ export interface MarketDataDeps {
     'alerts' | 'marketDataErrors' | 'marketDataStalls' | 'detectorStateRebuilds' | 'trackStreamHub'
   >;
   readonly polygon: () => Promise<PolygonRest>;
+  /** False when no Polygon key is configured (marketCalendar answers null); default: configured. */
+  readonly polygonConfigured?: () => boolean;
   /** Key and WebSocket base for stream mode (POLYGON_API_KEY, POLYGON_WS_URL). */
   readonly polygonStream?: () => { readonly apiKey: string; readonly wsBaseUrl?: string };
   /** The worker's shared WebSocket; default: one built here from polygonStream, opened on first use. */
@@ -94,6 +97,14 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
         stopHeartbeat();
       }
     },
+
+    /** Holidays and early closes of the next two weeks (see market-calendar-activity.ts); null without a key. */
+    marketCalendar: createMarketCalendarActivity({
+      polygon: deps.polygon,
+      ...(deps.polygonConfigured ? { polygonConfigured: deps.polygonConfigured } : {}),
+      clockMs: now,
+      onPolygonError: (code) => deps.metrics?.marketDataErrors.inc({ code }),
+    }),
 
     streamMarketData: createStreamActivity({
       hub,

@@ -144,6 +144,10 @@ export interface PolygonRest {
    * non-array `results` is no bars (Polygon leaves it out when there are none).
    */
   minuteAggregates(symbol: string, from: string, to: string): Promise<Record<string, unknown>[]>;
+  /** /v1/marketstatus/upcoming as sent (an array of holiday rows, unchecked: the caller decodes it). */
+  marketHolidays(): Promise<unknown>;
+  /** /v1/marketstatus/now as sent (unchecked). */
+  marketStatus(): Promise<unknown>;
 }
 
 /** A cursor that includes every record at or after `ns`. */
@@ -248,6 +252,14 @@ class PolygonRestAdapter implements PolygonRest {
     );
     if (!isObject(body)) throw new PolygonUnavailable(`Polygon ${path} answered without a JSON object`, 200, path);
     return Array.isArray(body.results) ? body.results.filter(isObject) : [];
+  }
+
+  marketHolidays(): Promise<unknown> {
+    return this.request('/v1/marketstatus/upcoming', () => this.client.getMarketHolidays(this.axiosOptions()));
+  }
+
+  marketStatus(): Promise<unknown> {
+    return this.request('/v1/marketstatus/now', () => this.client.getMarketStatus(this.axiosOptions()));
   }
 
   private async last(path: string, call: () => Promise<unknown>): Promise<Record<string, unknown> | undefined> {

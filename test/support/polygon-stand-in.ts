@@ -16,7 +16,18 @@ import { WebSocketServer, type WebSocket } from 'ws';
 
 export type StandInRecord = Record<string, unknown>;
 export type StandInKind = 'trades' | 'quotes';
-export type StandInRoute = 'trades' | 'quotes' | 'last-trade' | 'last-nbbo' | 'aggs' | 'ws' | 'other';
+export type StandInRoute =
+  'trades' | 'quotes' | 'last-trade' | 'last-nbbo' | 'aggs' | 'market-upcoming' | 'market-now' | 'ws' | 'other';
+
+/** One row of /v1/marketstatus/upcoming (openapi GetMarketHolidays: open/close ISO times on an early close). */
+export interface StandInMarketHoliday {
+  readonly date: string;
+  readonly exchange: string;
+  readonly name: string;
+  readonly status: string;
+  readonly open?: string;
+  readonly close?: string;
+}
 export type StandInTimestamp = bigint | string | number;
 
 export interface StandInScenario {
@@ -141,6 +152,13 @@ export interface PolygonStandIn {
    * n, vw), in addition to the bars computed from the symbol's published trades. Earlier sessions' curves.
    */
   loadMinuteBars(symbol: string, bars: readonly StandInRecord[]): void;
+  /**
+   * What /v1/marketstatus/upcoming answers (default: no holidays), rows as Polygon sends them; raw values (a
+   * malformed row, say) pass through unchecked.
+   */
+  setHolidays(rows: readonly (StandInMarketHoliday | Record<string, unknown>)[]): void;
+  /** The `market` of /v1/marketstatus/now (default: `open`); serverTime is the real clock. */
+  setMarketStatus(market: string): void;
   clearFaults(): void;
   readonly requests: readonly RequestLogEntry[];
   requestCount(route?: StandInRoute): number;
@@ -229,6 +247,8 @@ class StandIn implements PolygonStandIn {
   /** Symbol → records per looping page (loopPages). */
   private readonly looping = new Map<string, number>();
   private readonly minuteBars = new Map<string, StandInRecord[]>();
+  private holidays: unknown[] = [];
+  private market = 'open';
 
   constructor(options: PolygonStandInOptions) {
     this.apiKey = options.apiKey ?? 'stand-in-key';
@@ -442,6 +462,14 @@ class StandIn implements PolygonStandIn {
     this.restInjections.set(key, [...(this.restInjections.get(key) ?? []), injection]);
   }
 
+  setHolidays(rows: readonly (StandInMarketHoliday | Record<string, unknown>)[]): void {
+    this.holidays = [...rows];
+  }
+
+  setMarketStatus(market: string): void {
+    this.market = market;
+  }
+
   loadMinuteBars(symbol: string, bars: readonly StandInRecord[]): void {
     this.minuteBars.set(symbol, [...(this.minuteBars.get(symbol) ?? []), ...bars]);
   }
@@ -593,6 +621,13 @@ class StandIn implements PolygonStandIn {
     if (req.method !== 'GET') return respond(405, errorBody(405));
     const key = url.searchParams.get('apiKey') ?? bearer(req.headers.authorization);
     if (key !== this.apiKey) return respond(401, errorBody(401));
+    // Shapes from openapi GetMarketHolidays / GetMarketStatus (a bare array; an object without `status`).
+    if (route === 'market-upcoming') return respond(200, stringify(this.holidays));
+    if (route === 'market-now') {
+      const exchanges = { nasdaq: this.market, nyse: this.market, otc: this.market };
+      const body = { market: this.market, serverTime: new Date().toISOString(), exchanges, earlyHours: false };
+      return respond(200, stringify({ ...body, afterHours: false, currencies: { fx: 'open', crypto: 'open' } }));
+    }
     if (route === 'other' || symbol === undefined) return respond(404, errorBody(404));
 
     try {
@@ -866,6 +901,8 @@ function matchRoute(pathname: string): { route: StandInRoute; symbol: string | u
     [/^\/v2\/last\/nbbo\/([^/]+)$/, 'last-nbbo'],
     [/^\/v2\/aggs\/ticker\/([^/]+)\/range\/\d+\/[a-z]+\/[^/]+\/[^/]+$/, 'aggs'],
   ];
+  if (pathname === '/v1/marketstatus/upcoming') return { route: 'market-upcoming', symbol: undefined };
+  if (pathname === '/v1/marketstatus/now') return { route: 'market-now', symbol: undefined };
   for (const [pattern, route] of patterns) {
     const match = pattern.exec(pathname);
     if (match) return { route, symbol: decodeURIComponent(match[1]!) };

@@ -20,6 +20,8 @@ function slowPolygon(delayMs: number): PolygonRest {
     lastQuote: () => Promise.resolve(undefined),
     validateKey: () => Promise.resolve(),
     minuteAggregates: () => Promise.resolve([]),
+    marketHolidays: () => Promise.resolve([]),
+    marketStatus: () => Promise.resolve({}),
   };
 }
 
