@@ -212,7 +212,7 @@ export function registerMonitorCommands(program: Command): void {
         const lines = [
           `${v.positionId} ${v.symbol} ×${v.quantity} [${v.mode}, ${v.dataMode}] state ${v.state}` +
             (v.sessionWait
-              ? ` (waiting for ${v.sessionWait.sessions.join(', ')}: next open ${v.sessionWait.nextOpenAt ?? 'none within a week'})`
+              ? ` (${v.sessionWait.reason ? `${v.sessionWait.reason}; ` : ''}waiting for ${v.sessionWait.sessions.join(', ')}: next open ${v.sessionWait.nextOpenAt ?? 'none within a week'})`
               : ''),
           `alerts: ${v.alertTotal}${v.exitSignal ? `; EXIT SIGNAL (${v.exitSignal.reason}): ${v.exitSignal.rule}` : ''}`,
           ...v.alerts
@@ -224,7 +224,7 @@ export function registerMonitorCommands(program: Command): void {
           v.exitOrder
             ? `exit order ${v.exitOrder.clientOrderId}: ${v.exitOrder.state}, filled ${v.exitOrder.filledQuantity} @ ${v.exitOrder.averageFillPrice ?? '-'}`
             : 'no exit order',
-          `data: ${v.dataHealth.freshness}, ${v.dataHealth.polls} polls, ${v.dataHealth.tradesSeen} trades, ${v.dataHealth.quotesSeen} quotes${v.dataHealth.lastError ? `, last error: ${v.dataHealth.lastError}` : ''}`,
+          `data: ${v.dataHealth.freshness}, ${v.dataHealth.polls} polls, ${v.dataHealth.tradesSeen} trades, ${v.dataHealth.quotesSeen} quotes${v.dataHealth.lastError ? `, last error: ${v.dataHealth.lastError}` : ''}${v.dataHealth.calendarError ? `, exchange calendar unavailable (configured sessions apply): ${v.dataHealth.calendarError}` : ''}`,
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
       }),

@@ -33,7 +33,7 @@ import {
   type MonitorSnapshot,
   type MonitorView,
 } from '../domain/monitor/monitor-model';
-import { sessionStatus, type SessionStatus } from '../domain/sessions';
+import { localDateTime, sessionStatus, type ExchangeCalendar, type SessionStatus } from '../domain/sessions';
 import { ValidationError, parseOrThrow } from '../domain/validation';
 import { MARKET_UPDATE_SIGNAL, SearchAttributes, WorkflowIds } from '../shared/contracts';
 import { placeOrderSignal } from './desk';
@@ -120,6 +120,10 @@ const NOTIFY_PATCH = 'monitor-notifications';
 const ALERT_IDENTITY_PATCH = 'monitor-alert-identity';
 /** A stop (or a closed position) handled before continue-as-new ends the run: the next run would not know of it. */
 const STOP_BEFORE_CONTINUE_PATCH = 'monitor-stop-before-continue-as-new';
+/** Holidays and early closes from Polygon (the marketCalendar activity, read at most daily). */
+const CALENDAR_PATCH = 'monitor-exchange-calendar';
+/** A failed calendar read is tried again after this long; meanwhile the configured sessions apply. */
+const CALENDAR_RETRY_MS = 3_600_000;
 const RETRY = { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
 
 /**
@@ -151,6 +155,16 @@ class PositionMonitor {
       initialInterval: '1 second',
       backoffCoefficient: 2,
       maximumInterval: '30 seconds',
+      nonRetryableErrorTypes: ['PolygonUnauthorized', 'ValidationError'],
+    },
+  });
+  // A few quick attempts: the monitor waits for it at a session check, and a failure only costs the calendar.
+  private readonly calendarActs = proxyActivities<MarketDataActivities>({
+    startToCloseTimeout: '30 seconds',
+    retry: {
+      maximumAttempts: 3,
+      initialInterval: '1 second',
+      maximumInterval: '5 seconds',
       nonRetryableErrorTypes: ['PolygonUnauthorized', 'ValidationError'],
     },
   });
@@ -188,7 +202,7 @@ class PositionMonitor {
       ]);
     }
     while (!this.stopped) {
-      const session = sessionStatus(Date.now(), model.settings.sessions);
+      const session = sessionStatus(Date.now(), model.settings.sessions, await this.exchangeCalendar());
       if (!session.open) await this.waitOutsideSession(session);
       else if (input.dataMode === DataMode.Stream) await this.streamSession(session);
       else await this.pollOnce();
@@ -290,12 +304,39 @@ class PositionMonitor {
     const until = session.nextChangeMs ?? Date.now() + 3_600_000;
     const names = this.model.settings.sessions.map((s) => s.name);
     const nextOpenAt = session.nextChangeMs === null ? null : new Date(session.nextChangeMs).toISOString();
-    const next = this.model.waitForSession({ sessions: names, nextOpenAt });
+    const reason = session.reason;
+    const next = this.model.waitForSession({ sessions: names, nextOpenAt, ...(reason ? { reason } : {}) });
     if (next !== null) upsertSearchAttributes([{ key: SearchAttributes.MonitorState, value: next }]);
-    const what = `outside session (${names.join(', ')}): next open ${nextOpenAt ?? 'none scheduled within a week'}`;
+    const why = reason ? `${reason}, ` : '';
+    const what = `${why}outside session (${names.join(', ')}): next open ${nextOpenAt ?? 'none scheduled within a week'}`;
     setCurrentDetails(`${this.input.symbol}: ${what}`);
     await this.pause(Math.max(1000, until - Date.now()), `wait ${what}`);
     setCurrentDetails('');
+  }
+
+  /**
+   * The exchange calendar for this session check: read through the activity at most once per New York day
+   * (workflow time), an hour after a failure; held in the snapshot across continue-as-new. A failed read never
+   * stops the monitor: the calendar held before (or none: the configured sessions) applies, noted in data health.
+   * Runs started before the calendar replay without it.
+   */
+  private async exchangeCalendar(): Promise<ExchangeCalendar | null> {
+    if (!patched(CALENDAR_PATCH)) return null;
+    const held = this.model.snapshot.calendar;
+    const now = Date.now();
+    const today = localDateTime(now, 'America/New_York').date;
+    const fresh = held?.readOn === today;
+    const failedRecently = held?.failedAtMs != null && now - held.failedAtMs < CALENDAR_RETRY_MS;
+    if (held && (fresh || failedRecently)) return held.calendar;
+    try {
+      this.model.calendarRead(await this.calendarActs.marketCalendar({}), today);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+      this.model.calendarFailed(cause instanceof Error ? cause.message : String(cause), now);
+      this.flushNotes();
+    }
+    return this.model.snapshot.calendar?.calendar ?? null;
   }
 
   /** Stream mode, one session: the stream activity until it ends, then continue-as-new when suggested. */

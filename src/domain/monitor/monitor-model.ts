@@ -4,6 +4,7 @@ import { type DetectorConfig } from '../detectors/config';
 import { type BrokerName, type OrderPricingConfig } from '../orders/order-request';
 import { type OrderState } from '../orders/order-state';
 import { MonitorEvent, MonitorState, nextMonitorState } from './monitor-machine';
+import { type ExchangeCalendar } from '../sessions';
 
 /**
  * Everything a position monitor knows, as one serialisable snapshot, and the rules that change it: alerts and
@@ -97,6 +98,21 @@ export interface DataHealth {
   staleUpdatesDropped?: number;
   /** Alerts raised again by a resumed activity (same identity as one already held) and not recorded twice. */
   duplicateAlertsDropped?: number;
+  /**
+   * Why the exchange calendar is not in use (its activity failed: the configured sessions, or the last calendar
+   * held, apply); null once it was read. Absent in runs from before the calendar.
+   */
+  calendarError?: string | null;
+}
+
+/** The exchange calendar the monitor holds (Polygon holidays via the marketCalendar activity). */
+export interface HeldCalendar {
+  /** New York date (YYYY-MM-DD) of the last successful read: read again on a later date. */
+  readonly readOn: string | null;
+  /** Workflow time (ms) of the last failed read: tried again an hour later. */
+  readonly failedAtMs: number | null;
+  /** Null without a Polygon key, or before any read succeeded. */
+  readonly calendar: ExchangeCalendar | null;
 }
 
 export interface HealthAlert {
@@ -110,6 +126,8 @@ export interface HealthAlert {
 export interface SessionWait {
   /** The sessions it waits for, by name (`regular`, ...). */
   readonly sessions: readonly string[];
+  /** Set when the exchange calendar is why: `holiday (Thanksgiving)`, `early close 13:00 (Independence Day)`. */
+  readonly reason?: string;
   /** ISO-8601: when the next one opens; null when none is scheduled within a week. */
   readonly nextOpenAt: string | null;
 }
@@ -138,6 +156,8 @@ export interface MonitorSnapshot {
   streamGeneration?: number;
   /** Absent in runs carried before the wait was shown. */
   sessionWait?: SessionWait | null;
+  /** Absent in runs carried before the exchange calendar was read. */
+  calendar?: HeldCalendar;
 }
 
 /** What the monitor answers to `state` queries and returns when it ends. */
@@ -338,6 +358,20 @@ export class MonitorModel {
     if (next !== null) this.snapshot.state = next;
     if (next !== null && next !== MonitorState.OutsideSession) this.snapshot.sessionWait = null;
     return next;
+  }
+
+  /** The calendar read on `readOn` (New York date); null without a key. */
+  calendarRead(calendar: ExchangeCalendar | null, readOn: string): void {
+    this.snapshot.calendar = { readOn, failedAtMs: null, calendar };
+    this.snapshot.health.calendarError = null;
+  }
+
+  /** The calendar activity failed: the calendar held (or the configured sessions) keep applying; noted in health. */
+  calendarFailed(message: string, atMs: number): void {
+    const held = this.snapshot.calendar;
+    this.snapshot.calendar = { readOn: held?.readOn ?? null, failedAtMs: atMs, calendar: held?.calendar ?? null };
+    this.snapshot.health.calendarError = message;
+    this.notes.push({ level: 'warn', message: 'exchange calendar unavailable', fields: { error: message } });
   }
 
   /** Outside every session: remembers what it waits for (shown by `monitor status`). */

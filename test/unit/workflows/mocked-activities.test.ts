@@ -96,6 +96,8 @@ async function withWorker<T>(activities: Mocks, body: (taskQueue: string) => Pro
         delivered: [],
         filtered: [],
       }),
+      // Monitors read the exchange calendar at session checks: none, as without a Polygon key.
+      marketCalendar: async () => null,
       ...activities,
     },
     maxCachedWorkflows: 0,
@@ -794,5 +796,121 @@ describe('position monitor workflow, mocked market data', () => {
         expect(calls).toBe(1);
       },
     );
+  });
+
+  describe('exchange calendar (issue 13 item 4)', () => {
+    /** The UTC date (YYYY-MM-DD) and HH:MM of an instant: the calendars below use the ALWAYS session's zone. */
+    const utc = (ms: number) => ({
+      date: new Date(ms).toISOString().slice(0, 10),
+      hhmm: new Date(ms).toISOString().slice(11, 16),
+    });
+
+    it('a holiday today: waits until the next open without polling, says why, then polls', async () => {
+      const now = await env.currentTimeMs();
+      const today = utc(now).date;
+      const calendar = { timeZone: 'UTC', closed: { [today]: 'Test Day' }, earlyCloses: {} };
+      let calendarReads = 0;
+      await withWorker(
+        {
+          marketCalendar: async () => {
+            calendarReads += 1;
+            return calendar;
+          },
+          pollMarketData: async () => pollResult(),
+        },
+        async (taskQueue) => {
+          const monitor = await startMonitor(taskQueue);
+          const waiting = await until(
+            () => monitor.query(monitorStateQuery),
+            (s) => s.state === 'outside_session',
+            100,
+          );
+          const tomorrow = Date.parse(`${today}T00:00:00Z`) + 86_400_000;
+          expect(waiting.sessionWait).toEqual({
+            sessions: ['always'],
+            nextOpenAt: new Date(tomorrow).toISOString(),
+            reason: 'holiday (Test Day)',
+          });
+          const metadata = await monitor.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+          expect(metadata.currentDetails).toMatch(/^AAPL: holiday \(Test Day\), outside session \(always\)/);
+          await env.sleep(60 * 60_000);
+          expect(polls).toBe(0);
+          // Past the holiday: one timer fired, the monitor reads the market.
+          await env.sleep(tomorrow - (await env.currentTimeMs()) + 60_000);
+          await until(
+            () => monitor.query(monitorStateQuery),
+            (s) => s.state === 'monitoring',
+            1000,
+          );
+          expect(polls).toBeGreaterThan(0);
+          // Read once on the holiday, at most once more on the next New York day.
+          expect(calendarReads).toBeGreaterThanOrEqual(1);
+          expect(calendarReads).toBeLessThanOrEqual(2);
+          await monitor.signal(stopMonitorSignal, {});
+          await monitor.result();
+        },
+      );
+    });
+
+    it('an early close: polls until the close, then stops polling until the next session', async () => {
+      const now = await env.currentTimeMs();
+      // Three whole minutes ahead: a few polls (every 30 s) before the close.
+      const cut = Math.ceil(now / 60_000) * 60_000 + 3 * 60_000;
+      const { date, hhmm } = utc(cut);
+      const calendar = { timeZone: 'UTC', closed: {}, earlyCloses: { [date]: { close: hhmm, name: 'Half Day' } } };
+      await withWorker(
+        { marketCalendar: async () => calendar, pollMarketData: async () => pollResult() },
+        async (taskQueue) => {
+          const monitor = await startMonitor(taskQueue);
+          await until(
+            () => monitor.query(monitorStateQuery),
+            (s) => s.state === 'monitoring',
+            1000,
+          );
+          const closed = await until(
+            () => monitor.query(monitorStateQuery),
+            (s) => s.state === 'outside_session',
+            10_000,
+          );
+          expect(await env.currentTimeMs()).toBeGreaterThanOrEqual(cut);
+          expect(closed.sessionWait?.reason).toBe(`early close ${hhmm} (Half Day)`);
+          expect(closed.sessionWait?.nextOpenAt).toBe(
+            new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString(),
+          );
+          const pollsAtClose = polls;
+          expect(pollsAtClose).toBeGreaterThan(0);
+          await env.sleep(30 * 60_000);
+          expect(polls).toBe(pollsAtClose);
+          await monitor.signal(stopMonitorSignal, {});
+          await monitor.result();
+        },
+      );
+    });
+
+    it('a failing calendar activity never stops the monitor: configured sessions apply, noted in data health', async () => {
+      let calendarReads = 0;
+      await withWorker(
+        {
+          marketCalendar: async () => {
+            calendarReads += 1;
+            throw brokerFailure('PolygonUnavailable', {});
+          },
+          pollMarketData: async () => pollResult(),
+        },
+        async (taskQueue) => {
+          const monitor = await startMonitor(taskQueue);
+          const v = await until(
+            () => monitor.query(monitorStateQuery),
+            (s) => s.state === 'monitoring' && polls > 2,
+            1000,
+          );
+          expect(v.dataHealth.calendarError).toMatch(/PolygonUnavailable from the mock/);
+          // Three attempts, then not again within the hour.
+          expect(calendarReads).toBe(3);
+          await monitor.signal(stopMonitorSignal, {});
+          await monitor.result();
+        },
+      );
+    });
   });
 });
