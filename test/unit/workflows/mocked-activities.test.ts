@@ -726,7 +726,7 @@ describe('position monitor workflow, mocked market data', () => {
         // Auto-exit with no desk running: the exit fails (exit_failed) and the monitor keeps watching.
         const monitor = await startMonitor(taskQueue, {
           mode: 'auto-exit',
-          continueAsNewAfterEvents: 12,
+          continueAsNewAfterEvents: 24, // 12 + the first run's calendar read (marker, activity, workflow task, state)
           settings: { ...monitorSettings(), pollIntervalSeconds: 5 },
         });
         for (const state of ['backfilling', 'monitoring', 'exit_failed'] as const) {
