@@ -574,9 +574,10 @@ describe('desk workflow, mocked broker', () => {
 });
 
 describe('position monitor workflow, mocked market data', () => {
-  // A fresh server: the desk tests leave the first one's clock in a state where these waits stall (seen only
-  // after them; each test passes alone).
-  beforeAll(async () => {
+  // A fresh server for each test: a test leaves the server's clock in a state where the next one's waits can stall
+  // (seen after the desk tests, and between monitor tests once monitors read the exchange calendar; each test
+  // passes alone). A JVM start costs a few seconds; a stalled clock cost the whole file.
+  beforeEach(async () => {
     await teardown();
     env = await createTimeSkippingEnv();
     await registerSearchAttributes();
@@ -806,6 +807,11 @@ describe('position monitor workflow, mocked market data', () => {
     });
 
     it('a holiday today: waits until the next open without polling, says why, then polls', async () => {
+      // From midday UTC: earlier tests leave the test server's clock at any hour, and a start just before midnight
+      // would see "today" end before the monitor reads its calendar.
+      const start = await env.currentTimeMs();
+      const day = 86_400_000;
+      await env.sleep((Math.floor(start / day) + 1) * day + day / 2 - start);
       const now = await env.currentTimeMs();
       const today = utc(now).date;
       const calendar = { timeZone: 'UTC', closed: { [today]: 'Test Day' }, earlyCloses: {} };
