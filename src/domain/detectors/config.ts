@@ -15,7 +15,9 @@ const RB_OPENING_GUARD_MINUTES = 15;
 // p99 fired 157 large_seller alerts (first exit 09:35), p99.5 57, p99.7 20; p99.9 needs 1,000 prints in its
 // window, which AMZN's 2012 tape (about 30 prints a minute) never holds at baselineMinutes 5, so it adds nothing
 // there and switches on for symbols that print enough for a 1-in-1,000 size to mean something.
-const LO_PERCENTILE: number | null = 99.9;
+// Off by default for now: a live monitor (poll and stream) fired one percentile alert near the close of the real
+// day that the offline replay did not (test/integration/monitor.test.ts), so the rule is opt-in until they agree.
+const LO_PERCENTILE: number | null = 0;
 // Two weeks of sessions: enough for the U shape to show through single days' noise, one request.
 const VOLUME_PROFILE_DAYS = 10;
 
