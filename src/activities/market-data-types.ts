@@ -15,19 +15,9 @@ export interface MonitorCursors {
   readonly quotes: PolygonCursor;
 }
 
-export interface LastTrade {
-  readonly price: string;
-  readonly size: number;
-  readonly timestampNs: string;
-}
-
-export interface LastQuote {
-  readonly bid: string;
-  readonly ask: string;
-  readonly bidSize: number;
-  readonly askSize: number;
-  readonly timestampNs: string;
-}
+// The monitor's own shapes: what an activity reports is what the monitor keeps.
+export type { LastQuote, LastTrade } from '../domain/monitor/monitor-model';
+import type { LastQuote, LastTrade } from '../domain/monitor/monitor-model';
 
 /** A price in 1e-8 USD as the decimal text Polygon sent ("249.5", "10"). */
 function priceText(e8: number): string {
