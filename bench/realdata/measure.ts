@@ -1,7 +1,8 @@
 /**
- * Measures the detectors on the real day (AMZN 2012-06-21, test/fixtures/realdata, from ../shared/realdata):
- * classification accuracy against the true initiator of every trade (LOBSTER), and the day's alert budget.
- * Shared by `npm run bench:realdata` and the unit test that holds the figures (test/unit/replay/realdata.test.ts).
+ * Measures the detectors on a real day (NASDAQ 2012-06-21 from LOBSTER's sample files, test/fixtures/realdata:
+ * AMZN from ../shared/realdata, GOOG as its README says): classification accuracy against the true initiator of
+ * every trade, and the day's alert budget. Shared by `npm run bench:realdata` and the unit tests that hold the
+ * figures (test/unit/replay/realdata.test.ts, realdata-goog.test.ts).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,9 @@ import { type AlertQualityReport } from '../../src/domain/alert-quality';
 import { type FlowAlert } from '../../src/domain/detectors/alerts';
 
 export const REALDATA_DIR = join(__dirname, '../../test/fixtures/realdata');
-const DAY = 'AMZN-2012-06-21';
+/** The real days in test/fixtures/realdata, all 2012-06-21 (LOBSTER's sample date). */
+export const REAL_DAY_SYMBOLS = ['AMZN', 'GOOG'] as const;
+export type RealDaySymbol = (typeof REAL_DAY_SYMBOLS)[number];
 /** 09:30 EDT on 2012-06-21 in Unix ms (EDT is UTC−4). */
 export const SESSION_OPEN_MS = Date.UTC(2012, 5, 21, 13, 30);
 
@@ -56,15 +59,20 @@ function edt(ns: string): { clock: string; minutes: number } {
 }
 
 /**
- * Replays the real day through the CLI's replay (with --trades-out) and scores it. `config`: a detector config file;
- * `volumeProfile`: a file of minute aggregates (replay --volume-profile).
+ * Replays a real day through the CLI's replay (with --trades-out) and scores it. `config`: a detector config file;
+ * `volumeProfile`: a file of minute aggregates (replay --volume-profile); `symbol`: which day (default AMZN).
  */
-export async function measureRealDay(config?: string, volumeProfile?: string): Promise<RealDayFigures> {
+export async function measureRealDay(
+  config?: string,
+  volumeProfile?: string,
+  symbol: RealDaySymbol = 'AMZN',
+): Promise<RealDayFigures> {
+  const DAY = `${symbol}-2012-06-21`;
   const dir = mkdtempSync(join(tmpdir(), 'fg-realdata-'));
   try {
     const tradesOut = join(dir, 'trades-out.jsonl');
     const result = await runReplay({
-      symbol: 'AMZN',
+      symbol,
       trades: join(REALDATA_DIR, `${DAY}.trades.jsonl.gz`),
       quotes: join(REALDATA_DIR, `${DAY}.quotes.jsonl.gz`),
       config,
