@@ -6,6 +6,7 @@ import {
   defineSignal,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -72,7 +73,7 @@ export interface WatchEvent {
   /** Workflow time, ISO-8601. */
   readonly at: string;
   readonly symbol: string;
-  readonly action: 'started' | 'adopted' | 'resized' | 'ended' | 'monitor_finished' | 'skipped';
+  readonly action: 'started' | 'adopted' | 'resized' | 'ended' | 'monitor_finished' | 'skipped' | 'waiting';
   readonly detail: string;
 }
 
@@ -91,6 +92,15 @@ interface CarriedWatch {
   readonly runs: number;
   /** Absent in runs carried before `order place --protect`. */
   readonly protectModes?: Record<string, MonitorMode>;
+  /** Absent in runs carried before the watch waited for closing monitors. */
+  readonly closing?: Record<string, ClosingMonitor>;
+}
+
+/** A monitor this watch told its position closed, until it is seen finished (or CLOSING_FORGET_MS passed). */
+export interface ClosingMonitor {
+  readonly workflowId: string;
+  /** Workflow time it was told, ms since the epoch. */
+  readonly sinceMs: number;
 }
 
 export interface PositionsView {
@@ -118,6 +128,11 @@ export interface PositionsView {
   readonly runs: number;
   /** Symbols whose next monitor starts in another mode than the watch's (`order place --protect`). */
   readonly protectModes: Readonly<Record<string, MonitorMode>>;
+  /**
+   * Monitors told their position closed and not yet seen finished, by symbol. A position reopened meanwhile waits
+   * for its symbol's monitor to finish, then gets a new run under the same id (event `waiting`).
+   */
+  readonly closing: Readonly<Record<string, ClosingMonitor>>;
 }
 
 export const positionsStateQuery = defineQuery<PositionsView>('state');
@@ -127,6 +142,20 @@ export const stopWatchSignal = defineSignal<[{ readonly stopMonitors?: boolean; 
 
 const EVENTS_KEPT = 50;
 const DEFAULT_SYNCS_PER_RUN = 1000;
+/**
+ * A reopened position whose old monitor is still finishing is retried after 1 s, doubling up to 30 s (capped by
+ * the reconcile interval). A monitor finishes within a workflow task or two once its poll is back; it can take up
+ * to its notification drain (5 min) when a destination is down.
+ */
+const WAIT_FOR_CLOSE_FIRST_MS = 1000;
+const WAIT_FOR_CLOSE_MAX_MS = 30_000;
+/** A closing monitor not seen finished after this long is no longer waited for: a reopened position adopts it. */
+const CLOSING_FORGET_MS = 60 * 60_000;
+/**
+ * A position reopened while the monitor of its closing is still finishing used to adopt that monitor (it answered
+ * "already started" under the same id), which then finished and left the new position unwatched.
+ */
+const WAIT_FOR_CLOSE_PATCH = 'positions-wait-for-closing-monitor';
 
 /**
  * One long-running watch per broker account: reads the account's open positions every `reconcileSeconds` (and at
@@ -156,6 +185,13 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
   const notifier = createNotifier(c?.notifications);
   const brokerAccount = `${broker}:${account}`;
   const protectModes: Record<string, MonitorMode> = { ...(c?.protectModes ?? {}) };
+  const closing: Record<string, ClosingMonitor> = { ...(c?.closing ?? {}) };
+  /** Symbols whose start waits for the old monitor to finish; the loop syncs again sooner while any is here. */
+  const waitingToStart = new Set<string>();
+  let waitForCloseMs = WAIT_FOR_CLOSE_FIRST_MS;
+  /** The child started last for each symbol by this run: a result from an older run under the same id is ignored. */
+  const childSeq = new Map<string, number>();
+  let childSeqNext = 0;
 
   const acts = proxyActivities<PositionsActivities>({
     startToCloseTimeout: '1 minute',
@@ -184,6 +220,7 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
     notifications: notifier.ledger,
     runs,
     protectModes,
+    closing,
   });
 
   setHandler(positionsStateQuery, view);
@@ -250,14 +287,24 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
 
   /** Watches for the end of a monitor started by this run: one that ends with its position still open is noted. */
   function followChild(symbol: string, workflowId: string, result: Promise<MonitorView>): void {
+    const seq = ++childSeqNext;
+    childSeq.set(symbol, seq);
     result.then(
-      (v) => onMonitorFinished(symbol, workflowId, `${v.state}`),
+      (v) => onMonitorFinished(symbol, workflowId, seq, `${v.state}`),
       (err: unknown) =>
-        onMonitorFinished(symbol, workflowId, `failed: ${err instanceof Error ? err.message : String(err)}`),
+        onMonitorFinished(symbol, workflowId, seq, `failed: ${err instanceof Error ? err.message : String(err)}`),
     );
   }
 
-  function onMonitorFinished(symbol: string, workflowId: string, how: string): void {
+  function onMonitorFinished(symbol: string, workflowId: string, seq: number, how: string): void {
+    // Not the latest run this watch started for the symbol (a closed monitor whose result arrives after its
+    // successor started under the same id): nothing to note.
+    if (childSeq.get(symbol) !== seq) return;
+    if (closing[symbol]?.workflowId === workflowId) {
+      delete closing[symbol];
+      // The reopened position waiting for it starts now.
+      if (waitingToStart.has(symbol)) wake = true;
+    }
     const m = monitors[symbol];
     // Ended on purpose by this watch (position closed), or replaced since: nothing to note.
     if (!m || m.workflowId !== workflowId || m.status !== WatchStatus.Running) return;
@@ -292,6 +339,8 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
         staticSummary: `${mode} monitor: ${a.quantity} ${a.symbol} (${input.dataMode}), started by the ${brokerAccount} positions watch`,
       });
       monitors[a.symbol] = monitorEntry(a);
+      delete closing[a.symbol];
+      waitingToStart.delete(a.symbol);
       followChild(a.symbol, a.workflowId, child.result());
       record(a.symbol, 'started', `${a.quantity} shares${a.entryPrice ? ` @ ${a.entryPrice}` : ''}: ${a.workflowId}`);
       notify(
@@ -304,12 +353,34 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
       );
     } catch (err) {
       if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) throw err;
+      // The run under this id is the one told its position closed, still finishing (its poll out, its notifications
+      // draining): adopting it would leave the reopened position unwatched once it ends. Wait for it, then start a
+      // new run under the same id.
+      const old = closing[a.symbol];
+      if (
+        old?.workflowId === a.workflowId &&
+        Date.now() - old.sinceMs < CLOSING_FORGET_MS &&
+        patched(WAIT_FOR_CLOSE_PATCH)
+      ) {
+        waitForClose(a.symbol, `${a.quantity} shares reopened: waiting for ${a.workflowId} to finish closing`);
+        return;
+      }
       // Already running under the derived id (an earlier run of this watch, a duplicated sync, `monitor start` with
       // the same position id): adopt it and make sure it knows the quantity.
       monitors[a.symbol] = monitorEntry(a);
       record(a.symbol, 'adopted', `monitor ${a.workflowId} was already running: told ${a.quantity} shares`);
-      await tell(a.symbol, a.workflowId, a.quantity);
+      if (!(await tell(a.symbol, a.workflowId, a.quantity)) && patched(WAIT_FOR_CLOSE_PATCH)) {
+        // It finished between the start attempt and the signal: start it again at the next sync.
+        delete monitors[a.symbol];
+        waitForClose(a.symbol, `${a.workflowId} finished as it was adopted: starting it again`);
+      }
     }
+  }
+
+  /** The symbol's start is retried at the next sync, which comes sooner (1 s doubling to 30 s) while any waits. */
+  function waitForClose(symbol: string, detail: string): void {
+    if (!waitingToStart.has(symbol)) record(symbol, 'waiting', detail);
+    waitingToStart.add(symbol);
   }
 
   function monitorEntry(a: Extract<ReconcileAction, { kind: 'start' }>): WatchedMonitor {
@@ -363,6 +434,7 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
       }
       case 'end': {
         delete monitors[a.symbol];
+        if (patched(WAIT_FOR_CLOSE_PATCH)) closing[a.symbol] = { workflowId: a.workflowId, sinceMs: Date.now() };
         await tell(a.symbol, a.workflowId, 0);
         record(a.symbol, 'ended', `position closed (was ${a.previous} shares): monitor told to finish`);
         notify(
@@ -410,6 +482,13 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
     lastSyncAt = new Date().toISOString();
     state = WatchState.Watching;
     const plan = planReconcile({ broker, account, positions: listed, monitors: Object.values(monitors) });
+    // A waiting start whose position went away again waits no more.
+    for (const symbol of [...waitingToStart]) {
+      if (!plan.actions.some((a) => a.kind === 'start' && a.symbol === symbol)) waitingToStart.delete(symbol);
+    }
+    for (const [symbol, m] of Object.entries(closing)) {
+      if (Date.now() - m.sinceMs >= CLOSING_FORGET_MS) delete closing[symbol];
+    }
     for (const action of plan.actions) await apply(action);
     skipped = plan.skipped;
     for (const s of plan.skipped) {
@@ -446,7 +525,14 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
       await condition(allHandlersFinished);
       await continueAsNew<typeof positionsWatchWorkflow>({ ...input, carried: carry() });
     }
-    await condition(() => stop !== null || wake, input.reconcileSeconds * 1000);
+    let waitMs = input.reconcileSeconds * 1000;
+    if (waitingToStart.size > 0) {
+      waitMs = Math.min(waitMs, waitForCloseMs);
+      waitForCloseMs = Math.min(waitForCloseMs * 2, WAIT_FOR_CLOSE_MAX_MS);
+    } else {
+      waitForCloseMs = WAIT_FOR_CLOSE_FIRST_MS;
+    }
+    await condition(() => stop !== null || wake, waitMs);
   }
 
   const finalStop = stop as { stopMonitors: boolean; reason: string };
@@ -490,6 +576,7 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
       notifications: notifier.carry(),
       runs,
       protectModes,
+      closing,
     };
   }
 }

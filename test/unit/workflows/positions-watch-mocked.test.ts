@@ -1,0 +1,287 @@
+/**
+ * The positions watch against mocked activities on Temporal's time-skipping test server (test/support/time-skipping.ts):
+ * the broker's positions, the monitors' polls and the exchange calendar are scripted, the workflows are the real ones.
+ * Every worker keeps no workflow in its cache, so each workflow task replays the whole history: any
+ * non-determinism fails a task, and every test checks that none did.
+ */
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { temporal } from '@temporalio/proto';
+import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { type TradingSession } from '../../../src/domain/config';
+import { DetectorConfigSchema } from '../../../src/domain/detectors/config';
+import { OrdersConfigSchema } from '../../../src/domain/orders/config';
+import { type ListedPosition } from '../../../src/domain/positions/reconcile';
+import { orderSettingsFromConfig } from '../../../src/config/order-settings';
+import { SearchAttributes, WorkflowIds } from '../../../src/shared/contracts';
+import { monitorStateQuery, type MonitorSettings } from '../../../src/workflows/position-monitor';
+import {
+  positionsStateQuery,
+  positionsWatchWorkflow,
+  stopWatchSignal,
+  type PositionsView,
+  type PositionsWatchInput,
+} from '../../../src/workflows/positions';
+import { createTimeSkippingEnv } from '../../support/time-skipping';
+
+// Each test takes a few seconds alone; a machine shared with other builds can make that several times longer.
+jest.setTimeout(180_000);
+
+type Mocks = Record<string, (...args: never[]) => Promise<unknown>>;
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+const started: string[] = [];
+
+const READ_DEADLINE_MS = 3000;
+
+beforeAll(async () => {
+  bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../../src/workflows'),
+    logger: quietLogger(),
+  });
+});
+
+// A fresh server for each test: a test's leftover timers must not move the next one's clock.
+beforeEach(async () => {
+  env = await createTimeSkippingEnv();
+  const { IndexedValueType } = temporal.api.enums.v1;
+  const types: Record<string, number> = {
+    KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    BOOL: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+  };
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(Object.values(SearchAttributes).map((k) => [k.name, types[k.type]!])),
+  });
+});
+
+afterEach(async () => {
+  // Reads left behind by `until` meet their deadline before the server goes.
+  await new Promise((r) => setTimeout(r, READ_DEADLINE_MS + 500));
+  await env?.teardown();
+});
+
+function quietLogger() {
+  const noop = () => undefined;
+  return { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+}
+
+/** Runs `body` with a worker on a fresh task queue serving the mocked activities; checks no workflow task failed. */
+async function withWorker<T>(activities: Mocks, body: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `watch-${randomUUID().slice(0, 8)}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: {
+      sendNotification: async ({ event }: { event: { key: string } }) => ({
+        key: event.key,
+        delivered: [],
+        filtered: [],
+      }),
+      marketCalendar: async () => null,
+      ...activities,
+    },
+    maxCachedWorkflows: 0,
+  });
+  started.length = 0;
+  const result = await worker.runUntil(async () => {
+    try {
+      return await body(taskQueue);
+    } finally {
+      await Promise.all(
+        started.map((id) =>
+          env.client.workflow
+            .getHandle(id)
+            .terminate('test over')
+            .catch(() => undefined),
+        ),
+      );
+    }
+  });
+  for (const workflowId of started) {
+    const { executions } = await env.client.workflowService.listClosedWorkflowExecutions({
+      namespace: env.namespace ?? 'default',
+      executionFilter: { workflowId },
+      maximumPageSize: 100,
+    });
+    for (const e of executions ?? []) {
+      const events = (await env.client.workflow.getHandle(workflowId, e.execution!.runId!).fetchHistory()).events ?? [];
+      const failed = events.filter((ev) => ev.workflowTaskFailedEventAttributes);
+      expect({
+        workflowId,
+        failedTasks: failed.map((ev) => ev.workflowTaskFailedEventAttributes?.failure?.message),
+      }).toEqual({ workflowId, failedTasks: [] });
+    }
+  }
+  return result;
+}
+
+/** Lets workflow time pass (`skipMs` a step) until `check` holds; a read that does not answer in 3 s is "not yet". */
+async function until<T>(read: () => Promise<T>, check: (v: T) => boolean, skipMs = 1000, steps = 120): Promise<T> {
+  let last: T | undefined;
+  for (let i = 0; i < steps; i++) {
+    const v = await Promise.race([
+      env.connection.withDeadline(Date.now() + READ_DEADLINE_MS, read),
+      new Promise<typeof NOT_YET>((r) => setTimeout(() => r(NOT_YET), READ_DEADLINE_MS)),
+    ]).catch((): typeof NOT_YET => NOT_YET);
+    if (process.env.MOCKED_DEBUG) console.log(JSON.stringify(v)?.slice(0, 300));
+    if (v !== NOT_YET) {
+      last = v;
+      if (check(v)) return v;
+    }
+    await env.sleep(skipMs);
+  }
+  throw new Error(`condition not reached; last: ${JSON.stringify(last)?.slice(0, 1500)}`);
+}
+const NOT_YET = Symbol('not yet');
+
+const ALWAYS: TradingSession = {
+  name: 'always',
+  days: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'],
+  start: '00:00',
+  end: '24:00',
+  timeZone: 'UTC',
+};
+
+function monitorSettings(sessions: readonly TradingSession[] = [ALWAYS]): MonitorSettings {
+  return {
+    detectors: DetectorConfigSchema.parse({}),
+    pollIntervalSeconds: 1,
+    sessions,
+    staleCheck: false,
+    exit: { broker: 'paper', account: 'main', pricing: orderSettingsFromConfig(OrdersConfigSchema.parse({})).pricing },
+  };
+}
+
+let polls = 0;
+function pollResult() {
+  polls += 1;
+  const cursor = { sipTimestamp: String(polls), seenAtTimestamp: [] };
+  return {
+    alerts: [],
+    exitSignal: null,
+    detectorState: { polls },
+    cursors: { trades: cursor, quotes: cursor },
+    live: true,
+    truncated: false,
+    fetched: { trades: 1, quotes: 1, requests: 2 },
+    lastTrade: { price: '100.00', size: 1, timestampNs: String(polls) },
+    lastQuote: null,
+    stats: { trades: 1, quotes: 1 },
+    freshness: 'ok',
+    lagMs: 0,
+    late: 0,
+  };
+}
+
+async function startWatch(taskQueue: string, over: Partial<PositionsWatchInput> = {}) {
+  const account = `t${randomUUID().slice(0, 6)}`;
+  const workflowId = WorkflowIds.positions('paper', account);
+  started.push(workflowId);
+  const handle = await env.client.workflow.start(positionsWatchWorkflow, {
+    workflowId,
+    taskQueue,
+    args: [
+      {
+        broker: 'paper',
+        account,
+        mode: 'alert',
+        dataMode: 'poll',
+        reconcileSeconds: 1,
+        monitorSettings: monitorSettings(),
+        ...over,
+      },
+    ],
+  });
+  return { handle, account, monitorId: (symbol: string) => `position:paper:${account}:${symbol}` };
+}
+
+const position = (symbol: string, quantity: string): ListedPosition => ({
+  symbol,
+  quantity,
+  averageEntryPrice: '100.00',
+});
+
+describe('positions watch, mocked broker', () => {
+  beforeEach(() => {
+    polls = 0;
+  });
+
+  it('a position closed and reopened while its monitor is still finishing gets a monitor of its own', async () => {
+    let listed: ListedPosition[] = [position('AAPL', '10')];
+    // While `gate` is set, every poll waits for it: the monitor told the position closed cannot finish meanwhile.
+    let gate: Promise<void> | null = null;
+    let open = () => undefined as void;
+    let held = 0;
+    await withWorker(
+      {
+        listBrokerPositions: async () => listed,
+        pollMarketData: async () => {
+          if (gate) {
+            held += 1;
+            const beat = setInterval(() => Context.current().heartbeat(), 500);
+            await gate.finally(() => clearInterval(beat));
+          }
+          return pollResult();
+        },
+      },
+      async (taskQueue) => {
+        const { handle, monitorId } = await startWatch(taskQueue);
+        const id = monitorId('AAPL');
+        started.push(id);
+        await until(
+          () => handle.query(positionsStateQuery),
+          (v) => v.monitors.AAPL?.status === 'running' && polls >= 1,
+        );
+        const first = await env.client.workflow.getHandle(id).describe();
+        gate = new Promise<void>((r) => (open = r));
+        await until(
+          async () => held,
+          (n) => n >= 1,
+        );
+
+        // Sold, then bought back seconds later: the old monitor is told to finish but its poll is still out.
+        listed = [];
+        await until(
+          () => handle.query(positionsStateQuery),
+          (v) => v.events.some((e) => e.symbol === 'AAPL' && e.action === 'ended'),
+        );
+        listed = [position('AAPL', '5')];
+        const before = await handle.query(positionsStateQuery);
+        await until(
+          () => handle.query(positionsStateQuery),
+          (v) => v.syncs >= before.syncs + 3,
+        );
+        // The poll answers: the old monitor finishes as asked.
+        open();
+        gate = null;
+        if (process.env.MOCKED_DEBUG) console.log(JSON.stringify(await handle.query(positionsStateQuery)));
+        const old = await until(
+          () => env.client.workflow.getHandle(id, first.runId).describe(),
+          (d) => d.status.name !== 'RUNNING',
+        );
+        expect(old.status.name).toBe('COMPLETED');
+        expect(await env.client.workflow.getHandle(id, first.runId).result()).toMatchObject({ state: 'closed' });
+
+        // The new position has its own monitor, a new run under the same id, told 5 shares.
+        const view: PositionsView = await until(
+          () => handle.query(positionsStateQuery),
+          (v) => v.monitors.AAPL?.status === 'running' && v.monitors.AAPL.quantity === 5,
+        );
+        const now = await until(
+          () => env.client.workflow.getHandle(id).describe(),
+          (d) => d.runId !== first.runId && d.status.name === 'RUNNING',
+        );
+        expect(now.runId).not.toBe(first.runId);
+        expect(await env.client.workflow.getHandle(id).query(monitorStateQuery)).toMatchObject({ quantity: 5 });
+        expect(view.events.map((e) => `${e.symbol} ${e.action}`)).not.toContain('AAPL adopted');
+        await handle.signal(stopWatchSignal, { stopMonitors: true });
+        await handle.result();
+      },
+    );
+  });
+});
