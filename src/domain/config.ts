@@ -163,7 +163,7 @@ const DESCRIPTIONS: Record<string, string> = {
     'a red-burst episode ends (and may alert again) only once the ratio is below this level (capped at volumeSpikeThreshold)',
   'detectors.redBurstRearmSeconds': '... and has stayed below it this many seconds (0–3600)',
   'detectors.volumeProfileDays':
-    "previous sessions whose Polygon minute aggregates give red_burst's baseline the intraday volume curve, fetched once at monitor start (0 = none, up to 30)",
+    "previous sessions whose Polygon minute aggregates give red_burst's baseline the intraday volume curve, fetched once per monitor before it goes live (0 = none, up to 30)",
   'detectors.redBurstOpeningGuardMinutes':
     'no red burst this many minutes after 09:30 New York time, the daily opening surge (0–120)',
   'orders.offsetMode': 'how limit offsets are expressed: bps or absolute (dollars)',

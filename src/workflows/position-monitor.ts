@@ -23,6 +23,7 @@ import type { createMarketDataActivities } from '../activities/market-data-activ
 import type { MarketUpdate } from '../activities/market-stream-activity';
 import { type FlowAlert } from '../domain/detectors/alerts';
 import { type DetectorConfig, type DetectorConfigInput } from '../domain/detectors/config';
+import { type VolumeProfile } from '../domain/detectors/volume-profile';
 import { MonitorEvent, MonitorState } from '../domain/monitor/monitor-machine';
 import {
   DataMode,
@@ -81,6 +82,11 @@ export interface PositionMonitorInput {
    * production; tests set it low to carry every state across a new run.
    */
   readonly continueAsNewAfterEvents?: number;
+  /**
+   * Carried across continue-as-new: the intraday volume curve fetched at monitor start (null: none to be had).
+   * Absent: not fetched yet (a new monitor, or one whose fetch failed: tried again after continue-as-new).
+   */
+  readonly volumeProfile?: VolumeProfile | null;
 }
 
 export const monitorStateQuery = defineQuery<MonitorView>('state');
@@ -124,6 +130,11 @@ const STOP_BEFORE_CONTINUE_PATCH = 'monitor-stop-before-continue-as-new';
 const CALENDAR_PATCH = 'monitor-exchange-calendar';
 /** A failed calendar read is tried again after this long; meanwhile the configured sessions apply. */
 const CALENDAR_RETRY_MS = 3_600_000;
+/**
+ * The intraday volume curve of red_burst's baseline is fetched once: in poll mode right after the first poll
+ * (the backfill, which raises no alerts), in stream mode before the stream activity starts.
+ */
+const VOLUME_PROFILE_PATCH = 'monitor-volume-profile';
 const RETRY = { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
 
 /**
@@ -173,8 +184,15 @@ class PositionMonitor {
   /** A stream push raised the exit signal; the loop places the exit (handlers do not call activities). */
   private exitPending = false;
   private readonly notifier: Notifier;
+  // A few quick attempts: the curve only refines red_burst, and the monitor must not wait long for it.
+  private readonly profileActs = proxyActivities<MarketDataActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2 },
+  });
+  private volumeProfile: VolumeProfile | null | undefined;
 
   constructor(private readonly input: PositionMonitorInput) {
+    this.volumeProfile = input.volumeProfile;
     const snapshot = input.carried ?? MonitorModel.initial(input, input.settings, Date.now());
     this.model = new MonitorModel(input, snapshot);
     this.notifier = createNotifier(input.notifications);
@@ -214,6 +232,28 @@ class PositionMonitor {
     await this.notifier.drain();
     await condition(allHandlersFinished);
     return this.view();
+  }
+
+  /**
+   * The curve of the previous volumeProfileDays sessions (a setting of the configuration the monitor was started
+   * with; absent in older ones: none). A failure leaves it unfetched, to be tried again after continue-as-new.
+   */
+  private async fetchVolumeProfile(): Promise<void> {
+    const days = this.model.settings.detectors.volumeProfileDays ?? 0;
+    if (days === 0) {
+      this.volumeProfile = null;
+      return;
+    }
+    try {
+      this.volumeProfile = await this.profileActs.fetchVolumeProfile({ symbol: this.input.symbol, days });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('volume profile unavailable: red_burst uses its plain baseline', {
+        positionId: this.input.positionId,
+        symbol: this.input.symbol,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 
   private view(): MonitorView {
@@ -341,6 +381,7 @@ class PositionMonitor {
 
   /** Stream mode, one session: the stream activity until it ends, then continue-as-new when suggested. */
   private async streamSession(session: SessionStatus): Promise<void> {
+    if (this.volumeProfile === undefined && patched(VOLUME_PROFILE_PATCH)) await this.fetchVolumeProfile();
     await this.streamUntilInterrupted(session.nextChangeMs);
     if (this.continueAsNewDue() && !this.stopped) await this.continueAsNewNow();
   }
@@ -359,6 +400,7 @@ class PositionMonitor {
       ...this.input,
       carried: this.model.snapshot,
       notifications: this.notifier.carry(),
+      ...(this.volumeProfile !== undefined ? { volumeProfile: this.volumeProfile } : {}),
     });
   }
 
@@ -382,6 +424,7 @@ class PositionMonitor {
         liveFromNs: s.liveFromNs,
         staleCheck: s.settings.staleCheck,
         caughtUpAtNs: s.caughtUpAtNs ?? null,
+        ...(this.volumeProfile ? { volumeProfile: this.volumeProfile } : {}),
       });
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -389,6 +432,7 @@ class PositionMonitor {
       return;
     }
     const stuck = model.recordPoll(result, cursorsBefore, pollStartedAt, new Date().toISOString());
+    if (this.volumeProfile === undefined && patched(VOLUME_PROFILE_PATCH)) await this.fetchVolumeProfile();
     // A source that does not advance goes live with the baseline it has and polls at its cadence.
     const holdCadence = stuck && patched(CURSOR_MUST_ADVANCE_PATCH);
     if (holdCadence) model.goLiveWithBaseline();
@@ -486,6 +530,7 @@ class PositionMonitor {
         checkpoint: { detectorState: s.detectorState, cursors: s.cursors, liveFromNs: s.liveFromNs },
         updateIntervalMs: STREAM_STATE_PUSH_MS,
         ...(generation === undefined ? {} : { generation }),
+        ...(this.volumeProfile ? { volumeProfile: this.volumeProfile } : {}),
       }),
     );
     let failed: unknown = null;

@@ -98,6 +98,8 @@ async function withWorker<T>(activities: Mocks, body: (taskQueue: string) => Pro
       }),
       // Monitors read the exchange calendar at session checks: none, as without a Polygon key.
       marketCalendar: async () => null,
+      // Monitors fetch the intraday volume curve once (patched monitor-volume-profile): none here.
+      fetchVolumeProfile: async () => null,
       ...activities,
     },
     maxCachedWorkflows: 0,
@@ -918,5 +920,49 @@ describe('position monitor workflow, mocked market data', () => {
         },
       );
     });
+  });
+
+  it('fetches the intraday volume curve once, passes it to every poll, carries it across continue-as-new; a failed fetch is retried after continue-as-new', async () => {
+    const profile = { days: 3, perMinute: '~au' };
+    let fetches = 0;
+    const given: unknown[] = [];
+    await withWorker(
+      {
+        fetchVolumeProfile: async ({ days }: { days: number }) => {
+          fetches += 1;
+          expect(days).toBe(10);
+          if (fetches <= 3) throw brokerFailure('PolygonUnavailable', {});
+          return profile;
+        },
+        pollMarketData: async (input: { volumeProfile?: unknown }) => {
+          given.push(input.volumeProfile ?? null);
+          return pollResult();
+        },
+      },
+      async (taskQueue) => {
+        const monitor = await startMonitor(taskQueue, {
+          continueAsNewAfterEvents: 30,
+          settings: { ...monitorSettings(), pollIntervalSeconds: 5 },
+        });
+        const runIds = new Set<string>();
+        await until(
+          async () => runIds.add((await monitor.describe()).runId).size,
+          (n) => n >= 3,
+          5000,
+        );
+        await monitor.signal(stopMonitorSignal, {});
+        await until(
+          () => monitor.query(monitorStateQuery),
+          (s) => s.state === 'stopped',
+        );
+      },
+    );
+    // Three failed attempts in the first run after its first poll (it goes on without a curve), one success in
+    // the second run, none after.
+    expect(fetches).toBe(4);
+    expect(given.slice(0, 2)).toEqual([null, null]);
+    expect(given.at(-1)).toEqual(profile);
+    const first = given.findIndex((g) => g !== null);
+    expect(given.slice(first).every((g) => JSON.stringify(g) === JSON.stringify(profile))).toBe(true);
   });
 });
