@@ -235,6 +235,15 @@ class PositionMonitor {
   }
 
   /**
+   * Not fetched yet and still watching: a stop handled while the poll (or the calendar read) was out must not start a
+   * fetch the stopped monitor would only wait on. The stop is checked before patched() so a stopped run records no
+   * marker it does not act on.
+   */
+  private wantsVolumeProfile(): boolean {
+    return this.volumeProfile === undefined && !this.stopped && patched(VOLUME_PROFILE_PATCH);
+  }
+
+  /**
    * The curve of the previous volumeProfileDays sessions (a setting of the configuration the monitor was started
    * with; absent in older ones: none). A failure leaves it unfetched, to be tried again after continue-as-new.
    */
@@ -381,7 +390,7 @@ class PositionMonitor {
 
   /** Stream mode, one session: the stream activity until it ends, then continue-as-new when suggested. */
   private async streamSession(session: SessionStatus): Promise<void> {
-    if (this.volumeProfile === undefined && patched(VOLUME_PROFILE_PATCH)) await this.fetchVolumeProfile();
+    if (this.wantsVolumeProfile()) await this.fetchVolumeProfile();
     await this.streamUntilInterrupted(session.nextChangeMs);
     if (this.continueAsNewDue() && !this.stopped) await this.continueAsNewNow();
   }
@@ -432,7 +441,7 @@ class PositionMonitor {
       return;
     }
     const stuck = model.recordPoll(result, cursorsBefore, pollStartedAt, new Date().toISOString());
-    if (this.volumeProfile === undefined && patched(VOLUME_PROFILE_PATCH)) await this.fetchVolumeProfile();
+    if (this.wantsVolumeProfile()) await this.fetchVolumeProfile();
     // A source that does not advance goes live with the baseline it has and polls at its cadence.
     const holdCadence = stuck && patched(CURSOR_MUST_ADVANCE_PATCH);
     if (holdCadence) model.goLiveWithBaseline();

@@ -729,7 +729,9 @@ describe('position monitor workflow, mocked market data', () => {
         // Auto-exit with no desk running: the exit fails (exit_failed) and the monitor keeps watching.
         const monitor = await startMonitor(taskQueue, {
           mode: 'auto-exit',
-          continueAsNewAfterEvents: 24, // 12 + the first run's calendar read (marker, activity, workflow task, state)
+          // 12 + the first run's calendar read (marker, activity, workflow task, state) + its volume-curve fetch after the
+          // first poll (marker, activity, workflow task): less and it continues as new before backfilling is seen.
+          continueAsNewAfterEvents: 32,
           settings: { ...monitorSettings(), pollIntervalSeconds: 5 },
         });
         for (const state of ['backfilling', 'monitoring', 'exit_failed'] as const) {
@@ -769,6 +771,8 @@ describe('position monitor workflow, mocked market data', () => {
 
   it('a stop that arrives while a poll is out, with continue-as-new due, ends the run instead of being dropped', async () => {
     let calls = 0;
+    // The first poll is the one after which the volume curve is fetched: a stopped monitor must not start it.
+    let profileFetches = 0;
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let inPoll!: () => void;
@@ -784,6 +788,10 @@ describe('position monitor workflow, mocked market data', () => {
           return pollResult();
         },
         latestPrices: async () => ({ lastTrade: null, lastQuote: null }),
+        fetchVolumeProfile: async () => {
+          profileFetches += 1;
+          return null;
+        },
       },
       async (taskQueue) => {
         // Due after the first poll: without the rule the run continued as new and the next one never heard the stop.
@@ -797,6 +805,7 @@ describe('position monitor workflow, mocked market data', () => {
         );
         expect((await monitor.describe()).runId).toBe(monitor.firstExecutionRunId);
         expect(calls).toBe(1);
+        expect(profileFetches).toBe(0);
       },
     );
   });
