@@ -6,12 +6,17 @@ const transform = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // Jest's default (one worker per CPU but one) runs the files one by one on a 2-CPU machine, while most
+  // integration files spend their time waiting on a real server, real timers and child processes.
+  maxWorkers: 3,
   projects: [
     {
       displayName: 'unit',
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+      // Property tests start local servers per case: 5 s is too little when the integration files share the CPUs.
+      testTimeout: 30_000,
     },
     {
       displayName: 'integration',
