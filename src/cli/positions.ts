@@ -142,6 +142,12 @@ export function renderPositions(v: PositionsView): string {
   const lines = [
     `${v.workflowId} [${v.mode}, ${v.dataMode}, every ${v.reconcileSeconds} s] state ${v.state}, sync ${v.syncs}${v.lastSyncAt ? ` at ${v.lastSyncAt}` : ''}`,
     ...(v.lastError ? [`last error: ${v.lastError}`] : []),
+    ...(v.market && !v.market.open
+      ? [
+          `market closed${v.market.reason ? ` (${v.market.reason})` : ''}: next open ${v.market.nextChangeAt ?? 'none scheduled'}; positions read every ${v.market.reconcileSeconds} s until then (fills still wake the watch)`,
+        ]
+      : []),
+    ...(v.market?.calendarError ? [`exchange calendar unavailable: ${v.market.calendarError}`] : []),
     `positions: ${v.positions.length === 0 ? 'none' : v.positions.map((p) => `${p.symbol} ${p.quantity}`).join(', ')}`,
     ...Object.values(v.monitors).map(
       (m) =>

@@ -17,6 +17,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
 } from '@temporalio/workflow';
+import type { createMarketDataActivities } from '../activities/market-data-activities';
 import type { createPositionsActivities } from '../activities/positions-activities';
 import { NotificationKind, notificationKey, type NotificationEvent } from '../domain/notifications/event';
 import { type BrokerName } from '../domain/orders/order-request';
@@ -29,6 +30,7 @@ import {
   type SkippedPosition,
   type WatchedMonitor,
 } from '../domain/positions/reconcile';
+import { localDateTime, sessionStatus, type ExchangeCalendar } from '../domain/sessions';
 import { SearchAttributes } from '../shared/contracts';
 import { positionsChangedSignal } from './notifications';
 import { createNotifier, type NotificationLedger } from './notify';
@@ -43,6 +45,7 @@ import {
 } from './position-monitor';
 
 type PositionsActivities = ReturnType<typeof createPositionsActivities>;
+type MarketDataActivities = ReturnType<typeof createMarketDataActivities>;
 
 export interface PositionsWatchInput {
   readonly broker: BrokerName;
@@ -94,6 +97,32 @@ interface CarriedWatch {
   readonly protectModes?: Record<string, MonitorMode>;
   /** Absent in runs carried before the watch waited for closing monitors. */
   readonly closing?: Record<string, ClosingMonitor>;
+  /** Absent in runs carried before the watch read the exchange calendar. */
+  readonly calendar?: HeldCalendar;
+}
+
+/** The exchange calendar as last read (the marketCalendar activity), carried across continue-as-new. */
+interface HeldCalendar {
+  /** New York date it was read on; null when never read. */
+  readonly readOn: string | null;
+  /** Workflow time of the last failed read, ms; null after a good one. */
+  readonly failedAtMs: number | null;
+  /** Null without a Polygon key (the configured sessions apply) or before a first good read. */
+  readonly calendar: ExchangeCalendar | null;
+  readonly error: string | null;
+}
+
+/** Where the market stands for the watch (the monitors' sessions and the exchange calendar). */
+export interface WatchMarket {
+  readonly open: boolean;
+  /** `holiday (Thanksgiving)`, `early close 13:00 (…)` while the calendar keeps it closed; else null. */
+  readonly reason: string | null;
+  /** When the session ends (open) or the next one starts (closed), ISO-8601; null when none within the horizon. */
+  readonly nextChangeAt: string | null;
+  /** Seconds until the next read of the broker's positions at this cadence (fills still wake the watch at once). */
+  readonly reconcileSeconds: number;
+  /** The last failed calendar read (the configured sessions, or the calendar held before, apply meanwhile). */
+  readonly calendarError: string | null;
 }
 
 /** A monitor this watch told its position closed, until it is seen finished (or CLOSING_FORGET_MS passed). */
@@ -133,6 +162,8 @@ export interface PositionsView {
    * for its symbol's monitor to finish, then gets a new run under the same id (event `waiting`).
    */
   readonly closing: Readonly<Record<string, ClosingMonitor>>;
+  /** The market at the last sync; null before the first (and in runs started before the watch read the calendar). */
+  readonly market: WatchMarket | null;
 }
 
 export const positionsStateQuery = defineQuery<PositionsView>('state');
@@ -156,6 +187,17 @@ const CLOSING_FORGET_MS = 60 * 60_000;
  * "already started" under the same id), which then finished and left the new position unwatched.
  */
 const WAIT_FOR_CLOSE_PATCH = 'positions-wait-for-closing-monitor';
+/**
+ * Outside every session of the monitors (nights, weekends, exchange holidays from the calendar) the watch reads the
+ * broker at most every 15 minutes (or at reconcileSeconds if longer), and once more when the session opens: the
+ * monitors it starts meanwhile sleep until the open anyway, and a fill through flowguard still wakes it at once.
+ */
+const CLOSED_RECONCILE_MS = 15 * 60_000;
+/** The watch reads the exchange calendar (the monitors' marketCalendar activity) at most daily. */
+const CALENDAR_PATCH = 'positions-exchange-calendar';
+/** A failed calendar read is tried again after this long; meanwhile the calendar held (or the sessions) apply. */
+const CALENDAR_RETRY_MS = 3_600_000;
+const EXCHANGE_TIME_ZONE = 'America/New_York';
 
 /**
  * One long-running watch per broker account: reads the account's open positions every `reconcileSeconds` (and at
@@ -192,6 +234,8 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
   /** The child started last for each symbol by this run: a result from an older run under the same id is ignored. */
   const childSeq = new Map<string, number>();
   let childSeqNext = 0;
+  let heldCalendar: HeldCalendar | null = c?.calendar ?? null;
+  let market: WatchMarket | null = null;
 
   const acts = proxyActivities<PositionsActivities>({
     startToCloseTimeout: '1 minute',
@@ -199,6 +243,16 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
     // A sync that cannot read the broker is retried a little, then waits for the next reconcile: the watch never
     // stops because a broker was down.
     retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+  });
+  // As the monitors read it: a few quick attempts, a failure only costs the calendar.
+  const calendarActs = proxyActivities<MarketDataActivities>({
+    startToCloseTimeout: '30 seconds',
+    retry: {
+      maximumAttempts: 3,
+      initialInterval: '1 second',
+      maximumInterval: '5 seconds',
+      nonRetryableErrorTypes: ['PolygonUnauthorized', 'ValidationError'],
+    },
   });
 
   const view = (): PositionsView => ({
@@ -221,6 +275,7 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
     runs,
     protectModes,
     closing,
+    market,
   });
 
   setHandler(positionsStateQuery, view);
@@ -273,6 +328,9 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
     setCurrentDetails(
       [
         `**${brokerAccount}** — ${state}, ${running} watched, ${skipped.length} skipped, sync ${syncs}${lastSyncAt ? ` at ${lastSyncAt}` : ''}`,
+        market && !market.open
+          ? `market closed${market.reason ? ` (${market.reason})` : ''}: next open ${market.nextChangeAt ?? 'none scheduled'}, reading positions every ${Math.round(market.reconcileSeconds / 60)} min`
+          : '',
         ...Object.values(monitors).map(
           (m) =>
             `- ${m.symbol} ×${m.quantity}: ${m.status === WatchStatus.Running ? m.workflowId : `ended (${m.endedReason ?? ''})`}`,
@@ -525,7 +583,8 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
       await condition(allHandlersFinished);
       await continueAsNew<typeof positionsWatchWorkflow>({ ...input, carried: carry() });
     }
-    let waitMs = input.reconcileSeconds * 1000;
+    let waitMs = await nextSyncInMs();
+    publish();
     if (waitingToStart.size > 0) {
       waitMs = Math.min(waitMs, waitForCloseMs);
       waitForCloseMs = Math.min(waitForCloseMs * 2, WAIT_FOR_CLOSE_MAX_MS);
@@ -561,6 +620,49 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
   await condition(allHandlersFinished);
   return view();
 
+  /**
+   * The exchange calendar for this cadence check: read at most once per New York day (workflow time), an hour after
+   * a failure; a failed read keeps the calendar held before (or none: the configured sessions).
+   */
+  async function exchangeCalendar(): Promise<ExchangeCalendar | null> {
+    const now = Date.now();
+    const today = localDateTime(now, EXCHANGE_TIME_ZONE).date;
+    const h = heldCalendar;
+    if (h && (h.readOn === today || (h.failedAtMs !== null && now - h.failedAtMs < CALENDAR_RETRY_MS))) {
+      return h.calendar;
+    }
+    try {
+      heldCalendar = { readOn: today, failedAtMs: null, calendar: await calendarActs.marketCalendar({}), error: null };
+    } catch (err) {
+      const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+      const message = cause instanceof Error ? cause.message : String(cause);
+      heldCalendar = { readOn: h?.readOn ?? null, failedAtMs: now, calendar: h?.calendar ?? null, error: message };
+      log.warn('positions watch: exchange calendar unavailable', { brokerAccount, error: message });
+    }
+    return heldCalendar.calendar;
+  }
+
+  /** Milliseconds until the next sync: the reconcile interval in session, up to 15 min (or the open) outside. */
+  async function nextSyncInMs(): Promise<number> {
+    const regular = input.reconcileSeconds * 1000;
+    if (!patched(CALENDAR_PATCH)) return regular;
+    const now = Date.now();
+    const session = sessionStatus(now, input.monitorSettings.sessions, await exchangeCalendar());
+    let waitMs = regular;
+    if (!session.open) {
+      const untilOpen = session.nextChangeMs === null ? CLOSED_RECONCILE_MS : session.nextChangeMs - now;
+      waitMs = Math.max(regular, Math.min(CLOSED_RECONCILE_MS, Math.max(1000, untilOpen)));
+    }
+    market = {
+      open: session.open,
+      reason: session.reason ?? null,
+      nextChangeAt: session.nextChangeMs === null ? null : new Date(session.nextChangeMs).toISOString(),
+      reconcileSeconds: Math.round(waitMs / 1000),
+      calendarError: heldCalendar?.error ?? null,
+    };
+    return waitMs;
+  }
+
   function carry(): CarriedWatch {
     return {
       monitors,
@@ -577,6 +679,7 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
       runs,
       protectModes,
       closing,
+      ...(heldCalendar ? { calendar: heldCalendar } : {}),
     };
   }
 }

@@ -3,9 +3,10 @@ import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type Worker } from '@temporalio/worker';
 import { createMemoryAuditLog } from '../../src/activities/audit';
 import { PaperBroker } from '../../src/brokers/paper/paper-broker';
-import { MemoryPaperStore } from '../../src/brokers/paper/store';
+import { MemoryPaperStore, PAPER_STATE_VERSION } from '../../src/brokers/paper/store';
 import { createBrokerRegistry } from '../../src/brokers/registry';
 import { monitorStatus } from '../../src/cli/monitor';
+import { positionsStatus, startPositionsWatch, stopPositionsWatch } from '../../src/cli/positions';
 import { type CliContext } from '../../src/cli/temporal';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { AppConfigSchema, type TradingSession } from '../../src/domain/config';
@@ -37,6 +38,7 @@ describe('exchange calendar: monitor with the Polygon stand-in', () => {
   let polygon: PolygonStandIn;
   let ctx: CliContext;
   const taskQueue = uniqueTaskQueue('calendar');
+  const paperStore = new MemoryPaperStore();
 
   beforeAll(async () => {
     env = await connectTestEnv();
@@ -46,7 +48,7 @@ describe('exchange calendar: monitor with the Polygon stand-in', () => {
       baseUrl: polygon.restUrl,
       rateLimiter: new TokenBucketRateLimiter({ ratePerSecond: 50 }),
     });
-    const paper = new PaperBroker({ store: new MemoryPaperStore(), marketPrices: polygonPriceSource(() => rest) });
+    const paper = new PaperBroker({ store: paperStore, marketPrices: polygonPriceSource(() => rest) });
     worker = await createTestWorker(env, {
       taskQueue,
       deps: {
@@ -135,5 +137,62 @@ describe('exchange calendar: monitor with the Polygon stand-in', () => {
     expect(polygon.requestCount('market-upcoming')).toBe(1);
     expect(polygon.requests.filter((r) => r.symbol === 'HOL2')).toEqual([]);
     await stop(positionId);
+  });
+
+  it('the positions watch on the holiday: reads the broker every 15 min, and the monitor it starts sleeps to the open', async () => {
+    const account = `cal-${randomUUID().slice(0, 6)}`;
+    const at = new Date().toISOString();
+    const today = localDateTime(Date.now(), 'America/New_York').date;
+    // Set again (the same rows as above) so this test also runs alone; the worker's calendar of the day may be held.
+    polygon.setHolidays([
+      { date: today, exchange: 'NYSE', name: 'Test Holiday', status: 'closed' },
+      { date: today, exchange: 'NASDAQ', name: 'Test Holiday', status: 'closed' },
+    ]);
+    const upcomingBefore = polygon.requestCount('market-upcoming');
+    await paperStore.save({
+      version: PAPER_STATE_VERSION,
+      orders: {
+        'cal-buy': {
+          brokerOrderId: 'paper-cal-buy',
+          clientOrderId: 'cal-buy',
+          symbol: 'HOLC',
+          side: 'buy',
+          quantity: 5,
+          limitPrice: '50.00',
+          timeInForce: 'day',
+          status: 'filled',
+          executions: [{ id: 'cal-buy-1', quantity: 5, price: '50.00', timestamp: at }],
+          createdAt: at,
+          updatedAt: at,
+          watermarkNs: '0',
+          quoteNs: null,
+          quoteSizeUsed: 0,
+        },
+      },
+    });
+    const watchConfig = AppConfigSchema.parse({
+      marketData: { sessions: [ALL_DAY_NEW_YORK], pollIntervalSeconds: 1 },
+      positions: { reconcileSeconds: 1 },
+    });
+    await startPositionsWatch(ctx, { broker: 'paper', account }, watchConfig);
+    const deadline = Date.now() + 30_000;
+    let v = await positionsStatus(ctx, 'paper', account);
+    while (!(v.market && v.monitors.HOLC?.status === 'running') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      v = await positionsStatus(ctx, 'paper', account);
+    }
+    expect(v).toMatchObject({ monitors: { HOLC: { status: 'running' } } });
+    expect(v.market).toMatchObject({ open: false, reason: 'holiday (Test Holiday)', reconcileSeconds: 900 });
+    const monitor = await waitFor(`paper:${account}:HOLC`, (x) => x.state === 'outside_session');
+    expect(monitor.sessionWait?.reason).toBe('holiday (Test Holiday)');
+    // Reconcile every second in session; on the holiday one read, not a few more, in the next three seconds.
+    const syncs = v.syncs;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await positionsStatus(ctx, 'paper', account)).syncs).toBe(syncs);
+    // The worker's calendar of the day answered the watch too.
+    expect(polygon.requestCount('market-upcoming')).toBe(Math.max(1, upcomingBefore));
+    expect(polygon.requests.filter((r) => r.symbol === 'HOLC')).toEqual([]);
+    await stopPositionsWatch(ctx, 'paper', account, { stopMonitors: true });
+    await env.client.workflow.getHandle(WorkflowIds.positions('paper', account)).result();
   });
 });

@@ -5,7 +5,7 @@
  * non-determinism fails a task, and every test checks that none did.
  */
 import { randomUUID } from 'node:crypto';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { temporal } from '@temporalio/proto';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -17,6 +17,7 @@ import { orderSettingsFromConfig } from '../../../src/config/order-settings';
 import { SearchAttributes, WorkflowIds } from '../../../src/shared/contracts';
 import { monitorStateQuery, type MonitorSettings } from '../../../src/workflows/position-monitor';
 import {
+  positionsChangedSignal,
   positionsStateQuery,
   positionsWatchWorkflow,
   stopWatchSignal,
@@ -279,7 +280,130 @@ describe('positions watch, mocked broker', () => {
         expect(now.runId).not.toBe(first.runId);
         expect(await env.client.workflow.getHandle(id).query(monitorStateQuery)).toMatchObject({ quantity: 5 });
         expect(view.events.map((e) => `${e.symbol} ${e.action}`)).not.toContain('AAPL adopted');
+        expect(view.events.map((e) => `${e.symbol} ${e.action}`)).toContain('AAPL waiting');
+        expect(view.closing).toEqual({});
+        // No Polygon key (the calendar is null): the configured session, always open, sets the cadence.
+        expect(view.market).toMatchObject({ open: true, reason: null, reconcileSeconds: 1 });
         await handle.signal(stopWatchSignal, { stopMonitors: true });
+        await handle.result();
+      },
+    );
+  });
+
+  it('on an exchange holiday: reads the broker every 15 min, not every minute; monitors started sleep to the open', async () => {
+    // From midday UTC (as the monitor's holiday test): "today" must not end before the watch reads its calendar.
+    const day = 86_400_000;
+    const start = await env.currentTimeMs();
+    await env.sleep((Math.floor(start / day) + 1) * day + day / 2 - start);
+    const today = new Date(await env.currentTimeMs()).toISOString().slice(0, 10);
+    const tomorrow = Date.parse(`${today}T00:00:00Z`) + day;
+    const calendar = { timeZone: 'UTC', closed: { [today]: 'Test Day' }, earlyCloses: {} };
+    let listed: ListedPosition[] = [];
+    let reads = 0;
+    let calendarReads = 0;
+    await withWorker(
+      {
+        listBrokerPositions: async () => {
+          reads += 1;
+          return listed;
+        },
+        marketCalendar: async () => {
+          calendarReads += 1;
+          return calendar;
+        },
+        pollMarketData: async () => pollResult(),
+      },
+      async (taskQueue) => {
+        const { handle, monitorId } = await startWatch(taskQueue, {
+          reconcileSeconds: 60,
+          monitorSettings: { ...monitorSettings(), pollIntervalSeconds: 60 },
+        });
+        const closed = await until(
+          () => handle.query(positionsStateQuery),
+          (v) => v.market !== null,
+          100,
+        );
+        expect(closed.market).toEqual({
+          open: false,
+          reason: 'holiday (Test Day)',
+          nextChangeAt: new Date(tomorrow).toISOString(),
+          reconcileSeconds: 900,
+          calendarError: null,
+        });
+        const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+        expect(meta.currentDetails).toContain('market closed (holiday (Test Day)): next open');
+
+        // An hour of the holiday: four reads at 15 min, where the regular cadence would have made sixty.
+        const before = reads;
+        await env.sleep(60 * 60_000);
+        expect(reads - before).toBeGreaterThanOrEqual(3);
+        expect(reads - before).toBeLessThanOrEqual(5);
+
+        // A fill still wakes the watch at once; the monitor it starts sleeps until the open, saying why.
+        listed = [position('AAPL', '10')];
+        await handle.signal(positionsChangedSignal, { symbol: 'AAPL', reason: 'fill' });
+        await until(
+          () => handle.query(positionsStateQuery),
+          (v) => v.monitors.AAPL?.status === 'running',
+          100,
+        );
+        started.push(monitorId('AAPL'));
+        const sleeping = await until(
+          () => env.client.workflow.getHandle(monitorId('AAPL')).query(monitorStateQuery),
+          (m) => m.state === 'outside_session',
+          100,
+        );
+        expect(sleeping.sessionWait).toMatchObject({ reason: 'holiday (Test Day)' });
+        // A position opened outside flowguard is found within the quarter hour.
+        listed = [...listed, position('MSFT', '3')];
+        await env.sleep(15 * 60_000 + 1000);
+        const found = await handle.query(positionsStateQuery);
+        expect(found.monitors.MSFT?.status).toBe('running');
+        started.push(monitorId('MSFT'));
+        expect(polls).toBe(0);
+
+        // Past the holiday: the session is open and the watch reads every minute again.
+        await env.sleep(tomorrow - (await env.currentTimeMs()) + 1000);
+        await until(
+          () => handle.query(positionsStateQuery),
+          (v) => v.market?.open === true,
+          1000,
+        );
+        const atOpen = reads;
+        await env.sleep(10 * 60_000);
+        expect(reads - atOpen).toBeGreaterThanOrEqual(8);
+        // Once for the holiday's New York day, at most once more for the next.
+        expect(calendarReads).toBeGreaterThanOrEqual(1);
+        expect(calendarReads).toBeLessThanOrEqual(2 * 3);
+        listed = [];
+        await handle.signal(stopWatchSignal, { stopMonitors: true });
+        await handle.result();
+      },
+    );
+  });
+
+  it('a failing calendar read never stops the watch: the configured sessions apply, the error is shown', async () => {
+    let calendarReads = 0;
+    await withWorker(
+      {
+        listBrokerPositions: async () => [],
+        marketCalendar: async () => {
+          calendarReads += 1;
+          throw ApplicationFailure.create({ message: 'PolygonUnavailable from the mock', type: 'PolygonUnavailable' });
+        },
+      },
+      async (taskQueue) => {
+        const { handle } = await startWatch(taskQueue, { reconcileSeconds: 60 });
+        const v = await until(
+          () => handle.query(positionsStateQuery),
+          (w) => w.market !== null && w.syncs >= 3,
+          10_000,
+        );
+        expect(v.market).toMatchObject({ open: true, reconcileSeconds: 60 });
+        expect(v.market?.calendarError).toMatch(/PolygonUnavailable from the mock/);
+        // Three attempts, then not again within the hour.
+        expect(calendarReads).toBe(3);
+        await handle.signal(stopWatchSignal, {});
         await handle.result();
       },
     );
