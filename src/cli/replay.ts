@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { type Command } from 'commander';
 import { type FlowAlert } from '../domain/detectors/alerts';
 import { formatAlertQualityReport } from '../domain/alert-quality';
-import { AppConfigSchema, resolveConfig } from '../domain/config';
+import { AppConfigSchema, CONFIG_ENV_VARS, CONFIG_FILE_ENV, resolveConfig } from '../domain/config';
 import { DetectorConfigSchema, type DetectorConfig } from '../domain/detectors/config';
 import { mergeStep, type MergeSide } from '../domain/market-data/merge';
 import { formatPriceE8 } from '../domain/market-data/price';
@@ -48,6 +48,15 @@ function readText(path: string, flag: string): string {
 
 /** Top-level keys of the app config file (FLOWGUARD_CONFIG); none of them is a detector setting. */
 const APP_CONFIG_KEYS: readonly string[] = Object.keys(AppConfigSchema.shape);
+
+/**
+ * The detector settings and the config file named in the environment (FLOWGUARD_DETECTOR_*, FLOWGUARD_CONFIG)
+ * that replay does not apply: the worker does, so a user tuning with them must be told that replay did not.
+ */
+export function ignoredSettingsFromEnv(env: NodeJS.ProcessEnv): string[] {
+  const names = CONFIG_ENV_VARS.filter((v) => v.path.startsWith('detectors.')).map((v) => v.name);
+  return [CONFIG_FILE_ENV, ...names].filter((n) => (env[n]?.trim() ?? '') !== '');
+}
 
 /**
  * Detector settings for replay from a JSON file: either a bare detector config ({"largeOrderSize": 20000}) or a
@@ -443,6 +452,12 @@ export function registerReplayCommand(program: Command): void {
     )
     .action(
       action(async (opts: ReplayOptions) => {
+        const ignored = ignoredSettingsFromEnv(process.env);
+        if (ignored.length > 0)
+          process.stderr.write(
+            `note: replay ignores ${ignored.join(', ')} from the environment (a replay depends on its files only); ` +
+              'put detector settings in a --config file\n',
+          );
         const result = await runReplay(opts);
         if (opts.json) printJson(replayJson(result));
         else process.stdout.write(formatTimeline(result));

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatTimeline, replayJson, runReplay, type ReplayRun } from '../../../src/cli/replay';
+import { formatTimeline, ignoredSettingsFromEnv, replayJson, runReplay, type ReplayRun } from '../../../src/cli/replay';
 
 // Issue 12 item 2: bad replay input used to read as an all-clear ("0 alert(s) / exit signal: none", exit 0).
 // Every malformed file is now exit 2, stdout empty, stderr naming the file, the line and what was wrong.
@@ -140,4 +140,42 @@ describe('rejections that leave some records standing are explained, not fatal',
       rule: 'must be > 0',
     });
   });
+});
+
+describe('settings in the environment', () => {
+  it('names the FLOWGUARD_DETECTOR_* variables and FLOWGUARD_CONFIG that replay does not apply', () => {
+    expect(ignoredSettingsFromEnv({ PATH: '/bin', FLOWGUARD_BROKER: 'paper' })).toEqual([]);
+    expect(
+      ignoredSettingsFromEnv({
+        FLOWGUARD_DETECTOR_LARGE_ORDER_PERCENTILE: '99.9',
+        FLOWGUARD_DETECTOR_LARGE_ORDER_SIZE: ' ',
+        FLOWGUARD_CONFIG: '/etc/flowguard.json',
+      }),
+    ).toEqual(['FLOWGUARD_CONFIG', 'FLOWGUARD_DETECTOR_LARGE_ORDER_PERCENTILE']);
+  });
+
+  it('the CLI says so on stderr and still replays on its files (exit 0)', async () => {
+    const run = await new Promise<Run>((resolve) =>
+      execFile(
+        process.execPath,
+        [
+          join(ROOT, 'bin/flowguard.js'),
+          'replay',
+          '--symbol',
+          'TSLA',
+          '--trades',
+          TRADES,
+          '--quotes',
+          QUOTES,
+          '--json',
+        ],
+        { timeout: 60_000, env: { ...process.env, FLOWGUARD_DETECTOR_LARGE_ORDER_PERCENTILE: '99.9' } },
+        (err, stdout, stderr) =>
+          resolve({ status: err === null ? 0 : ((err as { code?: number }).code ?? -1), stdout, stderr }),
+      ),
+    );
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(/^note: replay ignores FLOWGUARD_DETECTOR_LARGE_ORDER_PERCENTILE from the environment/);
+    expect(JSON.parse(run.stdout)).toHaveProperty('alerts');
+  }, 60_000);
 });
