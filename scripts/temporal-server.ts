@@ -23,7 +23,8 @@ async function main(): Promise<void> {
       throw new Error(`${what} ${p} is already in use (another Temporal server?); choose another, e.g. --port 7300`);
     }
   }
-  const dataDir = path.resolve(__dirname, '..', '.data');
+  // The same folder as the paper broker's store, so one variable moves all local state (tests use a temporary one).
+  const dataDir = path.resolve(process.env.FLOWGUARD_DATA_DIR || path.join(__dirname, '..', '.data'));
   fs.mkdirSync(dataDir, { recursive: true });
   const cli = await resolveTemporalCli();
   const server = await startDevServer({

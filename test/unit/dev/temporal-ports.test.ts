@@ -3,6 +3,8 @@
  * TEMPORAL_UI_PORT, then 7233 / 8233; a value that is not a port is refused naming where it came from.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { devServerPorts, freePort, parsePort } from '../../../src/dev/temporal-dev-server';
@@ -105,11 +107,15 @@ describe('npm run temporal', () => {
   (cli ? it : it.skip)('serves on the --port and --ui-port given (needs TEMPORAL_CLI)', async () => {
     const port = await freePort();
     const uiPort = await freePort();
+    // A database of its own: the repository's .data/temporal.sqlite may be held by a developer's `npm run temporal`.
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fg-temporal-ports-'));
     const { out } = await run(
       ['--port', String(port), '--ui-port', String(uiPort)],
-      { TEMPORAL_CLI: cli! },
+      { TEMPORAL_CLI: cli!, FLOWGUARD_DATA_DIR: dataDir },
       /export TEMPORAL_ADDRESS/,
     );
+    expect(fs.existsSync(path.join(dataDir, 'temporal.sqlite'))).toBe(true);
+    fs.rmSync(dataDir, { recursive: true, force: true });
     expect(out).toContain(`Temporal dev server on 127.0.0.1:${port}; Web UI at http://127.0.0.1:${uiPort}`);
     expect(out).toContain(`export TEMPORAL_ADDRESS=127.0.0.1:${port}`);
   });
