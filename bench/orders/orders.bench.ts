@@ -22,7 +22,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { createMemoryAuditLog } from '../../src/activities/audit';
 import { createAlpacaBroker } from '../../src/brokers/alpaca/alpaca-broker';
 import { AlpacaTradeUpdatesStream } from '../../src/brokers/alpaca/stream';
-import { type Broker, type BrokerOrderSnapshot, type LimitOrderRequest } from '../../src/brokers/broker';
+import { type Broker, type BrokerOrderSnapshot, type LimitOrderToPlace } from '../../src/brokers/broker';
 import { PaperBroker } from '../../src/brokers/paper/paper-broker';
 import { MemoryPaperStore } from '../../src/brokers/paper/store';
 import { createBrokerRegistry } from '../../src/brokers/registry';
@@ -164,7 +164,7 @@ class ArrivalRecordingBroker implements Broker {
   get name() {
     return this.inner.name;
   }
-  submitLimitOrder(req: LimitOrderRequest): Promise<BrokerOrderSnapshot> {
+  submitLimitOrder(req: LimitOrderToPlace): Promise<BrokerOrderSnapshot> {
     if (!this.arrivals.has(req.clientOrderId)) this.arrivals.set(req.clientOrderId, now());
     return this.inner.submitLimitOrder(req);
   }

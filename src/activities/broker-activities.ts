@@ -4,7 +4,7 @@ import {
   type BrokerName,
   type BrokerOrderSnapshot,
   type CancelResult,
-  type LimitOrderRequest,
+  type LimitOrderToPlace,
 } from '../brokers/broker';
 import { type OrderUpdateStreamFactory } from '../brokers/order-updates';
 import { isTerminalOrderState } from '../domain/orders/order-state';
@@ -31,7 +31,7 @@ export interface BrokerActivityDeps {
 
 export interface SubmitOrderInput {
   readonly broker: BrokerName;
-  readonly order: LimitOrderRequest;
+  readonly order: LimitOrderToPlace;
   /**
    * Look the order up by client order id before submitting: the order workflow sets it on every attempt after
    * one that may have reached the broker. Temporal's own retries of this activity always look first.

@@ -3,43 +3,21 @@
  * vocabulary onto it. Adapters never retry (Temporal owns retries): failures are BrokerError subclasses.
  */
 import Decimal from 'decimal.js';
-import { z } from 'zod';
 import { type OrderState } from '../domain/orders/order-state';
-import { parseOrThrow } from '../domain/validation';
 
 export * from './errors';
 
 // The order vocabulary is the domain's; brokers speak it too.
-import { BrokerName, TimeInForce } from '../domain/orders/order-request';
+import { BrokerName, TimeInForce, type LimitOrderToPlace } from '../domain/orders/order-request';
 import { OrderSide } from '../domain/orders/pricing';
 export { BrokerName, OrderSide, TimeInForce };
 
-const DECIMAL = /^\d+(\.\d+)?$/;
-
-export const LimitOrderRequestSchema = z.object({
-  // Alpaca allows up to 128 characters; printable ASCII keeps it safe in URLs, headers and file keys.
-  clientOrderId: z
-    .string()
-    .min(1, 'must not be empty')
-    .max(128, 'must be at most 128 characters')
-    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
-  symbol: z.string().regex(/^[A-Z]{1,6}(\.[A-Z]{1,2})?$/, 'must be an equity ticker like TSLA or BRK.B'),
-  side: z.enum(['buy', 'sell'], { message: 'must be buy or sell' }),
-  quantity: z
-    .number({ message: 'must be a positive integer' })
-    .int('must be a positive integer')
-    .positive('must be a positive integer'),
-  limitPrice: z
-    .string({ message: 'must be a decimal string' })
-    .regex(DECIMAL, 'must be a decimal string like 249.93')
-    .refine((s) => new Decimal(s).gt(0), 'must be greater than 0'),
-  timeInForce: z.enum(['day', 'gtc'], { message: 'must be day or gtc' }),
-});
-export type LimitOrderRequest = z.output<typeof LimitOrderRequestSchema>;
-
-export function parseLimitOrderRequest(input: unknown): LimitOrderRequest {
-  return parseOrThrow(LimitOrderRequestSchema, input, 'order');
-}
+/**
+ * What an adapter is asked to place is the domain's prepared order (its broker fields): one order shape and one
+ * set of field rules (symbol, client order id, quantity, price) from the request to the broker, checked again at
+ * this boundary by parseLimitOrderToPlace. Vendor replies keep their own schemas in each adapter.
+ */
+export { parseLimitOrderToPlace, type LimitOrderToPlace } from '../domain/orders/order-request';
 
 export interface BrokerExecution {
   /** Broker execution id: the key for ignoring duplicate fills. */
@@ -116,7 +94,7 @@ export interface BrokerPosition {
 export interface Broker {
   readonly name: BrokerName;
   /** Places a limit order. Never retries; on an unknown outcome use submitIdempotently. */
-  submitLimitOrder(req: LimitOrderRequest): Promise<BrokerOrderSnapshot>;
+  submitLimitOrder(order: LimitOrderToPlace): Promise<BrokerOrderSnapshot>;
   /** Null when the broker holds no order with this client order id. */
   getOrderByClientOrderId(clientOrderId: string): Promise<BrokerOrderSnapshot | null>;
   /** Throws OrderNotFound when the id is unknown. */

@@ -4,7 +4,7 @@
  * the order up by client order id — never by submitting under a new id. A retried submit reuses the same
  * client order id, so the broker's own uniqueness check is the second line of defence.
  */
-import { type Broker, type BrokerOrderSnapshot, type LimitOrderRequest } from './broker';
+import { type Broker, type BrokerOrderSnapshot, type LimitOrderToPlace } from './broker';
 import { BrokerUnavailable, DuplicateClientOrderId, isBrokerError } from './errors';
 
 export const SubmitResolution = {
@@ -34,7 +34,7 @@ export interface SubmitIdempotentlyResult {
 
 export async function submitIdempotently(
   broker: Broker,
-  req: LimitOrderRequest,
+  req: LimitOrderToPlace,
   options: SubmitIdempotentlyOptions = {},
 ): Promise<SubmitIdempotentlyResult> {
   if (options.lookupFirst === true) {

@@ -5,7 +5,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../config/load-config';
 import { orderSettingsFromConfig } from '../config/order-settings';
 import { assertWithinOrderLimits, DEFAULT_ORDER_LIMITS, type OrderLimits } from '../domain/orders/order-limits';
-import { prepareLimitOrder, type BrokerName } from '../domain/orders/order-request';
+import {
+  prepareLimitOrder,
+  type BrokerName,
+  type OrderRequestInput,
+  type PreparedOrderToPlace,
+} from '../domain/orders/order-request';
 import { BROKER_NAMES_TEXT, parseBrokerName } from '../brokers/registry';
 import { isTerminalOrderState, type OrderState } from '../domain/orders/order-state';
 import { ValidationError, type ValidationIssue } from '../domain/validation';
@@ -19,7 +24,6 @@ import {
   type CancelAllRun,
   type DeskInput,
   type DeskView,
-  type PlaceOrderRequest,
   type PlaceOrderResult,
 } from '../workflows/desk';
 import { cancelOrderSignal, orderStatusQuery, type OrderSettings, type OrderStatus } from '../workflows/order';
@@ -136,16 +140,17 @@ function rethrowDeskFailure(err: unknown): never {
 }
 
 /**
- * The desk request for an order, validated by the same domain code the desk runs: invalid input fails here,
- * before anything reaches Temporal. An order over the configured size limits (orders.maxQuantity,
- * orders.maxNotional) is refused here too, naming the setting.
+ * The order, priced: the one time a limit price is computed on its way to the broker. Invalid input, and an order
+ * over the configured size limits (orders.maxQuantity, orders.maxNotional, naming the setting), fail here with a
+ * ValidationError, before anything reaches Temporal. The desk checks this prepared order and does not price it
+ * again (src/workflows/desk.ts); the order workflow submits it as it is.
  */
-export function buildOrderRequest(
+export function prepareOrder(
   opts: PlaceOrderOptions,
   settings: OrderSettings,
   limits: OrderLimits = DEFAULT_ORDER_LIMITS,
-): PlaceOrderRequest['request'] {
-  const request: PlaceOrderRequest['request'] = {
+): PreparedOrderToPlace {
+  const request: OrderRequestInput & { readonly clientOrderId: string } = {
     symbol: opts.symbol,
     side: opts.side as 'buy' | 'sell',
     quantity: numeric(opts.quantity),
@@ -159,27 +164,53 @@ export function buildOrderRequest(
     broker: brokerOf(opts.broker),
     clientOrderId: opts.clientOrderId ?? `fg-${randomUUID()}`,
   };
-  assertWithinOrderLimits(prepareLimitOrder(request, settings.pricing), limits);
-  return request;
+  const prepared = { ...prepareLimitOrder(request, settings.pricing), clientOrderId: request.clientOrderId };
+  assertWithinOrderLimits(prepared, limits);
+  return prepared;
 }
 
+/** Where a prepared order goes: the desk of its broker and this account. */
+export interface PlaceTarget {
+  readonly account?: string;
+  /** The client order id was generated for this placement (see PlaceOrderOptions.clientOrderIdGenerated). */
+  readonly clientOrderIdGenerated: boolean;
+}
+
+/** Prices the order (prepareOrder) and places it: the API form of `flowguard order place`. */
 export async function placeOrder(
   ctx: CliContext,
   opts: PlaceOrderOptions,
   configured?: OrderSettings,
   limits?: OrderLimits,
 ): Promise<PlacedOrder> {
-  const broker = brokerOf(opts.broker);
   const config = configured && limits ? undefined : await loadConfig();
   const settings = configured ?? orderSettingsFromConfig(config!.orders);
-  const request = buildOrderRequest(opts, settings, limits ?? config!.orders);
+  const prepared = prepareOrder(opts, settings, limits ?? config!.orders);
   const clientOrderIdGenerated = opts.clientOrderId === undefined || opts.clientOrderIdGenerated === true;
+  return placePrepared(
+    ctx,
+    prepared,
+    { clientOrderIdGenerated, ...(opts.account ? { account: opts.account } : {}) },
+    settings,
+  );
+}
 
+/**
+ * Hands an order priced by prepareOrder to its desk (started with `settings` when it is not running) and
+ * returns it with the order workflow's state. Prices nothing: the update carries the prepared order only.
+ */
+export async function placePrepared(
+  ctx: CliContext,
+  prepared: PreparedOrderToPlace,
+  target: PlaceTarget,
+  settings: OrderSettings,
+): Promise<PlacedOrder> {
+  const { clientOrderIdGenerated } = target;
   let placed;
   try {
     placed = await ctx.client.workflow.executeUpdateWithStart(placeOrderUpdate, {
-      args: [{ request, pricing: settings.pricing, ...(clientOrderIdGenerated ? { clientOrderIdGenerated } : {}) }],
-      startWorkflowOperation: deskStart(ctx, broker, accountOf(opts.account), settings),
+      args: [{ prepared, ...(clientOrderIdGenerated ? { clientOrderIdGenerated } : {}) }],
+      startWorkflowOperation: deskStart(ctx, prepared.broker, accountOf(target.account), settings),
     });
   } catch (err) {
     rethrowDeskFailure(err);
@@ -349,20 +380,20 @@ export function registerOrderCommands(program: Command, order: Command): void {
         const settings = orderSettingsFromConfig(config.orders);
         // Validated before connecting: bad input (and an order over the size limits) is exit 2 even with
         // Temporal down.
-        const request = buildOrderRequest(opts, settings, config.orders);
-        if (opts.protect && request.side !== 'buy')
+        const prepared = prepareOrder(opts, settings, config.orders);
+        if (opts.protect && prepared.side !== 'buy')
           throw new UsageError('protect: only a BUY opens a position to protect');
         if (opts.autoExit && !opts.protect) throw new UsageError('auto-exit: only with --protect');
         // The same generated id goes to the desk, marked as generated: the caller gave none of its own.
         const clientOrderIdGenerated = opts.clientOrderId === undefined;
         const placed = await withTemporal(async (ctx) => {
           // Told before the order exists, so the fill's wake-up already finds the mode asked for.
-          if (opts.protect) await protectPosition(ctx, { ...opts, symbol: request.symbol });
-          return placeOrder(
+          if (opts.protect) await protectPosition(ctx, { ...opts, symbol: prepared.symbol });
+          return placePrepared(
             ctx,
-            { ...opts, clientOrderId: request.clientOrderId, clientOrderIdGenerated },
+            prepared,
+            { clientOrderIdGenerated, ...(opts.account ? { account: opts.account } : {}) },
             settings,
-            config.orders,
           );
         });
         if (opts.json)

@@ -42,7 +42,7 @@ import {
   type BrokerName,
   type OrderPricingConfig,
   type OrderRequestInput,
-  type PreparedLimitOrder,
+  type PreparedOrderToPlace,
 } from '../domain/orders/order-request';
 import { ValidationError } from '../domain/validation';
 import { WorkflowIds } from '../shared/contracts';
@@ -84,15 +84,24 @@ export interface DeskInput {
 }
 
 export interface PlaceOrderRequest {
-  /** Raw order request (validated and priced once, by the desk). */
-  readonly request: OrderRequestInput & { readonly clientOrderId: string };
+  /**
+   * The order as its caller priced it (domain prepareLimitOrder, run once outside the workflow, as the CLI does):
+   * the desk checks it (checkPreparedOrder) and never prices it again. Its price is in the desk's history, so
+   * a replay after a pricing change still decides on the price the caller showed and the broker holds.
+   */
+  readonly prepared?: PreparedOrderToPlace;
+  /**
+   * A raw order request, priced once by the desk (in the handler, not the validator): the position monitor's
+   * protective exit signals one, and updates from clients older than `prepared` send one. Ignored with `prepared`.
+   */
+  readonly request?: OrderRequestInput & { readonly clientOrderId: string };
   /**
    * True when the caller gave no client order id and one was generated for it (the CLI's `fg-<uuid>`): only
    * then may an open order with the same intent stand in for this one. A caller's own id is its identity
    * and is never mapped onto another order.
    */
   readonly clientOrderIdGenerated?: boolean;
-  /** Pricing configuration resolved by the caller (strategies, offsets); defaults to the desk's. */
+  /** With `request` only: pricing resolved by the caller (strategies, offsets); defaults to the desk's. */
   readonly pricing?: OrderPricingConfig;
   /** Workflow to notify when the order is terminal (e.g. a position monitor). */
   readonly requesterWorkflowId?: string;
@@ -280,22 +289,54 @@ class Desk {
     return `${this.broker}:${this.account}`;
   }
 
-  private prepare(req: PlaceOrderRequest): PreparedLimitOrder {
-    return asValidationFailure(() =>
-      orderRequests().prepareLimitOrder({ ...req.request, broker: this.broker }, req.pricing ?? this.settings.pricing),
+  /**
+   * Price once. An update's validator does not run on replay, so nothing it computes can be used by the handler;
+   * pricing in both (as the desk did) computed every price twice, and a replay after a pricing change repriced.
+   * So a caller that can (the CLI) prepares the order outside the workflow and the desk only checks it here,
+   * without pricing: a bad order is refused before it is accepted and leaves nothing in the desk's history. A
+   * raw request (the monitor's signal, older clients) is priced by the handler alone (`preparedFor`); a pricing
+   * failure then fails the accepted update with the same ValidationError (UpdateAccepted and UpdateCompleted
+   * events in history), which the caller sees as it saw the validator's refusal.
+   */
+  private validate(req: PlaceOrderRequest): void {
+    refuseIf(() => this.book.assertAccepting());
+    if (req.prepared === undefined && req.request === undefined) {
+      throw ApplicationFailure.create({
+        message: 'prepared: is required (the order as priced by domain prepareLimitOrder)',
+        type: 'ValidationError',
+        nonRetryable: true,
+        details: [[{ field: 'prepared', rule: 'is required' }]],
+      });
+    }
+    if (req.prepared !== undefined) this.checkLimits(this.checkPrepared(req.prepared));
+  }
+
+  /** The caller's prepared order, checked without pricing it again (domain checkPreparedOrder). */
+  private checkPrepared(prepared: PreparedOrderToPlace): PreparedOrderToPlace {
+    return asValidationFailure(() => orderRequests().checkPreparedOrder(prepared, this.broker));
+  }
+
+  private checkLimits(prepared: PreparedOrderToPlace): void {
+    const { limits } = this.settings;
+    if (!limits) return;
+    asValidationFailure(() =>
+      orderLimits().assertWithinOrderLimits({ quantity: prepared.quantity, limitPrice: prepared.limitPrice }, limits),
     );
   }
 
-  /** Runs only when an update is accepted (never on replay), so checks may grow without breaking histories. */
-  private validate(req: PlaceOrderRequest): void {
-    refuseIf(() => this.book.assertAccepting());
-    const prepared = this.prepare(req);
-    const { limits } = this.settings;
-    if (limits) {
-      asValidationFailure(() =>
-        orderLimits().assertWithinOrderLimits({ quantity: prepared.quantity, limitPrice: prepared.limitPrice }, limits),
-      );
-    }
+  /**
+   * The order to place: a prepared one as it came (checked by the validator, which replay skips: re-checking
+   * here could decide differently after a rule change), or a raw request priced now, the one time it is priced.
+   */
+  private preparedFor(req: PlaceOrderRequest): PreparedOrderToPlace {
+    if (req.prepared !== undefined) return req.prepared;
+    const request = req.request!;
+    const prepared = asValidationFailure(() =>
+      orderRequests().prepareLimitOrder({ ...request, broker: this.broker }, req.pricing ?? this.settings.pricing),
+    );
+    const toPlace = { ...prepared, clientOrderId: request.clientOrderId };
+    this.checkLimits(toPlace);
+    return toPlace;
   }
 
   /**
@@ -330,12 +371,15 @@ class Desk {
   }
 
   private async place(req: PlaceOrderRequest): Promise<PlaceOrderResult> {
+    return this.placePrepared(req, this.preparedFor(req));
+  }
+
+  private async placePrepared(req: PlaceOrderRequest, prepared: PreparedOrderToPlace): Promise<PlaceOrderResult> {
     const { broker, book } = this;
-    const prepared = this.prepare(req);
     // Before every check below, so they and the registration run in one step with nothing in between. Not
     // awaited at all where it does not apply: a replayed old history must reach startChild in the same step.
     if (broker !== 'paper' && patched('desk-broker-availability-activity')) await this.ensureBrokerConfigured();
-    const clientOrderId = req.request.clientOrderId;
+    const { clientOrderId } = prepared;
     const existing = refuseIf(() => book.existingFor({ ...req, clientOrderId }, prepared, patched));
     if (existing) return existing;
     // Checked again here: a cancelAll may have been handled while this update waited for its turn.
@@ -360,7 +404,7 @@ class Desk {
         staticSummary: `${prepared.side.toUpperCase()} ${prepared.quantity} ${prepared.symbol} limit ${prepared.limitPrice} (${broker})`,
         args: [
           {
-            request: { ...req.request, broker },
+            request: req.request ? { ...req.request, broker } : requestOf(prepared),
             prepared,
             settings: this.settings,
             deskWorkflowId: workflowInfo().workflowId,
@@ -387,16 +431,19 @@ class Desk {
   /** placeOrder by signal: a refusal is told to the requester as a rejected order. */
   private async placeBySignal(req: PlaceOrderRequest): Promise<void> {
     try {
+      // No validator on a signal: the same checks, then the one pricing of a raw request.
       this.validate(req);
-      await this.place(req);
+      await this.placePrepared(req, this.preparedFor(req));
     } catch (err) {
       if (!req.requesterWorkflowId) return;
       const failure = err instanceof ApplicationFailure ? err : null;
+      const order = req.prepared ?? req.request;
+      const clientOrderId = order?.clientOrderId ?? 'unknown';
       await getExternalWorkflowHandle(req.requesterWorkflowId).signal(orderTerminalSignal, {
-        clientOrderId: req.request.clientOrderId,
-        workflowId: WorkflowIds.order(req.request.clientOrderId),
-        symbol: req.request.symbol,
-        side: req.request.side,
+        clientOrderId,
+        workflowId: WorkflowIds.order(clientOrderId),
+        symbol: order?.symbol ?? '',
+        side: order?.side ?? 'sell',
         state: 'rejected',
         brokerOrderId: null,
         filledQuantity: 0,
@@ -566,6 +613,23 @@ function refuseIf<T>(rule: () => T): T {
     }
     throw err;
   }
+}
+
+/** The order workflow's `request` for an order that came prepared: its fields, for status and search attributes. */
+function requestOf(prepared: PreparedOrderToPlace): OrderRequestInput & { readonly clientOrderId: string } {
+  return {
+    symbol: prepared.symbol,
+    side: prepared.side,
+    quantity: prepared.quantity,
+    referencePrice: prepared.referencePrice,
+    offsetMode: prepared.offsetMode,
+    offset: prepared.offset,
+    maxSlippagePct: prepared.maxSlippagePct,
+    ...(prepared.strategy !== undefined ? { strategy: prepared.strategy } : {}),
+    timeInForce: prepared.timeInForce,
+    broker: prepared.broker,
+    clientOrderId: prepared.clientOrderId,
+  };
 }
 
 function now(): string {

@@ -16,7 +16,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BrokerOrderSnapshot, LimitOrderRequest } from '../brokers/broker';
+import type { BrokerOrderSnapshot, LimitOrderToPlace } from '../brokers/broker';
 import type { createBrokerActivities } from '../activities/broker-activities';
 import { type OrderEvent, type OrderRecord } from '../domain/orders/order-machine';
 import {
@@ -77,9 +77,9 @@ export interface OrderSettings {
 export interface OrderWorkflowInput {
   readonly request: OrderRequestInput & { readonly clientOrderId: string };
   /**
-   * The order as the desk priced it (limit price, tick, intent key). Submitted as it is and never recomputed,
-   * so a pricing change deployed while the order is in flight (or between two runs of it) cannot move its price
-   * or its identity away from what the broker holds.
+   * The order as it was priced, once, by the desk's caller (limit price, tick, intent key). Submitted as it is and
+   * never recomputed, so a pricing change deployed while the order is in flight (or between two runs of it) cannot
+   * move its price or its identity away from what the broker holds.
    */
   readonly prepared?: PreparedLimitOrder;
   /** Only for runs started before `prepared` existed: the pricing they were priced with. */
@@ -183,7 +183,7 @@ const PUBLISH_ONCE_PATCH = 'order-search-attributes-once';
 const FILL_WAKES_POSITIONS_PATCH = 'order-fill-wakes-positions';
 
 /**
- * One order's life: submit the order the desk prepared exactly once (the client order id is the broker's
+ * One order's life: submit the prepared order the desk hands over exactly once (the client order id is the broker's
  * idempotency key), follow fills from broker updates with polling as the fallback, honour cancels — a fill
  * that races the cancel is applied — and tell the desk and the requester how it ended. The life cycle's rules
  * are the order machine (src/domain/orders/order-machine.ts); this is the shell that calls the broker.
@@ -540,7 +540,7 @@ class OrderRun {
    * Submits until the broker acknowledges, refuses, or the attempts run out, then resolves an unknown outcome by
    * lookup. Returns the broker's order, or null when the broker has none (and cannot get one any more).
    */
-  private async submitWithAttempts(brokerOrder: LimitOrderRequest): Promise<BrokerOrderSnapshot | null> {
+  private async submitWithAttempts(brokerOrder: LimitOrderToPlace): Promise<BrokerOrderSnapshot | null> {
     const { progress, settings } = this;
     while (!progress.stopped) {
       if (this.cancelRequested || progress.attempts >= settings.retry.maximumAttempts) {

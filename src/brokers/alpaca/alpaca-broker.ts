@@ -9,11 +9,11 @@ import {
   type BrokerOrderSnapshot,
   type BrokerPosition,
   type CancelResult,
-  type LimitOrderRequest,
+  type LimitOrderToPlace,
   BrokerName,
   CancelOutcome,
   notCancellableReason,
-  parseLimitOrderRequest,
+  parseLimitOrderToPlace,
 } from '../broker';
 import {
   type BrokerError,
@@ -70,8 +70,8 @@ export class AlpacaBroker implements Broker {
     return new AlpacaBroker(alpacaConfigFromEnv(env));
   }
 
-  async submitLimitOrder(input: LimitOrderRequest): Promise<BrokerOrderSnapshot> {
-    const req = parseLimitOrderRequest(input);
+  async submitLimitOrder(input: LimitOrderToPlace): Promise<BrokerOrderSnapshot> {
+    const req = parseLimitOrderToPlace(input);
     const body: AlpacaOrderRequestBody = {
       symbol: req.symbol,
       qty: String(req.quantity),

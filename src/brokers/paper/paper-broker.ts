@@ -21,12 +21,12 @@ import {
   type BrokerOrderSnapshot,
   type BrokerPosition,
   type CancelResult,
-  type LimitOrderRequest,
+  type LimitOrderToPlace,
   BrokerName,
   CancelOutcome,
   averagePrice,
   notCancellableReason,
-  parseLimitOrderRequest,
+  parseLimitOrderToPlace,
 } from '../broker';
 import { DuplicateClientOrderId, InvalidPrice, OrderNotFound } from '../errors';
 import { type FillContext, fillAgainstQuote, fillAgainstTrades, remaining } from './matching';
@@ -140,8 +140,8 @@ export class PaperBroker implements Broker {
     return this.market.fillsAgainst;
   }
 
-  async submitLimitOrder(input: LimitOrderRequest): Promise<BrokerOrderSnapshot> {
-    const req = parseLimitOrderRequest(input);
+  async submitLimitOrder(input: LimitOrderToPlace): Promise<BrokerOrderSnapshot> {
+    const req = parseLimitOrderToPlace(input);
     if (!isOnTickGrid(req.limitPrice)) {
       throw new InvalidPrice({
         broker: this.name,
@@ -405,7 +405,7 @@ function isTerminalStatus(status: PaperStatus): boolean {
   return isTerminalOrderState(STATUS_TO_STATE[status]);
 }
 
-function sameIntent(order: PaperOrderRecord, req: LimitOrderRequest): boolean {
+function sameIntent(order: PaperOrderRecord, req: LimitOrderToPlace): boolean {
   return (
     order.symbol === req.symbol &&
     order.side === req.side &&

@@ -11,11 +11,11 @@ import {
   type BrokerOrderSnapshot,
   type BrokerPosition,
   type CancelResult,
-  type LimitOrderRequest,
+  type LimitOrderToPlace,
   BrokerName,
   CancelOutcome,
   notCancellableReason,
-  parseLimitOrderRequest,
+  parseLimitOrderToPlace,
 } from '../broker';
 import {
   type BrokerError,
@@ -84,8 +84,8 @@ export class RobinhoodBroker implements Broker {
     return refIdForClientOrderId(clientOrderId);
   }
 
-  async submitLimitOrder(input: LimitOrderRequest): Promise<BrokerOrderSnapshot> {
-    const req = parseLimitOrderRequest(input);
+  async submitLimitOrder(input: LimitOrderToPlace): Promise<BrokerOrderSnapshot> {
+    const req = parseLimitOrderToPlace(input);
     const [account, instrument] = await Promise.all([this.resolveAccountUrl(), this.resolveInstrumentUrl(req.symbol)]);
     const refId = refIdForClientOrderId(req.clientOrderId);
     this.clientOrderIdByRefId.set(refId, req.clientOrderId);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseOrThrow, ValidationError } from '../validation';
+import { parseOrThrow, ValidationError, type ValidationIssue } from '../validation';
 import {
   MaxSlippagePctSchema,
   OffsetModeSchema,
@@ -9,8 +9,8 @@ import {
   type OrdersConfig,
   type PricingDefaults,
 } from './config';
-import { canonicalDecimal, PriceStringSchema } from './money';
-import { computeLimitPrice, OrderSide } from './pricing';
+import { canonicalDecimal, Money, PriceStringSchema } from './money';
+import { computeLimitPrice, isOnTickGrid, OrderSide } from './pricing';
 
 /** 1–5 uppercase letters, optionally one class suffix (BRK.B). Options, lowercase and digits are refused. */
 export const EQUITY_SYMBOL = /^[A-Z]{1,5}(\.[A-Z])?$/;
@@ -48,12 +48,15 @@ export const ClientOrderIdSchema = z
 
 export const TimeInForce = { Day: 'day', Gtc: 'gtc' } as const;
 export type TimeInForce = (typeof TimeInForce)[keyof typeof TimeInForce];
+export const TimeInForceSchema = z.enum([TimeInForce.Day, TimeInForce.Gtc], { message: 'must be day or gtc' });
 
 /** The brokers' names; what each is and how it is built is the broker list in src/brokers/registry.ts. */
 export const BrokerName = { Paper: 'paper', Alpaca: 'alpaca', Robinhood: 'robinhood' } as const;
 export type BrokerName = (typeof BrokerName)[keyof typeof BrokerName];
 const BROKER_NAME_LIST: readonly string[] = Object.values(BrokerName);
 const BROKER_NAMES_TEXT = `${BROKER_NAME_LIST.slice(0, -1).join(', ')} or ${BROKER_NAME_LIST.at(-1)}`;
+
+const BrokerNameSchema = z.enum(BrokerName, { message: `must be ${BROKER_NAMES_TEXT}` });
 
 /** flowguard places limit orders only; the others are named so the refusal can be specific. */
 export const LIMIT_ORDER_TYPE = 'limit';
@@ -81,8 +84,8 @@ export const OrderRequestSchema = z
     maxSlippagePct: MaxSlippagePctSchema.optional(),
     strategy: z.string({ message: 'must be a string' }).min(1, 'must not be empty').optional(),
     clientOrderId: ClientOrderIdSchema.optional(),
-    timeInForce: z.enum([TimeInForce.Day, TimeInForce.Gtc], { message: 'must be day or gtc' }).default(TimeInForce.Day),
-    broker: z.enum(BrokerName, { message: `must be ${BROKER_NAMES_TEXT}` }).default(BrokerName.Paper),
+    timeInForce: TimeInForceSchema.default(TimeInForce.Day),
+    broker: BrokerNameSchema.default(BrokerName.Paper),
   })
   .strict();
 export type OrderRequestInput = z.input<typeof OrderRequestSchema>;
@@ -162,6 +165,121 @@ export function prepareLimitOrder(request: unknown, orders: OrderPricingConfig):
     timeInForce: req.timeInForce,
     broker: req.broker,
     intentKey: normalizedIntentKey(req.symbol, req.side, limitPrice, req.quantity),
+  };
+}
+
+/** A prepared order and the client order id it is placed under: what the desk registers and its order submits. */
+export type PreparedOrderToPlace = PreparedLimitOrder & { readonly clientOrderId: string };
+
+/**
+ * What a broker adapter is asked to place: the prepared order's own fields under the domain's rules, never priced
+ * again. A PreparedOrderToPlace is one as it is.
+ */
+export type LimitOrderToPlace = Pick<
+  PreparedOrderToPlace,
+  'clientOrderId' | 'symbol' | 'side' | 'quantity' | 'limitPrice' | 'timeInForce'
+>;
+
+/** Whole shares as a number: a prepared order has already read the text a person typed. */
+const SharesSchema = z
+  .number({ message: 'must be a positive integer' })
+  .int('must be a positive integer')
+  .positive('must be a positive integer');
+
+const LimitOrderToPlaceSchema = z.object({
+  clientOrderId: ClientOrderIdSchema,
+  symbol: SymbolSchema,
+  side: OrderSideSchema,
+  quantity: SharesSchema,
+  limitPrice: PriceStringSchema,
+  timeInForce: TimeInForceSchema,
+});
+
+/**
+ * Checks an order handed to a broker adapter, with the same symbol, side, quantity, price and time-in-force rules
+ * as the request it was prepared from; other fields of a prepared order are dropped. The tick grid is left to the
+ * venue (a broker answers InvalidPrice). Throws ValidationError naming `order.<field>` and the rule.
+ */
+export function parseLimitOrderToPlace(input: unknown): LimitOrderToPlace {
+  return parseOrThrow(LimitOrderToPlaceSchema, input, 'order');
+}
+
+/** A configuration decimal as prepareLimitOrder leaves it: text (never a number) that `rules` accepts. */
+function decimalText(rules: z.ZodType) {
+  return z.string({ message: 'must be a decimal string' }).superRefine((s, ctx) => {
+    const checked = rules.safeParse(s);
+    if (!checked.success)
+      for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+  });
+}
+
+const PreparedOrderSchema = LimitOrderToPlaceSchema.extend({
+  type: z.literal(LIMIT_ORDER_TYPE, { message: 'must be limit' }),
+  referencePrice: PriceStringSchema,
+  offsetMode: OffsetModeSchema,
+  offset: decimalText(OffsetSchema),
+  maxSlippagePct: decimalText(MaxSlippagePctSchema),
+  strategy: z.string({ message: 'must be a string' }).min(1, 'must not be empty').optional(),
+  broker: BrokerNameSchema,
+  intentKey: z.string({ message: 'must be a string' }),
+}).strict();
+
+/**
+ * The desk's check of an order its caller prepared (prepareLimitOrder, run once, outside the workflow): the
+ * fields' rules, then what pricing guarantees of its result, without pricing again: the limit on the Rule 612
+ * tick grid, on the safe side of the reference (a buy at or below it, a sell at or above it) and within
+ * maxSlippagePct of it, the intent key that of these fields, and the broker the desk's own. Pricing is not redone
+ * on purpose: the price in the request is the one the caller showed and the broker will hold, and a desk that
+ * repriced would decide on a price from a different pricing code or configuration than the caller's.
+ * Throws ValidationError naming `prepared.<field>` and the rule.
+ */
+export function checkPreparedOrder(input: unknown, broker: BrokerName): PreparedOrderToPlace {
+  const order = parseOrThrow(PreparedOrderSchema, input, 'prepared');
+  const issues: ValidationIssue[] = [];
+  if (order.broker !== broker) {
+    issues.push({ field: 'prepared.broker', rule: `must be ${broker}, the desk's broker (was ${order.broker})` });
+  }
+  const limit = new Money(order.limitPrice);
+  const ref = new Money(order.referencePrice);
+  if (!isOnTickGrid(limit)) {
+    issues.push({
+      field: 'prepared.limitPrice',
+      rule: `must be on the Rule 612 tick grid ($0.01 at or above $1.00, $0.0001 below): ${order.limitPrice} is not`,
+    });
+  }
+  const buy = order.side === OrderSide.Buy;
+  if (buy ? limit.gt(ref) : limit.lt(ref)) {
+    issues.push({
+      field: 'prepared.limitPrice',
+      rule: `a ${order.side} limit must not be ${buy ? 'above' : 'below'} referencePrice ${order.referencePrice} (was ${order.limitPrice})`,
+    });
+  }
+  if (limit.sub(ref).abs().div(ref).mul(100).gt(order.maxSlippagePct)) {
+    issues.push({
+      field: 'prepared.limitPrice',
+      rule: `must be within maxSlippagePct ${order.maxSlippagePct}% of referencePrice ${order.referencePrice} (was ${order.limitPrice})`,
+    });
+  }
+  const intentKey = normalizedIntentKey(order.symbol, order.side, order.limitPrice, order.quantity);
+  if (order.intentKey !== intentKey) {
+    issues.push({ field: 'prepared.intentKey', rule: `must be ${intentKey}, this order's (was ${order.intentKey})` });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return {
+    symbol: order.symbol,
+    side: order.side,
+    quantity: order.quantity,
+    type: order.type,
+    referencePrice: order.referencePrice,
+    limitPrice: order.limitPrice,
+    offsetMode: order.offsetMode,
+    offset: order.offset,
+    maxSlippagePct: order.maxSlippagePct,
+    ...(order.strategy !== undefined ? { strategy: order.strategy } : {}),
+    clientOrderId: order.clientOrderId,
+    timeInForce: order.timeInForce,
+    broker: order.broker,
+    intentKey: order.intentKey,
   };
 }
 

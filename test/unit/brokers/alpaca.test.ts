@@ -3,7 +3,7 @@ import { type AddressInfo } from 'node:net';
 import { AlpacaBroker } from '../../../src/brokers/alpaca/alpaca-broker';
 import { alpacaConfigFromEnv } from '../../../src/brokers/alpaca/config';
 import { type AlpacaTradeUpdateEvent, AlpacaTradeUpdatesStream } from '../../../src/brokers/alpaca/stream';
-import { type LimitOrderRequest } from '../../../src/brokers/broker';
+import { type LimitOrderToPlace } from '../../../src/brokers/broker';
 import {
   BrokerBadResponse,
   BrokerError,
@@ -21,7 +21,7 @@ import { submitIdempotently } from '../../../src/brokers/submit-idempotently';
 import { ALPACA_REFUSALS, AlpacaStandIn } from '../../support/alpaca-stand-in';
 import { type BrokerRefusal } from '../../support/broker-faults';
 
-const order = (over: Partial<LimitOrderRequest> = {}): LimitOrderRequest => ({
+const order = (over: Partial<LimitOrderToPlace> = {}): LimitOrderToPlace => ({
   clientOrderId: `fg-${Math.random().toString(36).slice(2)}`,
   symbol: 'TSLA',
   side: 'buy',

@@ -19,7 +19,7 @@ import {
 import { ValidationError } from '../../../src/domain/validation';
 import { parseRetryAfter, parseThrottleSeconds } from '../../../src/brokers/http';
 import { refIdForClientOrderId, uuidV5 } from '../../../src/brokers/robinhood/ref-id';
-import { averagePrice, parseLimitOrderRequest } from '../../../src/brokers/broker';
+import { averagePrice, parseLimitOrderToPlace } from '../../../src/brokers/broker';
 import { canonicalDecimal } from '../../../src/domain/orders/money';
 import { isOnTickGrid } from '../../../src/domain/orders/pricing';
 
@@ -141,7 +141,7 @@ describe('ref_id derivation', () => {
 });
 
 describe('order request and money helpers', () => {
-  it('validates the neutral limit order request with named rules', () => {
+  it('checks an order to place with the field rules of the domain, named', () => {
     const ok = {
       clientOrderId: 'c1',
       symbol: 'BRK.B',
@@ -150,15 +150,19 @@ describe('order request and money helpers', () => {
       limitPrice: '249.93',
       timeInForce: 'day',
     };
-    expect(parseLimitOrderRequest(ok)).toEqual(ok);
-    expect(() => parseLimitOrderRequest({ ...ok, quantity: 1.5 })).toThrow(
+    expect(parseLimitOrderToPlace(ok)).toEqual(ok);
+    // A prepared order is taken as it is; the fields the broker does not need are not passed on.
+    expect(parseLimitOrderToPlace({ ...ok, referencePrice: '250.30', intentKey: 'BRK.B:buy:249.93:5' })).toEqual(ok);
+    expect(() => parseLimitOrderToPlace({ ...ok, quantity: 1.5 })).toThrow(
       'order.quantity: must be a positive integer',
     );
-    expect(() => parseLimitOrderRequest({ ...ok, limitPrice: 249.93 })).toThrow('order.limitPrice');
-    expect(() => parseLimitOrderRequest({ ...ok, limitPrice: '0' })).toThrow(
-      'order.limitPrice: must be greater than 0',
-    );
-    expect(() => parseLimitOrderRequest({ ...ok, symbol: 'tsla' })).toThrow('order.symbol');
+    expect(() => parseLimitOrderToPlace({ ...ok, limitPrice: 249.93 })).toThrow('order.limitPrice');
+    expect(() => parseLimitOrderToPlace({ ...ok, limitPrice: '0' })).toThrow('order.limitPrice: must be > 0');
+    expect(() => parseLimitOrderToPlace({ ...ok, symbol: 'tsla' })).toThrow('order.symbol: must be uppercase (TSLA)');
+    // The request's symbol rule, not a looser one of the broker layer: 1-5 letters, one class letter.
+    expect(() => parseLimitOrderToPlace({ ...ok, symbol: 'ABCDEF' })).toThrow('order.symbol');
+    expect(() => parseLimitOrderToPlace({ ...ok, symbol: 'BRK.AB' })).toThrow('order.symbol');
+    expect(() => parseLimitOrderToPlace({ ...ok, clientOrderId: 'a b' })).toThrow('order.clientOrderId');
   });
 
   it('checks Rule 612 ticks, normalises decimals and averages without floats', () => {

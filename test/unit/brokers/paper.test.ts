@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LimitOrderRequest } from '../../../src/brokers/broker';
+import { type LimitOrderToPlace } from '../../../src/brokers/broker';
 import { BrokerError, DuplicateClientOrderId, InvalidPrice, OrderNotFound } from '../../../src/brokers/errors';
 import {
   type MarketPriceSource,
@@ -42,7 +42,7 @@ class ScriptedMarket implements MarketPriceSource {
 }
 
 let seq = 0;
-const order = (over: Partial<LimitOrderRequest> = {}): LimitOrderRequest => ({
+const order = (over: Partial<LimitOrderToPlace> = {}): LimitOrderToPlace => ({
   clientOrderId: `fg-paper-${++seq}`,
   symbol: 'TSLA',
   side: 'buy',

@@ -1,4 +1,4 @@
-import { type LimitOrderRequest } from '../../../src/brokers/broker';
+import { type LimitOrderToPlace } from '../../../src/brokers/broker';
 import {
   BrokerBadResponse,
   BrokerError,
@@ -22,7 +22,7 @@ import { type BrokerRefusal } from '../../support/broker-faults';
 import { ROBINHOOD_REFUSALS, RobinhoodStandIn } from '../../support/robinhood-stand-in';
 
 let seq = 0;
-const order = (over: Partial<LimitOrderRequest> = {}): LimitOrderRequest => ({
+const order = (over: Partial<LimitOrderToPlace> = {}): LimitOrderToPlace => ({
   clientOrderId: `fg-rh-${++seq}-${Date.now()}`,
   symbol: 'TSLA',
   side: 'buy',

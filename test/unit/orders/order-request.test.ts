@@ -1,5 +1,6 @@
 import { DEFAULT_ORDERS_CONFIG, OrdersConfigSchema } from '../../../src/domain/orders/config';
 import {
+  checkPreparedOrder,
   normalizedIntentKey,
   prepareLimitOrder,
   type OrderRequestInput,
@@ -232,5 +233,51 @@ describe('normalizedIntentKey', () => {
     expect(() => normalizedIntentKey('TSLA', 'buy', '1e2', 1)).toThrow(ValidationError);
     expect(() => normalizedIntentKey('TSLA', 'buy', '1', 0)).toThrow('quantity: must be a positive integer');
     expect(() => normalizedIntentKey('TSLA', 'buy', '1', 1.5)).toThrow(ValidationError);
+  });
+});
+
+describe('checkPreparedOrder (the desk, on an order its caller priced)', () => {
+  const prepared = { ...prepareLimitOrder(base, DEFAULT_ORDERS_CONFIG), clientOrderId: 'c-1' };
+
+  it('takes a prepared order as it is, priced by any configuration, without pricing it again', () => {
+    expect(checkPreparedOrder(prepared, 'paper')).toEqual(prepared);
+    // 40 bps instead of the defaults' 15: the desk does not know or redo the caller's pricing, it checks the result.
+    const wider = prepareLimitOrder(base, OrdersConfigSchema.parse({ buyOffset: '40' }));
+    expect(checkPreparedOrder({ ...wider, clientOrderId: 'c-2' }, 'paper').limitPrice).toBe('249.30');
+  });
+
+  it('refuses what pricing never gives, naming the field and the rule', () => {
+    expect(issuesOf(() => checkPreparedOrder({ ...prepared, limitPrice: '249.935' }, 'paper'))).toEqual([
+      expect.objectContaining({ field: 'prepared.limitPrice', rule: expect.stringMatching(/tick grid/) }),
+      expect.objectContaining({ field: 'prepared.intentKey', rule: expect.stringMatching(/TSLA:buy:249.935:10/) }),
+    ]);
+    expect(issuesOf(() => checkPreparedOrder({ ...prepared, limitPrice: '250.31' }, 'paper'))).toContainEqual(
+      expect.objectContaining({
+        field: 'prepared.limitPrice',
+        rule: expect.stringMatching(/buy limit must not be above/),
+      }),
+    );
+    expect(issuesOf(() => checkPreparedOrder({ ...prepared, limitPrice: '240.00' }, 'paper'))).toContainEqual(
+      expect.objectContaining({ field: 'prepared.limitPrice', rule: expect.stringMatching(/maxSlippagePct 0.5%/) }),
+    );
+    expect(issuesOf(() => checkPreparedOrder({ ...prepared, quantity: 11 }, 'paper'))).toEqual([
+      { field: 'prepared.intentKey', rule: "must be TSLA:buy:249.93:11, this order's (was TSLA:buy:249.93:10)" },
+    ]);
+    expect(issuesOf(() => checkPreparedOrder(prepared, 'alpaca'))).toEqual([
+      { field: 'prepared.broker', rule: "must be alpaca, the desk's broker (was paper)" },
+    ]);
+  });
+
+  it('holds the fields to the request rules and takes nothing else', () => {
+    expect(issuesOf(() => checkPreparedOrder({ ...prepared, symbol: 'tsla' }, 'paper'))).toContainEqual({
+      field: 'prepared.symbol',
+      rule: 'must be uppercase (TSLA)',
+    });
+    expect(issuesOf(() => checkPreparedOrder({ ...prepared, offset: 15 }, 'paper'))).toEqual([
+      { field: 'prepared.offset', rule: 'must be a decimal string' },
+    ]);
+    expect(issuesOf(() => checkPreparedOrder({ ...prepared, pricing: {} }, 'paper'))[0]?.field).toBe('prepared');
+    const { clientOrderId: _id, ...withoutId } = prepared;
+    expect(issuesOf(() => checkPreparedOrder(withoutId, 'paper'))[0]?.field).toBe('prepared.clientOrderId');
   });
 });

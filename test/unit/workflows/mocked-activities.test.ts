@@ -412,8 +412,12 @@ describe('desk workflow, mocked broker', () => {
     return {
       open,
       activities: {
-        submitOrder: async ({ order }: { order: { clientOrderId: string; quantity: number } }) => {
-          const s = snapshot({ clientOrderId: order.clientOrderId, quantity: order.quantity });
+        submitOrder: async ({ order }: { order: { clientOrderId: string; quantity: number; limitPrice: string } }) => {
+          const s = snapshot({
+            clientOrderId: order.clientOrderId,
+            quantity: order.quantity,
+            limitPrice: order.limitPrice,
+          });
           open.set(s.brokerOrderId, s);
           return { order: s };
         },
@@ -440,14 +444,67 @@ describe('desk workflow, mocked broker', () => {
     return env.client.workflow.start(deskWorkflow, { workflowId, taskQueue, args: [input] });
   }
 
-  async function place(desk: WorkflowHandle, quantity: number) {
+  /** An order as the CLI sends it: priced once, by the caller, with the test's pricing (AAPL 190.00 → 189.72). */
+  function prepared(quantity: number) {
     const clientOrderId = `d-${randomUUID().slice(0, 8)}`;
-    const placed = await desk.executeUpdate(placeOrderUpdate, {
-      args: [{ request: { symbol: 'AAPL', side: 'buy', quantity, referencePrice: '190.00', clientOrderId } }],
-    });
+    const request = { symbol: 'AAPL', side: 'buy', quantity, referencePrice: '190.00', clientOrderId } as const;
+    return { ...prepareLimitOrder({ ...request, broker: 'paper' }, settings.pricing), clientOrderId };
+  }
+
+  async function place(desk: WorkflowHandle, quantity: number) {
+    const placed = await desk.executeUpdate(placeOrderUpdate, { args: [{ prepared: prepared(quantity) }] });
     started.push({ workflowId: placed.workflowId });
     return placed;
   }
+
+  it('price once: the desk places the order its caller priced and prices nothing (its own pricing refuses all)', async () => {
+    const broker = restingBroker(async () => []);
+    await withWorker(broker.activities, async (taskQueue) => {
+      // Every limit this pricing computes is further from the reference than 0.0001%: a desk or order workflow
+      // that priced an order again (in the validator, the handler or after continue-as-new) would refuse it.
+      const refusing = { ...settings, pricing: { ...settings.pricing, maxSlippagePct: '0.0001' } };
+      const desk = await startDesk(taskQueue, deskInput(`p-${randomUUID().slice(0, 6)}`, { settings: refusing }));
+      // And priced by another pricing code than this worker's (as before a deploy that changed it): its own
+      // offset (15 bps) would give 189.72 today, so pricing it again from its fields would move it too.
+      const order = { ...prepared(10), limitPrice: '189.80', intentKey: 'AAPL:buy:189.8:10' };
+      const placed = await desk.executeUpdate(placeOrderUpdate, { args: [{ prepared: order }] });
+      started.push({ workflowId: placed.workflowId });
+      expect(placed).toMatchObject({ clientOrderId: order.clientOrderId, limitPrice: '189.80', existing: null });
+      const submitted = await until(
+        async () => [...broker.open.values()],
+        (open) => open.length === 1,
+      );
+      expect(submitted[0]).toMatchObject({ clientOrderId: order.clientOrderId, limitPrice: '189.80' });
+      const status = await env.client.workflow.getHandle(placed.workflowId).query(orderStatusQuery);
+      expect(status).toMatchObject({ state: 'queued', limitPrice: '189.80', referencePrice: '190.00' });
+
+      // A prepared order that pricing could not have produced is refused before it is accepted, naming the field.
+      const refusal = (field: RegExp) => ({
+        cause: { type: 'ValidationError', message: expect.stringMatching(field) },
+      });
+      const aboveReference = { ...prepared(10), limitPrice: '190.05', intentKey: 'AAPL:buy:190.05:10' };
+      await expect(
+        desk.executeUpdate(placeOrderUpdate, { args: [{ prepared: aboveReference }] }),
+      ).rejects.toMatchObject(refusal(/prepared\.limitPrice: a buy limit must not be above referencePrice 190\.00/));
+      await expect(
+        desk.executeUpdate(placeOrderUpdate, { args: [{ prepared: { ...prepared(10), intentKey: 'AAPL:buy:1:10' } }] }),
+      ).rejects.toMatchObject(refusal(/prepared\.intentKey/));
+      // A raw request (the monitor's signal, older clients) is priced by the desk, once, in the handler: this
+      // desk's pricing refuses it, and the accepted update fails with the same kind of error.
+      const raw = {
+        symbol: 'AAPL',
+        side: 'buy',
+        quantity: 10,
+        referencePrice: '190.00',
+        clientOrderId: 'raw-1',
+      } as const;
+      await expect(desk.executeUpdate(placeOrderUpdate, { args: [{ request: raw }] })).rejects.toMatchObject(
+        refusal(/limitPrice: must be within maxSlippagePct 0\.0001%/),
+      );
+      expect(broker.open.size).toBe(1);
+      expect(Object.keys((await desk.query(deskStateQuery)).openOrders)).toEqual([order.clientOrderId]);
+    });
+  });
 
   it('order limits: the desk refuses an order over orders.maxQuantity or maxNotional before anything starts', async () => {
     const broker = restingBroker(async () => []);
