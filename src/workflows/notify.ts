@@ -4,7 +4,9 @@
  * caller nothing but this bookkeeping: Temporal retries the activity (every 2 s doubling to 30 s, for up to an
  * hour) while the monitor, order or desk carries on. Continue-as-new does not wait either: `carry()` hands the
  * events still in flight to the next run, which sends them again under the same key (a destination that already
- * took one is not sent it twice by the same worker). Only a finishing workflow waits, boundedly (`drain`).
+ * took one is not sent it twice by the same worker; another worker may send it again). Only a finishing workflow
+ * waits, boundedly (`drain`). Delivery is at least once per destination, with the key as Idempotency-Key on every
+ * request so a receiver can make it exactly once (README, "What is guaranteed").
  *
  * No workflow-specific imports: each workflow that notifies creates one per run from what the last run carried.
  */
@@ -60,9 +62,12 @@ export interface Notifier {
 
 export function createNotifier(carried?: NotificationLedger): Notifier {
   const acts = proxyActivities<NotificationActivities>({
-    // One attempt waits for the destinations' rate limits too; the heartbeat finds a dead worker within 30 s.
+    // One attempt waits for the destinations' rate limits too (it heartbeats every second meanwhile). The heartbeat
+    // carries which destinations took the event, and the SDK sends heartbeats at most every 0.8 × this timeout: a
+    // worker that dies within that long of a destination's 2xx leaves a retry that sends it again (same
+    // Idempotency-Key). 10 s keeps that window to 8 s and finds a dead worker within 10 s.
     startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout: '10 seconds',
     scheduleToCloseTimeout: '1 hour',
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   });

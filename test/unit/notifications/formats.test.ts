@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { watchedBrokersFromEnv } from '../../../src/config/worker-env';
 import { ValidationError } from '../../../src/domain/validation';
 import { AppConfigSchema } from '../../../src/domain/config';
@@ -99,6 +100,114 @@ describe('notification payloads', () => {
     expect(body).toMatchObject({ topic: 'flowguard-alerts', priority: 5, title: event.title });
     expect(body.message).toContain('size: 25000');
     expect(body.message).not.toContain('late');
+  });
+});
+
+/**
+ * Each chat destination's body against its documented request format, strictly: an unknown key, a wrong type or a
+ * limit overshot fails. Slack: api.slack.com/reference/block-kit/blocks (section text ≤ 3000, context ≤ 10
+ * elements, ≤ 50 blocks). Discord: discord.com/developers/docs/resources/message#embed-object-embed-limits (title
+ * 256, description 4096, ≤ 25 fields of name 256 / value 1024, footer 2048, all of them ≤ 6000 together; content
+ * 2000). ntfy: docs.ntfy.sh/publish/#publish-as-json (topic required; title, message, tags, priority 1–5 among the
+ * documented keys).
+ */
+describe('payloads against the documented formats', () => {
+  const mrkdwn = z.object({ type: z.literal('mrkdwn'), text: z.string().min(1).max(3000) }).strict();
+  const SlackBody = z
+    .object({
+      text: z.string().min(1).max(4000),
+      blocks: z
+        .array(
+          z.discriminatedUnion('type', [
+            z.object({ type: z.literal('section'), text: mrkdwn }).strict(),
+            z.object({ type: z.literal('context'), elements: z.array(mrkdwn).min(1).max(10) }).strict(),
+          ]),
+        )
+        .max(50),
+    })
+    .strict();
+  const DiscordEmbed = z
+    .object({
+      title: z.string().max(256),
+      description: z.string().max(4096),
+      color: z.number().int().min(0).max(0xffffff),
+      fields: z
+        .array(
+          z
+            .object({ name: z.string().min(1).max(256), value: z.string().min(1).max(1024), inline: z.boolean() })
+            .strict(),
+        )
+        .max(25),
+      timestamp: z.string().datetime(),
+      footer: z.object({ text: z.string().max(2048) }).strict(),
+    })
+    .strict()
+    .refine(
+      (e) =>
+        e.title.length +
+          e.description.length +
+          e.footer.text.length +
+          e.fields.reduce((n, f) => n + f.name.length + f.value.length, 0) <=
+        6000,
+      'embed text over 6000 characters in all',
+    );
+  const DiscordBody = z
+    .object({
+      content: z.string().max(2000),
+      allowed_mentions: z.object({ parse: z.array(z.enum(['roles', 'users', 'everyone'])) }).strict(),
+      embeds: z.array(DiscordEmbed).max(10),
+    })
+    .strict();
+  const NtfyBody = z
+    .object({
+      topic: z.string().regex(/^[-_A-Za-z0-9]{1,64}$/),
+      title: z.string().optional(),
+      message: z.string().max(4096).optional(),
+      tags: z.array(z.string().min(1)).optional(),
+      priority: z.number().int().min(1).max(5).optional(),
+      markdown: z.boolean().optional(),
+      click: z.string().url().optional(),
+    })
+    .strict();
+
+  // The worst an event can be: long title and text, many long fields, characters Slack must escape.
+  const worst: NotificationEvent = {
+    ...event,
+    title: `<${'T'.repeat(400)}>`,
+    text: `${'& '.repeat(3000)}`,
+    fields: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`${'n'.repeat(300)}${i}`, 'v'.repeat(2000)])),
+  };
+  const target = (type: 'slack' | 'discord' | 'ntfy', url: string) => ({ type, url, secret: null, token: null });
+
+  for (const e of [event, worst]) {
+    const which = e === event ? 'a usual event' : 'the largest event';
+    it(`Slack, ${which}: a valid incoming-webhook body`, () => {
+      const req = formatRequest(target('slack', 'https://hooks.slack.com/services/T/B/X'), e, 0);
+      expect(SlackBody.safeParse(JSON.parse(req.body)).error).toBeUndefined();
+    });
+    it(`Discord, ${which}: a valid execute-webhook body within the 6000-character embed limit`, () => {
+      const req = formatRequest(target('discord', 'https://discord.com/api/webhooks/1/t'), e, 0);
+      expect(DiscordBody.safeParse(JSON.parse(req.body)).error).toBeUndefined();
+    });
+    it(`ntfy, ${which}: a valid JSON publish`, () => {
+      const req = formatRequest(target('ntfy', 'https://ntfy.sh/flowguard-alerts'), e, 0);
+      expect(NtfyBody.safeParse(JSON.parse(req.body)).error).toBeUndefined();
+    });
+  }
+
+  it('every destination type carries the event key as Idempotency-Key; Slack and Discord show it too', () => {
+    const urls = {
+      webhook: 'https://example.test/hook',
+      slack: 'https://hooks.slack.com/services/T/B/X',
+      discord: 'https://discord.com/api/webhooks/1/t',
+      ntfy: 'https://ntfy.sh/flowguard-alerts',
+    } as const;
+    for (const type of ['webhook', 'slack', 'discord', 'ntfy'] as const) {
+      const req = formatRequest({ type, url: urls[type], secret: null, token: null }, event, 0);
+      expect({ type, key: req.headers['Idempotency-Key'] }).toEqual({ type, key: event.key });
+    }
+    expect(formatRequest(target('slack', urls.slack), event, 0).body).toContain(event.key);
+    expect(formatRequest(target('discord', urls.discord), event, 0).body).toContain(event.key);
   });
 });
 
