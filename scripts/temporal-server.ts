@@ -44,10 +44,19 @@ async function main(): Promise<void> {
     }
   }
   if (port !== 7233) console.log(`Point the worker and the CLI at it: export TEMPORAL_ADDRESS=${server.address}`);
-  const stop = () => void server.stop().then(() => process.exit(0));
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('stopping the Temporal dev server…');
+    void server.stop();
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  server.process.once('exit', (code) => process.exit(code ?? 0));
+  server.process.once('exit', (code) => {
+    if (stopping) console.log('stopped');
+    process.exit(stopping ? 0 : (code ?? 1));
+  });
 }
 
 main().catch((err: unknown) => {

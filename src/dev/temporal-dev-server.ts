@@ -135,7 +135,7 @@ export interface DevServerOptions {
   readonly headless?: boolean;
   readonly dynamicConfig?: Readonly<Record<string, unknown>>;
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
-  /** Inherit stdio (an operator's terminal) instead of discarding server logs. */
+  /** Pass the server's logs to this process's stdout/stderr (an operator's terminal) instead of discarding them. */
   readonly foreground?: boolean;
   /** Kill the server if this process dies without cleaning up (SIGKILL, crash). */
   readonly watchdog?: boolean;
@@ -169,17 +169,27 @@ export function devServerArgs(options: DevServerOptions): string[] {
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const child = spawn(options.cli, devServerArgs(options), {
     detached: !options.foreground,
-    stdio: options.foreground ? 'inherit' : ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', options.foreground ? 'pipe' : 'ignore', 'pipe'],
   });
   let stderr = '';
+  // Once a stop is asked for (Ctrl-C reaches the server too), its own workers log a page of WARN lines about
+  // closed connections while it shuts down: an operator reads them as a fault. Errors still pass.
+  let stopping = false;
+  const forward = (chunk: Buffer, to: NodeJS.WriteStream) => {
+    if (!stopping) to.write(chunk);
+    else for (const line of chunk.toString().split(/(?<=\n)/)) if (!/level=WARN/.test(line)) to.write(line);
+  };
+  child.stdout?.on('data', (chunk: Buffer) => forward(chunk, process.stdout));
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
+    if (options.foreground) forward(chunk, process.stderr);
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   if (options.watchdog && child.pid) startWatchdog(process.pid, child.pid);
 
   const address = `127.0.0.1:${options.port}`;
   const stop = async () => {
+    stopping = true;
     if (child.exitCode !== null || child.signalCode !== null) return;
     killGroup(child, 'SIGTERM');
     const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5000);
