@@ -373,27 +373,42 @@ export function replayJson(result: ReplayRun): unknown {
   };
 }
 
-/** "2025-11-03T14:35:01.123456789Z" from exact nanoseconds. */
-export function isoFromNs(ns: string): string {
+/** The exchange's zone: the alert lines and the report's hours read in the same clock as the session. */
+const MARKET_TIME_ZONE = 'America/New_York';
+const MARKET_CLOCK = new Intl.DateTimeFormat('en-US', {
+  timeZone: MARKET_TIME_ZONE,
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+  timeZoneName: 'short',
+});
+
+/** "2012-06-21 10:30:44.395768851 EDT": exact nanoseconds in New York time, the zone named (EST or EDT). */
+export function marketTimeFromNs(ns: string): string {
   const padded = ns.padStart(10, '0');
-  const ms = Number(padded.slice(0, -6));
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, -1)}${padded.slice(-6)}Z`;
+  const parts = Object.fromEntries(
+    MARKET_CLOCK.formatToParts(new Date(Number(padded.slice(0, -9)) * 1000)).map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}.${padded.slice(-9)} ${parts.timeZoneName}`;
 }
 
 function describe(a: FlowAlert): string {
   const what = a.kind === 'large_seller' ? `large_seller/${a.source}` : 'red_burst';
-  return `${isoFromNs(a.timestampNs)}  ${a.severity.toUpperCase().padEnd(8)} ${what.padEnd(18)} ${a.symbol} @ ${a.price}  ${a.rule}`;
+  return `${marketTimeFromNs(a.timestampNs)}  ${a.severity.toUpperCase().padEnd(8)} ${what.padEnd(18)} ${a.symbol} @ ${a.price}  ${a.rule}`;
 }
 
 export function formatTimeline(result: ReplayRun): string {
   const lines: string[] = [];
-  lines.push(`replay ${result.symbol}: ${result.alerts.length} alert(s)`);
+  lines.push(`replay ${result.symbol}: ${result.alerts.length} alert(s) (times in ${MARKET_TIME_ZONE})`);
   for (const a of result.alerts) {
     lines.push(describe(a));
     if (result.exitSignal !== null && a.timestampNs === result.exitSignal.timestampNs) {
       lines.push(
-        `${isoFromNs(result.exitSignal.timestampNs)}  EXIT     ${result.exitSignal.reason}: ${result.exitSignal.rule}`,
+        `${marketTimeFromNs(result.exitSignal.timestampNs)}  EXIT     ${result.exitSignal.reason}: ${result.exitSignal.rule}`,
       );
     }
   }

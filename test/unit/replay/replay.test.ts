@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatTimeline, replayJson, runReplay } from '../../../src/cli/replay';
+import { formatTimeline, marketTimeFromNs, replayJson, runReplay } from '../../../src/cli/replay';
 import { replaySession } from '../../../src/domain/replay';
 import { ValidationError } from '../../../src/domain/validation';
 import { decodeAll, readRecordFile } from '../detectors/helpers';
@@ -172,7 +172,7 @@ describe('the flowguard binary', () => {
       ...Object.entries(files('seller-cluster-exit')).flatMap(([k, v]) => [`--${k}`, v]),
     ]);
     expect(res.status).toBe(0);
-    expect(res.stdout).toMatch(/2025-12-01T15:07:10\.\d{9}Z {2}CRITICAL large_seller\/tape/);
+    expect(res.stdout).toMatch(/2025-12-01 10:07:10\.\d{9} EST {2}CRITICAL large_seller\/tape/);
     expect(res.stdout).toContain('EXIT     large_seller_cluster');
   });
 
@@ -200,5 +200,13 @@ describe('the flowguard binary', () => {
     const res = cli(['--symbol', 'TSLA', '--trades', join(dir, 't.jsonl'), '--quotes', join(dir, 'q.jsonl'), '--json']);
     expect(res.status).toBe(0);
     expectMatches(JSON.parse(res.stdout) as never, load('seller-cluster-exit'));
+  });
+});
+
+describe('marketTimeFromNs', () => {
+  it('prints exact nanoseconds in New York time with the zone in force (EDT in summer, EST in winter)', () => {
+    expect(marketTimeFromNs('1340289044395768851')).toBe('2012-06-21 10:30:44.395768851 EDT');
+    expect(marketTimeFromNs('1764601200000000001')).toBe('2025-12-01 10:00:00.000000001 EST');
+    expect(marketTimeFromNs('5')).toBe('1969-12-31 19:00:00.000000005 EST');
   });
 });
