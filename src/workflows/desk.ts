@@ -404,7 +404,7 @@ class Desk {
         staticSummary: `${prepared.side.toUpperCase()} ${prepared.quantity} ${prepared.symbol} limit ${prepared.limitPrice} (${broker})`,
         args: [
           {
-            request: req.request ? { ...req.request, broker } : requestOf(prepared),
+            // The prepared order alone: the order workflow takes its identity from it, one shape end to end.
             prepared,
             settings: this.settings,
             deskWorkflowId: workflowInfo().workflowId,
@@ -613,23 +613,6 @@ function refuseIf<T>(rule: () => T): T {
     }
     throw err;
   }
-}
-
-/** The order workflow's `request` for an order that came prepared: its fields, for status and search attributes. */
-function requestOf(prepared: PreparedOrderToPlace): OrderRequestInput & { readonly clientOrderId: string } {
-  return {
-    symbol: prepared.symbol,
-    side: prepared.side,
-    quantity: prepared.quantity,
-    referencePrice: prepared.referencePrice,
-    offsetMode: prepared.offsetMode,
-    offset: prepared.offset,
-    maxSlippagePct: prepared.maxSlippagePct,
-    ...(prepared.strategy !== undefined ? { strategy: prepared.strategy } : {}),
-    timeInForce: prepared.timeInForce,
-    broker: prepared.broker,
-    clientOrderId: prepared.clientOrderId,
-  };
 }
 
 function now(): string {

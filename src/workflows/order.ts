@@ -75,7 +75,8 @@ export interface OrderSettings {
 }
 
 export interface OrderWorkflowInput {
-  readonly request: OrderRequestInput & { readonly clientOrderId: string };
+  /** Only in runs started before the desk handed over `prepared` alone: the raw request it was prepared from. */
+  readonly request?: OrderRequestInput & { readonly clientOrderId: string };
   /**
    * The order as it was priced, once, by the desk's caller (limit price, tick, intent key). Submitted as it is and
    * never recomputed, so a pricing change deployed while the order is in flight (or between two runs of it) cannot
@@ -192,8 +193,27 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderRes
   return new OrderRun(input).run();
 }
 
+/** Which order this is: the prepared order's fields (in runs started before it, the raw request's). */
+interface OrderIdentity {
+  readonly clientOrderId: string;
+  readonly broker: BrokerName;
+  readonly symbol: string;
+  readonly side: 'buy' | 'sell';
+  readonly quantity: number | string;
+}
+
+function identityOf(input: OrderWorkflowInput): OrderIdentity {
+  const { prepared, request } = input;
+  if (prepared?.clientOrderId !== undefined) {
+    const { clientOrderId, broker, symbol, side, quantity } = prepared;
+    return { clientOrderId, broker, symbol, side, quantity };
+  }
+  if (!request) throw ApplicationFailure.nonRetryable('order input: prepared (with its clientOrderId) is required');
+  return { ...request, broker: request.broker ?? 'paper' };
+}
+
 class OrderRun {
-  private readonly request: OrderWorkflowInput['request'];
+  private readonly request: OrderIdentity;
   private readonly settings: OrderSettings;
   private readonly clientOrderId: string;
   private readonly broker: BrokerName;
@@ -224,11 +244,12 @@ class OrderRun {
   private published: { readonly state: OrderState; readonly brokerOrderId: string | null } | null = null;
 
   constructor(private readonly input: OrderWorkflowInput) {
-    const { request, settings } = input;
+    const { settings } = input;
+    const request = identityOf(input);
     this.request = request;
     this.settings = settings;
     this.clientOrderId = request.clientOrderId;
-    this.broker = request.broker ?? 'paper';
+    this.broker = request.broker;
     const retry = {
       maximumAttempts: settings.retry.maximumAttempts,
       initialInterval: settings.retry.initialIntervalMs,
@@ -266,7 +287,7 @@ class OrderRun {
       // Only runs started before the desk prepared orders: priced here with the pricing they were started with.
       try {
         this.prepared = orderRequests().prepareLimitOrder(
-          { ...request, broker: this.broker },
+          { ...input.request, broker: this.broker },
           input.pricing ?? settings.pricing,
         );
       } catch (err) {
@@ -418,9 +439,9 @@ class OrderRun {
   private fillChangedPosition(): void {
     const desk = this.input.deskWorkflowId;
     if (!desk || !patched(FILL_WAKES_POSITIONS_PATCH)) return;
-    const reason = `${this.input.request.side} ${this.clientOrderId}: ${this.order.filledQuantity} filled`;
+    const reason = `${this.request.side} ${this.clientOrderId}: ${this.order.filledQuantity} filled`;
     void getExternalWorkflowHandle(WorkflowIds.positionsOfDesk(desk))
-      .signal(positionsChangedSignal, { symbol: this.input.request.symbol, reason })
+      .signal(positionsChangedSignal, { symbol: this.request.symbol, reason })
       .catch(() => undefined);
   }
 
