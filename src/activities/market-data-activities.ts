@@ -10,7 +10,7 @@ import { mergeByTime } from '../domain/market-data/merge';
 import { type MarketRecord } from '../domain/market-data/records';
 import { nsToBigInt, parseNs } from '../domain/market-data/timestamp';
 import { decodeRest } from '../market-data/decode';
-import { cursorFrom, type PolygonRest } from '../market-data/polygon-rest';
+import { cursorFrom, pageThrough, type PolygonRest } from '../market-data/polygon-rest';
 import { wireNumber, wireText } from '../market-data/wire';
 import { type FlowguardMetrics } from '../observability/flowguard-metrics';
 import { PolygonError } from '../market-data/polygon-errors';
@@ -188,10 +188,10 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       trades: cursorFrom(input.backfillFromNs),
       quotes: cursorFrom(input.backfillFromNs),
     };
-    const trades = await rest.fetchTradesSince(input.symbol, start.trades);
+    const fetchedTrades = await rest.fetchTradesSince(input.symbol, start.trades);
     // Quotes only up to the newest trade fetched: a trade must be classified against the NBBO in force just
     // before it, so quotes beyond it wait for the next poll (when trades catch up).
-    const horizon = trades.records.reduce<bigint | null>((max, r) => {
+    const horizon = fetchedTrades.records.reduce<bigint | null>((max, r) => {
       // Malformed rows (null, no time) are passed on for the detector to reject and count; they set no horizon.
       const t = typeof r === 'object' && r !== null ? parseNs(r.sip_timestamp) : undefined;
       const ns = t === undefined ? null : nsToBigInt(t);
@@ -202,6 +202,16 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       start.quotes,
       horizon !== null ? { untilNs: (horizon + 1n).toString() } : {},
     );
+    // Quotes that stopped short of the horizon (truncated: more pages waiting) hold every NBBO up to their cursor
+    // only: the trades after it wait for the next poll, when the quotes before them have arrived. Classified now,
+    // they would meet the last quote fetched, minutes old on a busy day (the real AMZN day's backfill classified
+    // its last 20 minutes that way, and raised a large_seller the replay of the same files did not).
+    // A quote source that was truncated without moving on cuts nothing: the poll must not wait on it forever.
+    const quotesReach = BigInt(quotes.cursor.sipTimestamp);
+    const trades =
+      quotes.truncated && horizon !== null && quotesReach > BigInt(start.quotes.sipTimestamp)
+        ? pageThrough(fetchedTrades, start.trades, quotesReach)
+        : fetchedTrades;
 
     const stalledSources = (
       [

@@ -99,7 +99,10 @@ export interface PolygonPage<T> {
 }
 
 export interface FetchOptions {
-  /** Only records with sip_timestamp below this (exclusive upper bound, ns). */
+  /**
+   * Only records with sip_timestamp below this (exclusive upper bound, ns). A bounded call does not follow the
+   * cursor's resumePath (that chain has the bound of the call that made it): it queries from the cursor.
+   */
   readonly untilNs?: string;
   readonly maxPages?: number;
 }
@@ -154,6 +157,35 @@ export interface PolygonRest {
 export function cursorFrom(ns: string | bigint): PolygonCursor {
   const text = typeof ns === 'bigint' ? ns.toString() : ns;
   return parseOrThrow(PolygonCursorSchema, { sipTimestamp: text, seenAtTimestamp: [] }, 'cursor');
+}
+
+/**
+ * The leading part of a fetched page whose records are stamped at or before `throughNs`, with the cursor that
+ * resumes right after it (the records cut off are asked for again from there). Records are ascending, so the cut
+ * is a prefix; a malformed row (no time) stays with the records around it. Nothing cut: the page as it is.
+ * Anything cut: `truncated`, as more is waiting. Used by a poll whose quotes stopped short of its trades: a trade
+ * beyond the last quote fetched would be classified against an NBBO that is no longer in force.
+ */
+export function pageThrough<T>(page: PolygonPage<T>, start: PolygonCursor, throughNs: bigint): PolygonPage<T> {
+  let keep = 0;
+  let maxTs = BigInt(start.sipTimestamp);
+  let seenAtMax = new Set(start.seenAtTimestamp);
+  for (const record of page.records) {
+    const t = isObject(record) ? parseNs(record.sip_timestamp) : undefined;
+    const ts = t === undefined ? undefined : nsToBigInt(t);
+    if (ts !== undefined && ts > throughNs) break;
+    keep += 1;
+    if (ts === undefined) continue;
+    const key = recordKey(record as Record<string, unknown>);
+    if (ts > maxTs) {
+      maxTs = ts;
+      seenAtMax = new Set([key]);
+    } else if (ts === maxTs) seenAtMax.add(key);
+  }
+  if (keep === page.records.length) return page;
+  // Nothing kept: the start cursor as it was (its resumePath, if any, still leads to the same records).
+  const cursor = keep === 0 ? start : { sipTimestamp: maxTs.toString(), seenAtTimestamp: [...seenAtMax] };
+  return { ...page, records: page.records.slice(0, keep), cursor, truncated: true };
 }
 
 type Kind = 'trades' | 'quotes';
@@ -292,7 +324,10 @@ class PolygonRestAdapter implements PolygonRest {
     const returned = new Set<string>();
     const records: T[] = [];
     let pages = 0;
-    let nextPath: string | undefined = cursor.resumePath;
+    // A resumed chain keeps the bounds of the query that started it: under an upper bound, which may differ from
+    // this call's (a poll bounds its quotes by its newest trade), it could end at the old bound and look complete.
+    // The gte query from the cursor reaches the same records (the seen set dedupes the cursor's instant).
+    let nextPath: string | undefined = untilNs === undefined ? cursor.resumePath : undefined;
     let first = true;
     // A next_url chain must move forward: paths already asked for in this call, and records already returned,
     // mean the source loops. Polygon's pages are ascending, so every record of a real next page is newer.

@@ -148,6 +148,21 @@ describe('fetchTradesSince / fetchQuotesSince', () => {
     expect(seqOf(fallback.records)).toEqual([7, 8, 9, 10]);
   });
 
+  it('a bounded call does not resume a chain made under another bound: it reads up to its own untilNs', async () => {
+    // A poll bounds its quotes by its newest trade. The first poll's chain (bound: +5) stopped after one page; the
+    // next poll, with newer trades (bound: +10), followed that chain, got the quotes up to +5, "not truncated",
+    // and classified its trades after +5 against a stale NBBO.
+    standIn.loadScenario('TSLA', { quotes: Array.from({ length: 10 }, (_, i) => quote(i + 1, BASE_NS + BigInt(i))) });
+    const client = await rest({ pageLimit: 2, maxPages: 1 });
+    const first = await client.fetchQuotesSince('TSLA', cursorFrom(BASE_NS), { untilNs: (BASE_NS + 5n).toString() });
+    expect(first).toMatchObject({ truncated: true });
+    expect(seqOf(first.records)).toEqual([1, 2]);
+    const wider = await rest({ pageLimit: 10, maxPages: 1 });
+    const second = await wider.fetchQuotesSince('TSLA', first.cursor, { untilNs: (BASE_NS + 10n).toString() });
+    expect(seqOf(second.records)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(second.truncated).toBe(false);
+  });
+
   it('two distinct prints sharing a sequence number at the cursor instant are both returned, once (issue 16)', async () => {
     const a = { ...trade(130924, BASE_NS), id: '00220725', size: 100 };
     const b = { ...trade(130924, BASE_NS), id: '00220726', size: 12_000 };
