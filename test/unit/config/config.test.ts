@@ -275,7 +275,6 @@ describe('CONFIG_ENV_VARS', () => {
       const alternatives: Record<string, string> = {
         'detectors.quoteSizeUnit': 'round_lots',
         'detectors.largeOrderNotional': '500000',
-        'detectors.largeOrderPercentile': '99.9',
         'orders.offsetMode': 'absolute',
         'orders.brokerEvents': 'false',
         'marketData.staleCheck': 'false',

@@ -26,8 +26,8 @@ const largeSellers = (d: ReturnType<typeof setup>['d']) =>
   d.drainAlerts().filter((a): a is LargeSellerAlert => a.kind === 'large_seller');
 
 describe('large seller by percentile', () => {
-  it('is off by default (0); p99.9, the measured choice, waits for 1,000 prints; null and 0 turn it off', () => {
-    expect(DetectorConfigSchema.parse({}).largeOrderPercentile).toBe(0);
+  it('defaults to p99.9, which waits for 1,000 prints; null and 0 turn it off', () => {
+    expect(DetectorConfigSchema.parse({}).largeOrderPercentile).toBe(99.9);
     expect(percentileMinPrints(99.9)).toBe(1000);
     expect(percentileMinPrints(99)).toBe(100);
     expect(percentileMinPrints(90)).toBe(100);

@@ -42,15 +42,17 @@ describe('real day: GOOG 2012-06-21', () => {
   });
 
   it('keeps the alert budget at default settings: ≤ 12 red_burst, ≤ 3 critical, nothing in the first 15 minutes', () => {
-    // Measured: 5 red_burst (3 critical), no large_seller, first exit 11:09:38 EDT.
+    // Measured: 5 red_burst (3 critical), 4 large_seller (the percentile rule, p99.9 by default), first exit
+    // 11:09:38 EDT.
     keepsBudget(dflt);
-    expect(dflt.largeSeller).toBe(0);
+    expect(dflt.largeSeller).toBe(4);
   });
 
-  it('keeps it with largeOrderPercentile 99.9; the percentile alerts name their rule', () => {
+  it('keeps it with largeOrderPercentile 99.9 stated; the percentile alerts name their rule', () => {
     // Measured: the same 5 red_burst plus 4 percentile large_seller alerts, all between 15:57 and 15:59 EDT
     // (the closing surge; the mid rose after them).
     keepsBudget(p999);
+    expect(p999.alerts).toEqual(dflt.alerts);
     expect(p999.redBurst).toBe(dflt.redBurst);
     const sellers = p999.alerts.filter((a) => a.kind === 'large_seller');
     expect(sellers.length).toBe(p999.largeSeller);
