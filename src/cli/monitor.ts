@@ -19,6 +19,7 @@ import {
   type MonitorSettings,
   type MonitorView,
 } from '../workflows/position-monitor';
+import { OPENING_SUFFIX } from '../domain/positions/reconcile';
 import { accountOf, deskStartOptions } from './orders';
 import { action, enumOption, printJson, UsageError } from './io';
 import { isWorkflowNotFound, withTemporal, type CliContext } from './temporal';
@@ -149,8 +150,9 @@ export async function endedMonitorLine(ctx: CliContext, id: string): Promise<str
   return `monitor ${id} has already ended: ${view.state}${exit}${order} (workflow ${described.status.name.toLowerCase()}); nothing to stop`;
 }
 
+/** A workflow id as is; a position id as its monitor's workflow id (a watch's opening stamp is not part of it). */
 function positionWorkflowId(id: string): string {
-  return id.startsWith('position:') ? id : WorkflowIds.position(id);
+  return id.startsWith('position:') ? id : WorkflowIds.position(id.replace(OPENING_SUFFIX, ''));
 }
 
 export async function monitorStatus(ctx: CliContext, id: string): Promise<MonitorView> {

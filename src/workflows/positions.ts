@@ -24,6 +24,7 @@ import { type BrokerName } from '../domain/orders/order-request';
 import {
   SkipReason,
   WatchStatus,
+  monitorIdentity,
   planReconcile,
   type ListedPosition,
   type ReconcileAction,
@@ -484,7 +485,7 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
         return startMonitor({
           kind: 'start',
           symbol: a.symbol,
-          positionId: m.positionId,
+          positionId: monitorIdentity(broker, account, a.symbol, Date.now()).positionId,
           workflowId: a.workflowId,
           quantity: a.quantity,
           entryPrice: position?.averageEntryPrice ?? m.entryPrice,
@@ -539,7 +540,13 @@ export async function positionsWatchWorkflow(input: PositionsWatchInput): Promis
     lastError = null;
     lastSyncAt = new Date().toISOString();
     state = WatchState.Watching;
-    const plan = planReconcile({ broker, account, positions: listed, monitors: Object.values(monitors) });
+    const plan = planReconcile({
+      broker,
+      account,
+      positions: listed,
+      monitors: Object.values(monitors),
+      nowMs: Date.now(),
+    });
     // A waiting start whose position went away again waits no more.
     for (const symbol of [...waitingToStart]) {
       if (!plan.actions.some((a) => a.kind === 'start' && a.symbol === symbol)) waitingToStart.delete(symbol);

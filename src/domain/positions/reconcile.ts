@@ -88,13 +88,30 @@ export interface MonitorIdentity {
 const EQUITY_SYMBOL = /^[A-Z]{1,5}(\.[A-Z])?$/;
 
 /**
- * The monitor of a broker account's position in `symbol`: derived, never generated, so a restarted or duplicated
- * sync finds the same workflow id (and Temporal refuses a second run while one is open). Position ids allow
- * letters, digits, `_ . : -`; account labels are `[A-Za-z0-9_.-]` (FLOWGUARD_ACCOUNT), symbols `[A-Z.]`.
+ * The monitor of a broker account's position in `symbol`: its workflow id is derived, never generated, so a
+ * restarted or duplicated sync finds the same workflow id (and Temporal refuses a second run while one is open).
+ * Position ids allow letters, digits, `_ . : -`; account labels are `[A-Za-z0-9_.-]` (FLOWGUARD_ACCOUNT), symbols
+ * `[A-Z.]`.
+ *
+ * With `openedAtMs` (when the watch starts the monitor) the position id names that opening,
+ * `<broker>:<account>:<SYMBOL>:<YYYYMMDDTHHMMSS.mmmZ>`: the monitor derives its protective SELL's client order id
+ * from it (`exit-<position id>`), and a position sold and bought back must not reuse the first opening's — the desk
+ * would answer with the old, filled order and the broker would refuse the id.
  */
-export function monitorIdentity(broker: string, account: string, symbol: string): MonitorIdentity {
-  const positionId = `${broker}:${account}:${symbol}`;
-  return { positionId, workflowId: `position:${positionId}` };
+export function monitorIdentity(broker: string, account: string, symbol: string, openedAtMs?: number): MonitorIdentity {
+  const base = `${broker}:${account}:${symbol}`;
+  return {
+    positionId: openedAtMs === undefined ? base : `${base}:${openingStamp(openedAtMs)}`,
+    workflowId: `position:${base}`,
+  };
+}
+
+/** The opening part of a position id started by the watch (`:20261205T021534.123Z`). */
+export const OPENING_SUFFIX = /:\d{8}T\d{6}\.\d{3}Z$/;
+
+/** `20261205T021534.123Z`: ISO-8601 basic format, no `:` inside (it separates the position id's parts). */
+export function openingStamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '');
 }
 
 /** Whole shares of a signed decimal quantity, rounded toward zero (`"-12.5"` → -12). */
@@ -115,6 +132,8 @@ export function planReconcile(input: {
   readonly account: string;
   readonly positions: readonly ListedPosition[];
   readonly monitors: readonly WatchedMonitor[];
+  /** Workflow time of the sync: a monitor started names its opening with it (monitorIdentity). */
+  readonly nowMs?: number;
 }): ReconcilePlan {
   const actions: ReconcileAction[] = [];
   const skipped: SkippedPosition[] = [];
@@ -147,7 +166,7 @@ export function planReconcile(input: {
       continue;
     }
     const m = watched.get(p.symbol);
-    const id = monitorIdentity(input.broker, input.account, p.symbol);
+    const id = monitorIdentity(input.broker, input.account, p.symbol, input.nowMs);
     if (!m) {
       actions.push({ kind: 'start', symbol: p.symbol, ...id, quantity: shares, entryPrice: p.averageEntryPrice });
     } else if (m.status === WatchStatus.Ended) {

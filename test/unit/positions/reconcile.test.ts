@@ -1,6 +1,7 @@
 import {
   SkipReason,
   WatchStatus,
+  OPENING_SUFFIX,
   monitorIdentity,
   planReconcile,
   wholeShares,
@@ -45,6 +46,35 @@ describe('planReconcile', () => {
       },
     ]);
     expect(plan.skipped).toEqual([]);
+  });
+
+  it('a monitor started at a sync names its opening in the position id; the workflow id stays account + symbol', () => {
+    const at = Date.UTC(2026, 11, 5, 14, 31, 2, 345);
+    const first = planReconcile({
+      ...base,
+      positions: [{ symbol: 'AAPL', quantity: '10', averageEntryPrice: null }],
+      monitors: [],
+      nowMs: at,
+    });
+    expect(first.actions[0]).toMatchObject({
+      kind: 'start',
+      positionId: 'alpaca:main:AAPL:20261205T143102.345Z',
+      workflowId: 'position:alpaca:main:AAPL',
+    });
+    // Sold and bought back a second later: same monitor workflow id, another position id, so another exit order id.
+    const again = planReconcile({
+      ...base,
+      positions: [{ symbol: 'AAPL', quantity: '8', averageEntryPrice: null }],
+      monitors: [],
+      nowMs: at + 1000,
+    });
+    expect(again.actions[0]).toMatchObject({ workflowId: 'position:alpaca:main:AAPL' });
+    const ids = [first, again].map((p) => (p.actions[0] as { positionId: string }).positionId);
+    expect(ids[0]).not.toBe(ids[1]);
+    for (const id of ids) {
+      expect(`exit-${id}`).toMatch(/^[A-Za-z0-9_\-:.]{1,128}$/);
+      expect(id.replace(OPENING_SUFFIX, '')).toBe('alpaca:main:AAPL');
+    }
   });
 
   it('is idempotent: the same positions against the monitors it started plan nothing', () => {

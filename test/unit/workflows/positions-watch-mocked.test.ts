@@ -278,7 +278,12 @@ describe('positions watch, mocked broker', () => {
           (d) => d.runId !== first.runId && d.status.name === 'RUNNING',
         );
         expect(now.runId).not.toBe(first.runId);
-        expect(await env.client.workflow.getHandle(id).query(monitorStateQuery)).toMatchObject({ quantity: 5 });
+        const reopened = await env.client.workflow.getHandle(id).query(monitorStateQuery);
+        expect(reopened).toMatchObject({ quantity: 5 });
+        // Another opening, another position id: its protective SELL would not reuse the first one's client order id.
+        const firstView = await env.client.workflow.getHandle(id, first.runId).query(monitorStateQuery);
+        expect(reopened.positionId).not.toBe(firstView.positionId);
+        expect(reopened.positionId).toMatch(/^paper:t[0-9a-f]{6}:AAPL:\d{8}T\d{6}\.\d{3}Z$/);
         expect(view.events.map((e) => `${e.symbol} ${e.action}`)).not.toContain('AAPL adopted');
         expect(view.events.map((e) => `${e.symbol} ${e.action}`)).toContain('AAPL waiting');
         expect(view.closing).toEqual({});
