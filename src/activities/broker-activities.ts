@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
   type Broker,
   type BrokerName,
@@ -14,6 +15,7 @@ import { type FlowguardMetrics, unscrapedMetrics } from '../observability/flowgu
 import { type AuditLog, type AuditRecord } from './audit';
 import { toActivityFailure } from './failures';
 import { heartbeatWhileRunning } from './heartbeat';
+import { brokerUpdateSignal } from '../workflows/order';
 
 /** Resolves a broker adapter by name; adapters are built once per worker from its environment. */
 export interface BrokerRegistry {
@@ -65,6 +67,11 @@ export interface BrokerAvailability {
 export interface CancelAndConfirmItem {
   readonly brokerOrderId: string;
   readonly clientOrderId: string | null;
+  /**
+   * The flowguard order workflow to hand the broker's answer to (a brokerUpdate signal) as soon as this order's
+   * answer is in; absent for the broker's own orders. The outcome says whether the hand-off was delivered.
+   */
+  readonly orderWorkflowId?: string | null;
 }
 
 export interface CancelAndConfirmInput {
@@ -75,9 +82,23 @@ export interface CancelAndConfirmInput {
   readonly concurrency?: number;
 }
 
-/** The last state read after the cancel (terminal, or still open when unconfirmed), or why the cancel failed. */
+/**
+ * Whether the order workflow took the broker's answer: refused (`delivered: false`) when it has closed or never
+ * existed, or when Temporal could not be reached within a few tries; `error` says which.
+ */
+export type HandOff = { readonly delivered: true } | { readonly delivered: false; readonly error: string };
+
+/**
+ * The last state read after the cancel (terminal, or still open when unconfirmed), or why the cancel failed;
+ * `handOff` for an item with an orderWorkflowId whose cancel was answered.
+ */
 export type CancelAndConfirmOutcome =
-  | { readonly brokerOrderId: string; readonly ok: true; readonly order: BrokerOrderSnapshot }
+  | {
+      readonly brokerOrderId: string;
+      readonly ok: true;
+      readonly order: BrokerOrderSnapshot;
+      readonly handOff?: HandOff;
+    }
   | { readonly brokerOrderId: string; readonly ok: false; readonly error: string };
 
 /** Open orders without their raw payloads: the kill switch lists many, history stays small. */
@@ -177,6 +198,11 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
      * order); this writes one activity per kill switch. Per-order failures come back as data, after transient
      * ones were retried within the bound; a retry of the whole activity is safe (a cancelled order answers
      * not-cancellable with its terminal state).
+     *
+     * Each answered order's workflow (`orderWorkflowId`) is handed the answer here, by the worker's client, the
+     * moment it is known: the desk then writes no signal command per order (two events each, plus the workflow
+     * tasks their results wake). Handing it again on a retry is harmless: the order machine ignores a snapshot
+     * in the state the order is already in, and a workflow that has closed refuses it (reported as not delivered).
      */
     async cancelAndConfirmBrokerOrders(input: CancelAndConfirmInput): Promise<CancelAndConfirmOutcome[]> {
       const ctx = Context.current();
@@ -207,7 +233,15 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
             if ((err as { nonRetryable?: boolean }).nonRetryable === true) break;
           }
         }
-        return { brokerOrderId: item.brokerOrderId, ok: true, order };
+        if (!item.orderWorkflowId) return { brokerOrderId: item.brokerOrderId, ok: true, order };
+        const handOff = await handOrderItsAnswer(ctx.client, item.orderWorkflowId, order, (ms) => ctx.sleep(ms));
+        if (!handOff.delivered) {
+          ctx.log.warn('could not hand the cancel result to an order workflow', {
+            workflowId: item.orderWorkflowId,
+            error: handOff.error,
+          });
+        }
+        return { brokerOrderId: item.brokerOrderId, ok: true, order, handOff };
       };
       try {
         return await mapWithConcurrency(input.orders, input.concurrency ?? CANCEL_CONCURRENCY, one);
@@ -234,6 +268,32 @@ const CONFIRM_POLL_MS = 500;
 const CANCEL_CONCURRENCY = 8;
 const CANCEL_ATTEMPTS = 3;
 const CANCEL_RETRY_MS = 250;
+
+const HAND_OFF_ATTEMPTS = 3;
+
+/**
+ * Signals one order workflow the broker's answer. A closed or unknown workflow refuses at once; any other failure
+ * (Temporal unreachable) is tried HAND_OFF_ATTEMPTS times, then reported: the order workflow's own poll still
+ * learns the answer, and the kill switch's results say which workflows were not reached.
+ */
+async function handOrderItsAnswer(
+  client: Pick<Client, 'workflow'>,
+  workflowId: string,
+  order: BrokerOrderSnapshot,
+  sleep: (ms: number) => Promise<void>,
+): Promise<HandOff> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.workflow.getHandle(workflowId).signal(brokerUpdateSignal, order);
+      return { delivered: true };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || attempt >= HAND_OFF_ATTEMPTS) {
+        return { delivered: false, error: describeError(err) };
+      }
+      await sleep(CANCEL_RETRY_MS * attempt);
+    }
+  }
+}
 
 /** Runs `fn` over `items` with at most `limit` at a time; results keep the items' order. */
 async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -119,6 +119,8 @@ const CONFIRM_TIMEOUT_MS = 30_000;
 const NOTIFY_PATCH = 'desk-notifications';
 /** An order that ended with shares filled wakes the account's positions watch at once. */
 const FILL_WAKES_POSITIONS_PATCH = 'desk-fill-wakes-positions';
+/** The kill switch's batch activity hands each order workflow the broker's answer; the desk signals none. */
+const CANCEL_ALL_HAND_OFF_PATCH = 'desk-cancel-all-hand-off';
 
 export const placeOrderUpdate = defineUpdate<PlaceOrderResult, [PlaceOrderRequest]>('placeOrder');
 /** The same as placeOrderUpdate for callers that can only signal (other workflows); answers by orderTerminal. */
@@ -535,11 +537,19 @@ class Desk {
       const ours = this.book.openOrder(o.clientOrderId);
       return { o, ours, entry: this.book.cancelEntry(run, o, ours) };
     });
+    // The activity hands each order workflow its answer itself (through the worker's client), so the desk writes
+    // no signal command per order: 25 orders cost the desk's history 50 events less, and the workflow tasks
+    // their results woke. Before this patch the desk signalled them after the activity (cancelAnswered).
+    const handOff = patched(CANCEL_ALL_HAND_OFF_PATCH);
     let outcomes: CancelAndConfirmOutcome[];
     try {
       outcomes = await this.confirmer.cancelAndConfirmBrokerOrders({
         broker: this.broker,
-        orders: open.map((o) => ({ brokerOrderId: o.brokerOrderId, clientOrderId: o.clientOrderId })),
+        orders: targets.map(({ o, ours }) => ({
+          brokerOrderId: o.brokerOrderId,
+          clientOrderId: o.clientOrderId,
+          ...(handOff && ours ? { orderWorkflowId: ours.workflowId } : {}),
+        })),
         confirmWithinMs: CONFIRM_TIMEOUT_MS,
       });
     } catch (err) {
@@ -551,8 +561,11 @@ class Desk {
     await Promise.all(
       targets.map(async ({ o, ours, entry }) => {
         const r = byId.get(o.brokerOrderId);
-        if (r?.ok) this.cancelAnswered(entry, ours, r.order);
-        else await this.cancelFailed(entry, ours, why, r ? r.error : 'no answer for this order');
+        if (!r?.ok) return this.cancelFailed(entry, ours, why, r ? r.error : 'no answer for this order');
+        if (!handOff) return this.cancelAnswered(entry, ours, r.order);
+        this.book.cancelAnswered(entry, ours, r.order);
+        // A refused hand-off (the workflow closed or is gone) is reported like a refused signal was.
+        if (ours && r.handOff && !r.handOff.delivered) this.notRunning.set(ours.workflowId, r.handOff.error);
       }),
     );
   }

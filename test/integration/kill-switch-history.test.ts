@@ -1,7 +1,8 @@
 /**
  * What one kill switch costs the desk's history. The desk used to confirm each cancel by polling from the
- * workflow (a timer and an activity per read, up to 60 per order); one heartbeating activity per order now
- * cancels and confirms at the broker.
+ * workflow (a timer and an activity per read, up to 60 per order); one heartbeating activity now cancels and
+ * confirms every order at the broker, and hands each order workflow its answer itself (the desk signalled each
+ * one: two more events per order, plus the workflow tasks their results woke, 212 events under load).
  */
 import { randomUUID } from 'node:crypto';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';

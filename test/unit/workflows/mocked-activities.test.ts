@@ -406,7 +406,9 @@ describe('desk workflow, mocked broker', () => {
   });
   /** Orders rest at the broker until cancelled; `cancelAndConfirm` decides how the kill switch's batch goes. */
   function restingBroker(
-    cancelAndConfirm: (ids: { brokerOrderId: string; clientOrderId: string | null }[]) => Promise<unknown>,
+    cancelAndConfirm: (
+      ids: { brokerOrderId: string; clientOrderId: string | null; orderWorkflowId?: string | null }[],
+    ) => Promise<unknown>,
   ) {
     const open = new Map<string, BrokerOrderSnapshot>();
     return {
@@ -432,7 +434,7 @@ describe('desk workflow, mocked broker', () => {
         cancelAndConfirmBrokerOrders: async ({
           orders,
         }: {
-          orders: { brokerOrderId: string; clientOrderId: string | null }[];
+          orders: { brokerOrderId: string; clientOrderId: string | null; orderWorkflowId?: string | null }[];
         }) => cancelAndConfirm(orders),
       } satisfies Mocks,
     };
@@ -521,12 +523,18 @@ describe('desk workflow, mocked broker', () => {
   });
 
   it('kill switch: one batch cancels every open order, later placements are refused until reset', async () => {
+    // As the real activity does: each order workflow is handed its answer by the activity, not by the desk.
+    const handedTo: string[] = [];
     const broker = restingBroker(async (orders) =>
-      orders.map((o) => ({
-        brokerOrderId: o.brokerOrderId,
-        ok: true,
-        order: { ...broker.open.get(o.brokerOrderId)!, state: 'cancelled' },
-      })),
+      Promise.all(
+        orders.map(async (o) => {
+          const order = { ...broker.open.get(o.brokerOrderId)!, state: 'cancelled' as const };
+          if (!o.orderWorkflowId) return { brokerOrderId: o.brokerOrderId, ok: true, order };
+          await env.client.workflow.getHandle(o.orderWorkflowId).signal(brokerUpdateSignal, order);
+          handedTo.push(o.orderWorkflowId);
+          return { brokerOrderId: o.brokerOrderId, ok: true, order, handOff: { delivered: true } };
+        }),
+      ),
     );
     const view = await withWorker(broker.activities, async (taskQueue) => {
       const desk = await startDesk(taskQueue, deskInput(`k-${randomUUID().slice(0, 6)}`));
@@ -549,6 +557,7 @@ describe('desk workflow, mocked broker', () => {
         (v) => Object.keys(v.openOrders).length === 0,
       );
       await Promise.all(placed.map((p) => env.client.workflow.getHandle(p.workflowId).result()));
+      expect(handedTo.sort()).toEqual(placed.map((p) => p.workflowId).sort());
       return after;
     });
     expect(Object.values(view.cancelAll!.results).map((r) => r.outcome)).toEqual([
