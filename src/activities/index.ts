@@ -3,6 +3,7 @@ import { createBrokerEventActivities } from './broker-events-activity';
 import { createHealthActivities, type HealthDeps } from './health';
 import { createMarketDataActivities, type MarketDataDeps } from './market-data-activities';
 import { createNotificationActivities, type NotificationDeps } from './notification-activities';
+import { createOrderActivities } from './order-activities';
 import { createPositionsActivities } from './positions-activities';
 import { type FlowguardMetrics, unscrapedMetrics } from '../observability/flowguard-metrics';
 
@@ -24,6 +25,7 @@ export function createActivities(input: ActivityDeps) {
     ...createMarketDataActivities(deps),
     ...createPositionsActivities(deps),
     ...createNotificationActivities(deps),
+    ...createOrderActivities(),
   };
 }
 

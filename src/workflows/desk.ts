@@ -91,8 +91,9 @@ export interface PlaceOrderRequest {
    */
   readonly prepared?: PreparedOrderToPlace;
   /**
-   * A raw order request, priced once by the desk (in the handler, not the validator): the position monitor's
-   * protective exit signals one, and updates from clients older than `prepared` send one. Ignored with `prepared`.
+   * A raw order request, priced once by the desk (in the handler, not the validator), which a replay does again:
+   * only position monitors started before 'monitor-exit-prepared' (they now price their protective exit in an
+   * activity and send `prepared`) and clients older than `prepared` send one. Ignored with `prepared`.
    */
   readonly request?: OrderRequestInput & { readonly clientOrderId: string };
   /**
@@ -296,7 +297,7 @@ class Desk {
    * pricing in both (as the desk did) computed every price twice, and a replay after a pricing change repriced.
    * So a caller that can (the CLI) prepares the order outside the workflow and the desk only checks it here,
    * without pricing: a bad order is refused before it is accepted and leaves nothing in the desk's history. A
-   * raw request (the monitor's signal, older clients) is priced by the handler alone (`preparedFor`); a pricing
+   * raw request (older monitors and clients) is priced by the handler alone (`preparedFor`); a pricing
    * failure then fails the accepted update with the same ValidationError (UpdateAccepted and UpdateCompleted
    * events in history), which the caller sees as it saw the validator's refusal.
    */

@@ -21,6 +21,8 @@ import {
 } from '@temporalio/workflow';
 import type { createMarketDataActivities } from '../activities/market-data-activities';
 import type { MarketUpdate } from '../activities/market-stream-activity';
+import type { createOrderActivities, PrepareOrderInput } from '../activities/order-activities';
+import type { PreparedOrderToPlace } from '../domain/orders/order-request';
 import { type FlowAlert } from '../domain/detectors/alerts';
 import { type DetectorConfig, type DetectorConfigInput } from '../domain/detectors/config';
 import { type VolumeProfile } from '../domain/detectors/volume-profile';
@@ -37,7 +39,7 @@ import {
 import { localDateTime, sessionStatus, type ExchangeCalendar, type SessionStatus } from '../domain/sessions';
 import { ValidationError, parseOrThrow } from '../domain/validation';
 import { MARKET_UPDATE_SIGNAL, SearchAttributes, WorkflowIds } from '../shared/contracts';
-import { placeOrderSignal } from './desk';
+import { placeOrderSignal, type PlaceOrderRequest } from './desk';
 import { detectorConfig } from './lazy-domain';
 import { orderTerminalSignal } from './notifications';
 import { createNotifier, type NotificationLedger, type Notifier } from './notify';
@@ -59,6 +61,7 @@ export type {
 } from '../domain/monitor/monitor-model';
 
 type MarketDataActivities = ReturnType<typeof createMarketDataActivities>;
+type OrderActivities = ReturnType<typeof createOrderActivities>;
 
 export interface PositionMonitorInput {
   readonly positionId: string;
@@ -135,6 +138,12 @@ const CALENDAR_RETRY_MS = 3_600_000;
  * (the backfill, which raises no alerts), in stream mode before the stream activity starts.
  */
 const VOLUME_PROFILE_PATCH = 'monitor-volume-profile';
+/**
+ * The protective exit is priced once, by an activity of the monitor (its result is in this history), and the desk
+ * is sent the prepared order. Before, the desk priced the raw request in its signal handler, which runs again on
+ * every replay: a desk replayed after a pricing change repriced it, and its book could disagree with its order.
+ */
+const EXIT_PREPARED_PATCH = 'monitor-exit-prepared';
 const RETRY = { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
 
 /**
@@ -189,6 +198,7 @@ class PositionMonitor {
     startToCloseTimeout: '1 minute',
     retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2 },
   });
+  private readonly orderActs = proxyActivities<OrderActivities>({ startToCloseTimeout: '30 seconds', retry: RETRY });
   private volumeProfile: VolumeProfile | null | undefined;
 
   constructor(private readonly input: PositionMonitorInput) {
@@ -500,25 +510,47 @@ class PositionMonitor {
     if (!reference) return this.fire(MonitorEvent.ExitFailed);
     this.fire(MonitorEvent.ExitPlaced);
     const { broker, account, pricing } = model.settings.exit;
+    const request = {
+      symbol: input.symbol,
+      side: 'sell',
+      quantity: order.quantity,
+      referencePrice: reference,
+      broker,
+      clientOrderId: order.clientOrderId,
+    } as const;
+    let placement: PlaceOrderRequest;
+    if (patched(EXIT_PREPARED_PATCH)) {
+      const priced = await this.priceExit(request, pricing);
+      if (!priced) return this.fire(MonitorEvent.ExitFailed);
+      placement = { prepared: priced, requesterWorkflowId: workflowInfo().workflowId };
+    } else {
+      placement = { request, pricing, requesterWorkflowId: workflowInfo().workflowId };
+    }
     try {
-      await getExternalWorkflowHandle(WorkflowIds.desk(broker, account)).signal(placeOrderSignal, {
-        request: {
-          symbol: input.symbol,
-          side: 'sell',
-          quantity: order.quantity,
-          referencePrice: reference,
-          broker,
-          clientOrderId: order.clientOrderId,
-        },
-        pricing,
-        requesterWorkflowId: workflowInfo().workflowId,
-      });
+      await getExternalWorkflowHandle(WorkflowIds.desk(broker, account)).signal(placeOrderSignal, placement);
     } catch (err) {
       model.exitFailed(
         `the ${broker} desk (${account}) is not running: ${err instanceof Error ? err.message : String(err)}`,
       );
       this.fire(MonitorEvent.ExitFailed);
     }
+  }
+
+  /** The protective sell priced once (see EXIT_PREPARED_PATCH); null, with the exit failed and why, when it cannot be. */
+  private async priceExit(
+    request: PrepareOrderInput['request'],
+    pricing: PrepareOrderInput['pricing'],
+  ): Promise<PreparedOrderToPlace | null> {
+    let reason: string;
+    try {
+      const priced = await this.orderActs.prepareOrder({ request, pricing });
+      if (priced.ok) return priced.prepared;
+      reason = priced.error;
+    } catch (err) {
+      reason = err instanceof Error ? err.message : String(err);
+    }
+    this.model.exitFailed(`the protective sell could not be priced: ${reason}`);
+    return null;
   }
 
   /** Stream mode: one long-running activity per session; returns when it should be restarted or stopped. */

@@ -12,6 +12,7 @@ import { type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createOrderActivities, type PrepareOrderInput } from '../../../src/activities/order-activities';
 import type { BrokerOrderSnapshot } from '../../../src/brokers/broker';
 import { orderSettingsFromConfig } from '../../../src/config/order-settings';
 import { type TradingSession } from '../../../src/domain/config';
@@ -23,6 +24,7 @@ import {
   cancelAllSignal,
   deskStateQuery,
   deskWorkflow,
+  placeOrderSignal,
   placeOrderUpdate,
   resetUpdate,
   type DeskInput,
@@ -42,6 +44,8 @@ import {
   type PositionMonitorInput,
 } from '../../../src/workflows/position-monitor';
 import { createTimeSkippingEnv } from '../../support/time-skipping';
+
+const orderActivities = createOrderActivities();
 
 // Each test takes 1–20 s alone; a machine shared with other builds can make that several times longer.
 jest.setTimeout(180_000);
@@ -100,6 +104,8 @@ async function withWorker<T>(activities: Mocks, body: (taskQueue: string) => Pro
       marketCalendar: async () => null,
       // Monitors fetch the intraday volume curve once (patched monitor-volume-profile): none here.
       fetchVolumeProfile: async () => null,
+      // Pricing is pure: the real activity (monitors price their protective exit with it).
+      prepareOrder: (input: PrepareOrderInput) => orderActivities.prepareOrder(input),
       ...activities,
     },
     maxCachedWorkflows: 0,
@@ -833,6 +839,121 @@ describe('position monitor workflow, mocked market data', () => {
       },
     );
     expect(states).toEqual(['backfilling', 'monitoring', 'exit_failed']);
+  });
+
+  it("replay: an auto-exit monitor's protective SELL keeps its price when pricing changes; a desk-priced raw request does not", async () => {
+    const alert = { kind: 'red_burst', severity: 'critical', rule: 'mock', timestampNs: '1', source: 'trades' };
+    const exitSignal = { timestampNs: '1', reason: 'red_burst', rule: 'mock' };
+    const submitted: { clientOrderId: string; limitPrice: string }[] = [];
+    const startDesk = async (taskQueue: string, account: string) => {
+      const workflowId = WorkflowIds.desk('paper', account);
+      started.push({ workflowId });
+      return env.client.workflow.start(deskWorkflow, {
+        workflowId,
+        taskQueue,
+        args: [{ broker: 'paper', account, settings } satisfies DeskInput],
+      });
+    };
+    const histories = await withWorker(
+      {
+        pollMarketData: async () => pollResult(polls === 3 ? { alerts: [alert], exitSignal } : {}),
+        latestPrices: async () => ({ lastTrade: null, lastQuote: null }),
+        submitOrder: async ({ order }: { order: { clientOrderId: string; limitPrice: string } }) => {
+          submitted.push(order);
+          started.push({ workflowId: WorkflowIds.order(order.clientOrderId) });
+          return { order: snapshot({ ...order, side: 'sell', quantity: 100 }) };
+        },
+        getBrokerOrder: async ({ clientOrderId }: { clientOrderId: string }) =>
+          snapshot({ clientOrderId, side: 'sell', quantity: 100 }),
+      },
+      async (taskQueue) => {
+        const desk = await startDesk(taskQueue, 'main');
+        const monitor = await startMonitor(taskQueue, {
+          mode: 'auto-exit',
+          settings: { ...monitorSettings(), pollIntervalSeconds: 5 },
+        });
+        await until(
+          async () => submitted.length,
+          (n) => n === 1,
+        );
+        const book = await desk.query(deskStateQuery);
+        // What a monitor started before 'monitor-exit-prepared' signalled: a raw request the desk prices.
+        const legacyDesk = await startDesk(taskQueue, 'legacy');
+        const raw = { symbol: 'AAPL', side: 'sell', quantity: 100, referencePrice: '100.00', broker: 'paper' } as const;
+        await legacyDesk.signal(placeOrderSignal, {
+          request: { ...raw, clientOrderId: `exit-legacy-${randomUUID().slice(0, 6)}` },
+          pricing: settings.pricing,
+        });
+        await until(
+          async () => submitted.length,
+          (n) => n === 2,
+        );
+        return {
+          book,
+          monitor: await monitor.fetchHistory(),
+          desk: await desk.fetchHistory(),
+          legacyDesk: await legacyDesk.fetchHistory(),
+        };
+      },
+    );
+    type History = typeof histories.desk;
+    type HistoryEvent = NonNullable<History['events']>[number];
+    type Pricing = { maxSlippagePct: string };
+    /** The parts of a recorded workflow input or placeOrder signal this test reads or rewrites. */
+    interface Recorded {
+      settings?: { pricing: Pricing; exit?: { pricing: Pricing } };
+      pricing?: Pricing;
+      request?: unknown;
+      prepared?: { clientOrderId: string; limitPrice: string };
+    }
+    const payloadOf = (e: HistoryEvent) => {
+      const attrs = e.workflowExecutionStartedEventAttributes ?? e.workflowExecutionSignaledEventAttributes;
+      return attrs!.input!.payloads![0]!;
+    };
+    const read = (e: HistoryEvent) => JSON.parse(Buffer.from(payloadOf(e).data!).toString()) as Recorded;
+    const rewrite = (history: History, match: (e: HistoryEvent) => boolean, edit: (v: Recorded) => void) => {
+      const e = history.events!.find(match)!;
+      const value = read(e);
+      edit(value);
+      payloadOf(e).data = Buffer.from(JSON.stringify(value));
+      return history;
+    };
+    const placeSignal = (e: HistoryEvent) => e.workflowExecutionSignaledEventAttributes?.signalName === 'placeOrder';
+    const started0 = (e: HistoryEvent) => e.workflowExecutionStartedEventAttributes != null;
+    /** Today's pricing refuses what was priced then (simulated on the recorded config: a tiny slippage bound). */
+    const refusing = (pricing: Pricing | undefined) => {
+      pricing!.maxSlippagePct = '0.0001';
+    };
+
+    // One price from the monitor's activity to the broker: the desk was sent it prepared and booked it as sent.
+    const sent = read(histories.desk.events!.find(placeSignal)!);
+    expect(sent.request).toBeUndefined();
+    expect(sent.prepared).toMatchObject({ side: 'sell', quantity: 100, referencePrice: '100.00' });
+    const { clientOrderId, limitPrice } = sent.prepared!;
+    expect(submitted[0]).toMatchObject({ clientOrderId, limitPrice });
+    expect(histories.book.openOrders[clientOrderId]).toMatchObject({ limitPrice });
+    expect(JSON.stringify(histories.monitor.events)).toContain('prepareOrder');
+
+    // Replayed by code whose pricing now refuses it: the monitor reuses its recorded price, the desk prices nothing.
+    await expect(
+      Worker.runReplayHistory(
+        { workflowBundle: bundle },
+        rewrite(histories.monitor, started0, (input) => refusing(input.settings?.exit?.pricing)),
+      ),
+    ).resolves.toBeUndefined();
+    await expect(
+      Worker.runReplayHistory(
+        { workflowBundle: bundle },
+        rewrite(histories.desk, started0, (input) => refusing(input.settings?.pricing)),
+      ),
+    ).resolves.toBeUndefined();
+    // The same change breaks a desk that priced the raw request in its handler: it refuses on replay what it placed.
+    await expect(
+      Worker.runReplayHistory(
+        { workflowBundle: bundle },
+        rewrite(histories.legacyDesk, placeSignal, (req) => refusing(req.pricing)),
+      ),
+    ).rejects.toThrow(/[Nn]ondeterminism|does not handle/);
   });
 
   it('a stop that arrives while a poll is out, with continue-as-new due, ends the run instead of being dropped', async () => {
