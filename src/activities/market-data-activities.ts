@@ -197,10 +197,19 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       const ns = t === undefined ? null : nsToBigInt(t);
       return ns !== null && (max === null || ns > max) ? ns : max;
     }, null);
+    // Trades cut short by their pages may have more prints at the horizon's instant: the quotes stamped at it
+    // (those prints caused them) wait too, or the next poll would find the quote before those prints pushed out
+    // of the few the detector state keeps. Pages holding no new trade at all (a run of prints at one instant
+    // longer than the pages) leave the quotes where the trades' cursor is.
+    const quotesUntil = fetchedTrades.truncated
+      ? (horizon ?? BigInt(start.trades.sipTimestamp))
+      : horizon === null
+        ? null
+        : horizon + 1n;
     const quotes = await rest.fetchQuotesSince(
       input.symbol,
       start.quotes,
-      horizon !== null ? { untilNs: (horizon + 1n).toString() } : {},
+      quotesUntil !== null ? { untilNs: quotesUntil.toString() } : {},
     );
     // Quotes that stopped short of the horizon (truncated: more pages waiting) hold every NBBO up to their cursor
     // only: the trades after it wait for the next poll, when the quotes before them have arrived. Classified now,

@@ -71,6 +71,12 @@ export interface PolygonCursor {
   readonly sipTimestamp: string;
   readonly seenAtTimestamp: readonly string[];
   readonly resumePath?: string;
+  /**
+   * The exclusive upper bound (ns) of the query that started the `resumePath` chain, null when it had none; absent
+   * in cursors written before it was recorded (unknown). A chain keeps its query's bound, and a poll bounds its
+   * quotes by its newest trade, so the next poll's bound may differ: see fetchSince.
+   */
+  readonly resumeUntilNs?: string | null;
 }
 
 export const PolygonCursorSchema = z.object({
@@ -79,6 +85,11 @@ export const PolygonCursorSchema = z.object({
   resumePath: z
     .string()
     .regex(/^\/v3\/(trades|quotes)\/[^?#]+\?[^#]*$/, 'must be a /v3 path with a query')
+    .optional(),
+  resumeUntilNs: z
+    .string()
+    .regex(/^\d{1,20}$/, 'must be integer nanoseconds')
+    .nullable()
     .optional(),
 });
 
@@ -100,8 +111,8 @@ export interface PolygonPage<T> {
 
 export interface FetchOptions {
   /**
-   * Only records with sip_timestamp below this (exclusive upper bound, ns). A bounded call does not follow the
-   * cursor's resumePath (that chain has the bound of the call that made it): it queries from the cursor.
+   * Only records with sip_timestamp below this (exclusive upper bound, ns). It may differ from the bound of the
+   * call that left the cursor's resumePath: the chain is followed up to the lower of the two, then a query reads on.
    */
   readonly untilNs?: string;
   readonly maxPages?: number;
@@ -316,18 +327,28 @@ class PolygonRestAdapter implements PolygonRest {
     const maxPages = options.maxPages ?? this.maxPages;
     const untilNs = options.untilNs;
     if (untilNs !== undefined && !/^\d+$/.test(untilNs)) throw new RangeError('untilNs must be integer nanoseconds');
-    const since = BigInt(cursor.sipTimestamp);
-    const seenAtSince = new Set(cursor.seenAtTimestamp);
+    const bound = untilNs === undefined ? null : BigInt(untilNs);
+    // Where the query being read started: records before it, or at it and listed, were returned already.
+    let floor = BigInt(cursor.sipTimestamp);
+    let seenAtFloor = new Set(cursor.seenAtTimestamp);
 
-    let maxTs = since;
-    let seenAtMax = new Set(seenAtSince);
+    let maxTs = floor;
+    let seenAtMax = new Set(seenAtFloor);
     const returned = new Set<string>();
     const records: T[] = [];
     let pages = 0;
-    // A resumed chain keeps the bounds of the query that started it: under an upper bound, which may differ from
-    // this call's (a poll bounds its quotes by its newest trade), it could end at the old bound and look complete.
-    // The gte query from the cursor reaches the same records (the seen set dedupes the cursor's instant).
-    let nextPath: string | undefined = untilNs === undefined ? cursor.resumePath : undefined;
+    let nextPath: string | undefined = cursor.resumePath;
+    // The bound of the chain being read (null: none, undefined: unknown, a cursor from before bounds were kept).
+    // A chain is followed whatever its bound: only its next_url gets past a run of records at one instant longer
+    // than a call's pages. Records at or past this call's bound end the call; a chain that ends below this
+    // call's bound is followed by a query from where it stopped.
+    let chainBound: bigint | null | undefined =
+      nextPath === undefined
+        ? bound
+        : cursor.resumeUntilNs === undefined || cursor.resumeUntilNs === null
+          ? cursor.resumeUntilNs
+          : BigInt(cursor.resumeUntilNs);
+    let queryPending = nextPath === undefined;
     let first = true;
     // A next_url chain must move forward: paths already asked for in this call, and records already returned,
     // mean the source loops. Polygon's pages are ascending, so every record of a real next page is newer.
@@ -336,24 +357,29 @@ class PolygonRestAdapter implements PolygonRest {
     let repeated = 0;
 
     while (pages < maxPages) {
-      const path = nextPath ?? `/v3/${kind}/${symbol}`;
-      if (!first && nextPath !== undefined && visited.has(nextPath)) {
-        stalled = { reason: 'next_url points at a page already fetched', repeated };
-        break;
-      }
-      visited.add(path);
       let body: unknown;
-      if (first && nextPath === undefined) {
+      if (queryPending) {
+        const gte = floor.toString();
+        visited.add(`/v3/${kind}/${symbol}?gte=${gte}`);
+        queryPending = false;
+        chainBound = bound;
         body = await this.request(`/v3/${kind}/${symbol}`, () =>
-          this.query(kind, symbol, cursor.sipTimestamp, untilNs, this.pageLimit),
+          this.query(kind, symbol, gte, untilNs, this.pageLimit),
         );
       } else {
+        const path = nextPath!;
+        if (visited.has(path)) {
+          stalled = { reason: 'next_url points at a page already fetched', repeated };
+          break;
+        }
+        visited.add(path);
         try {
-          body = await this.request(nextPath!, () => this.follow(kind, symbol, nextPath!));
+          body = await this.request(path, () => this.follow(kind, symbol, path));
         } catch (err) {
           // A stored resume cursor can expire; the gte query reaches the same records (the seen set dedupes).
           if (!(first && err instanceof PolygonRequestRejected)) throw err;
           nextPath = undefined;
+          queryPending = true;
           continue;
         }
       }
@@ -362,6 +388,7 @@ class PolygonRestAdapter implements PolygonRest {
       const page = pageOf(body, `/v3/${kind}/${symbol}`);
       let fresh = 0;
       let repeatedHere = 0;
+      let beyond = false;
       const pageRecords: { readonly record: T; readonly ts?: bigint; readonly key?: string }[] = [];
       for (const record of page.results) {
         const t = isObject(record) ? parseNs(record.sip_timestamp) : undefined;
@@ -370,13 +397,18 @@ class PolygonRestAdapter implements PolygonRest {
           pageRecords.push({ record: record as T }); // malformed: the domain rejects and counts it
           continue;
         }
+        // At or past this call's bound (a chain made under a higher one or none): the rest is for a later call.
+        if (bound !== null && ts >= bound) {
+          beyond = true;
+          break;
+        }
         const key = recordKey(record as Record<string, unknown>);
         // Returned by the previous call. A cursor written before identities were keys lists sequence numbers
         // (`q<n>`): honoured for that one call, so an upgrade does not replay the cursor's last instant.
-        if (ts === since && (seenAtSince.has(key) || seenAtSince.has(legacyKey(record as Record<string, unknown>))))
+        if (ts === floor && (seenAtFloor.has(key) || seenAtFloor.has(legacyKey(record as Record<string, unknown>))))
           continue;
         // Before the cursor: the gte query never returns these, so it is a page served again, not data.
-        if (ts < since) {
+        if (ts < floor) {
           repeatedHere += 1;
           continue;
         }
@@ -384,7 +416,7 @@ class PolygonRestAdapter implements PolygonRest {
         else fresh += 1;
         pageRecords.push({ record: record as T, ts, key });
       }
-      nextPath = page.nextUrl === undefined ? undefined : this.pathOf(page.nextUrl, kind, symbol);
+      nextPath = beyond || page.nextUrl === undefined ? undefined : this.pathOf(page.nextUrl, kind, symbol);
       repeated += repeatedHere;
       // A next page made only of records already returned means the source loops: it is dropped and the chain
       // not followed. Repeats mixed with new records are passed on, so the domain rejects them as DUPLICATE and
@@ -402,21 +434,41 @@ class PolygonRestAdapter implements PolygonRest {
           seenAtMax = new Set([key]);
         } else if (ts === maxTs) seenAtMax.add(key);
       }
-      if (nextPath === undefined) break;
+      if (nextPath !== undefined) continue;
+      // The chain ended: every record below its bound was returned. Below this call's too, unless its bound was
+      // lower (or unknown): then a query from where it stopped reads on (a later call, when the pages ran out).
+      const covered =
+        beyond || chainBound === null || (chainBound !== undefined && bound !== null && chainBound >= bound);
+      if (covered) break;
+      if (chainBound !== undefined && chainBound !== null && chainBound > maxTs) {
+        maxTs = chainBound;
+        seenAtMax = new Set();
+      }
+      floor = maxTs;
+      seenAtFloor = new Set(seenAtMax);
+      queryPending = true;
     }
     if (stalled) {
       stalled = { ...stalled, repeated };
       // Not followed further: the next call starts over from the cursor's timestamp, at the caller's cadence.
       nextPath = undefined;
+      queryPending = false;
     }
 
-    const truncated = nextPath !== undefined;
+    const truncated = nextPath !== undefined || queryPending;
     return {
       records,
       cursor: {
         sipTimestamp: maxTs.toString(),
         seenAtTimestamp: [...seenAtMax],
-        ...(truncated ? { resumePath: nextPath } : {}),
+        ...(nextPath !== undefined
+          ? {
+              resumePath: nextPath,
+              ...(chainBound !== undefined
+                ? { resumeUntilNs: chainBound === null ? null : chainBound.toString() }
+                : {}),
+            }
+          : {}),
       },
       pages,
       truncated,

@@ -41,6 +41,8 @@ export interface SourceCursor {
   readonly sipTimestamp: string;
   readonly seenAtTimestamp: readonly string[];
   readonly resumePath?: string;
+  /** The bound of the resumePath chain's query (null: none; absent: unknown, an older cursor). */
+  readonly resumeUntilNs?: string | null;
 }
 
 export interface MonitorCursors {
@@ -714,6 +716,7 @@ export function sameCursors(a: MonitorCursors | null, b: MonitorCursors): boolea
   const same = (x: SourceCursor, y: SourceCursor) =>
     x.sipTimestamp === y.sipTimestamp &&
     x.resumePath === y.resumePath &&
+    x.resumeUntilNs === y.resumeUntilNs &&
     x.seenAtTimestamp.length === y.seenAtTimestamp.length &&
     x.seenAtTimestamp.every((k, i) => k === y.seenAtTimestamp[i]);
   return same(a.trades, b.trades) && same(a.quotes, b.quotes);

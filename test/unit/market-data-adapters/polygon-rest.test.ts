@@ -148,19 +148,51 @@ describe('fetchTradesSince / fetchQuotesSince', () => {
     expect(seqOf(fallback.records)).toEqual([7, 8, 9, 10]);
   });
 
-  it('a bounded call does not resume a chain made under another bound: it reads up to its own untilNs', async () => {
+  it('a bounded call reads up to its own untilNs even when the cursor resumes a chain made under a lower bound', async () => {
     // A poll bounds its quotes by its newest trade. The first poll's chain (bound: +5) stopped after one page; the
     // next poll, with newer trades (bound: +10), followed that chain, got the quotes up to +5, "not truncated",
-    // and classified its trades after +5 against a stale NBBO.
+    // and classified its trades after +5 against a stale NBBO. Now the chain is read to its end, then a query
+    // from its bound reads on to +10.
     standIn.loadScenario('TSLA', { quotes: Array.from({ length: 10 }, (_, i) => quote(i + 1, BASE_NS + BigInt(i))) });
     const client = await rest({ pageLimit: 2, maxPages: 1 });
     const first = await client.fetchQuotesSince('TSLA', cursorFrom(BASE_NS), { untilNs: (BASE_NS + 5n).toString() });
-    expect(first).toMatchObject({ truncated: true });
+    expect(first).toMatchObject({ truncated: true, cursor: { resumeUntilNs: (BASE_NS + 5n).toString() } });
     expect(seqOf(first.records)).toEqual([1, 2]);
-    const wider = await rest({ pageLimit: 10, maxPages: 1 });
+    const wider = await rest({ pageLimit: 10, maxPages: 5 });
     const second = await wider.fetchQuotesSince('TSLA', first.cursor, { untilNs: (BASE_NS + 10n).toString() });
     expect(seqOf(second.records)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
     expect(second.truncated).toBe(false);
+    // Out of pages where the old chain ends: truncated, and the next call starts at that chain's bound.
+    const short = await client.fetchQuotesSince('TSLA', first.cursor, { untilNs: (BASE_NS + 10n).toString() });
+    expect(seqOf(short.records)).toEqual([3, 4]);
+    const rest2 = await client.fetchQuotesSince('TSLA', short.cursor, { untilNs: (BASE_NS + 10n).toString() });
+    expect(seqOf(rest2.records)).toEqual([5]);
+    expect(rest2.truncated).toBe(true);
+    expect(rest2.cursor).toEqual({ sipTimestamp: (BASE_NS + 5n).toString(), seenAtTimestamp: [] });
+    // A chain made under a higher bound (or none) stops at this call's bound, complete.
+    const open = await client.fetchQuotesSince('TSLA', cursorFrom(BASE_NS));
+    const lower = await wider.fetchQuotesSince('TSLA', open.cursor, { untilNs: (BASE_NS + 4n).toString() });
+    expect(seqOf(lower.records)).toEqual([3, 4]);
+    expect(lower.truncated).toBe(false);
+  });
+
+  it('bounded calls whose bound moves each time get past a run of records at one instant longer than a call', async () => {
+    // Seven quotes in one nanosecond, two per page, one page per call: only the next_url chain gets past them
+    // (a query from the cursor serves the first two again every time).
+    const quotes = [
+      ...Array.from({ length: 7 }, (_, i) => quote(i + 1, BASE_NS, 100 + i / 100)),
+      quote(8, BASE_NS + 1n),
+    ];
+    standIn.loadScenario('TSLA', { quotes });
+    const client = await rest({ pageLimit: 2, maxPages: 1 });
+    let cursor = cursorFrom(BASE_NS);
+    const got: unknown[] = [];
+    for (let i = 0; i < 10 && got.length < 8; i++) {
+      const page = await client.fetchQuotesSince('TSLA', cursor, { untilNs: (BASE_NS + 2n + BigInt(i)).toString() });
+      got.push(...seqOf(page.records));
+      cursor = page.cursor;
+    }
+    expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('two distinct prints sharing a sequence number at the cursor instant are both returned, once (issue 16)', async () => {

@@ -100,6 +100,32 @@ describe('a poll classifies each trade against the quotes before it, however the
       ['large_seller', 'seller-initiated print 12000 ≥ 10000 shares at 10.04'],
     ]);
   });
+
+  it('trades cut short inside one instant: the quotes stamped at it wait, and a page of no new trade moves no quote', async () => {
+    // Seven prints in one nanosecond, the last 12,000 shares at the bid of the NBBO before them (10.00 × 10.01);
+    // the prints moved the book, and five quotes carry their instant (the last 9.95 × 10.00). Six records a call:
+    // the first poll gets six prints, the second only repeats of them (the chain is still inside the instant),
+    // the third the seventh print. Taking the instant's quotes with the first poll, or every quote with the
+    // second, left the detector state (the newest four quotes) without the quote before the seventh print:
+    // it met 9.95 × 10.00 and was taken for a buyer.
+    const at = BASE_NS + 5000n;
+    standIn.loadScenario('RUN', {
+      quotes: [
+        quote(1, BASE_NS + 1000n, 10, 10.01),
+        ...Array.from({ length: 5 }, (_, i) => quote(2 + i, at, 9.95, 10 + (4 - i) / 1000)),
+      ],
+      trades: [...Array.from({ length: 6 }, (_, i) => trade(10 + i, at, 10.01, 100)), trade(16, at, 10, 12_000)],
+    });
+    standIn.releaseAll();
+    const { alerts, last } = await pollAll('RUN', DetectorConfigSchema.parse({}), BASE_NS.toString(), {
+      pageLimit: 3,
+      maxPages: 2,
+    });
+    expect(last.stats.sides).toEqual({ buy: 6, sell: 1, unknown: 0 });
+    expect(alerts.map((a) => [a.kind, a.rule])).toEqual([
+      ['large_seller', 'seller-initiated print 12000 ≥ 10000 shares at 10.00'],
+    ]);
+  });
 });
 
 describe('the real AMZN day polled in pieces gives the offline replay exactly, percentile rule on', () => {
