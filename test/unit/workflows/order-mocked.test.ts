@@ -6,6 +6,7 @@
  * history: any non-determinism fails a task, and every test checks that none did.
  */
 import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
 import { prepareLimitOrder } from '../../../src/domain/orders/order-request';
 import { WorkflowIds } from '../../../src/shared/contracts';
@@ -42,10 +43,13 @@ async function startOrder(taskQueue: string, over: Partial<OrderSettings> = {}, 
 describe('order workflow, mocked broker', () => {
   it('throttle: waits out the broker-advised delays (skipped), then submits once and follows the fill', async () => {
     let submits = 0;
+    /** Workflow time of each submit attempt (the server's clock, skipped). */
+    const at: number[] = [];
     const result = await withWorker(
       {
         submitOrder: async ({ order }: { order: { clientOrderId: string } }) => {
           submits += 1;
+          at.push(Context.current().info.currentAttemptScheduledTimestampMs);
           if (submits < 3) throw brokerFailure('BrokerRateLimited', { retryAfterMs: 40_000 });
           return { order: snapshot({ clientOrderId: order.clientOrderId }) };
         },
@@ -55,6 +59,9 @@ describe('order workflow, mocked broker', () => {
       async (taskQueue) => (await startOrder(taskQueue)).handle.result(),
     );
     expect(submits).toBe(3);
+    // The broker's 40 s, not the order's own back-off (1 s doubling).
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(40_000);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(40_000);
     expect(result).toMatchObject({ state: 'filled', filledQuantity: 10, submit: null });
   });
 
