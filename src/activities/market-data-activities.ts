@@ -10,7 +10,7 @@ import { mergeByTime } from '../domain/market-data/merge';
 import { type MarketRecord } from '../domain/market-data/records';
 import { nsToBigInt, parseNs } from '../domain/market-data/timestamp';
 import { decodeRest } from '../market-data/decode';
-import { cursorFrom, pageThrough, type PolygonRest } from '../market-data/polygon-rest';
+import { cursorFrom, pageThrough, type PolygonCursor, type PolygonRest } from '../market-data/polygon-rest';
 import { wireNumber, wireText } from '../market-data/wire';
 import { type FlowguardMetrics } from '../observability/flowguard-metrics';
 import { PolygonError } from '../market-data/polygon-errors';
@@ -215,11 +215,11 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
     // only: the trades after it wait for the next poll, when the quotes before them have arrived. Classified now,
     // they would meet the last quote fetched, minutes old on a busy day (the real AMZN day's backfill classified
     // its last 20 minutes that way, and raised a large_seller the replay of the same files did not).
-    // A quote source that was truncated without moving on cuts nothing: the poll must not wait on it forever.
-    const quotesReach = BigInt(quotes.cursor.sipTimestamp);
+    // Moving on includes a chain still inside a run of quotes at the cursor's instant (same time, more seen); a
+    // quote source truncated without moving at all cuts nothing: the poll must not wait on it forever.
     const trades =
-      quotes.truncated && horizon !== null && quotesReach > BigInt(start.quotes.sipTimestamp)
-        ? pageThrough(fetchedTrades, start.trades, quotesReach)
+      quotes.truncated && horizon !== null && !sameCursor(quotes.cursor, start.quotes)
+        ? pageThrough(fetchedTrades, start.trades, BigInt(quotes.cursor.sipTimestamp))
         : fetchedTrades;
 
     const stalledSources = (
@@ -298,7 +298,9 @@ export function createMarketDataActivities(deps: MarketDataDeps) {
       detectorState: detector.snapshot(),
       cursors: {
         trades: trades.cursor,
-        quotes: horizon !== null || quotes.records.length > 0 ? quotes.cursor : start.quotes,
+        // Even with no quote returned: a chain through a run of quotes already seen at the cursor's instant has
+        // moved on (its next_url), and keeping the old cursor would read the same run again every poll.
+        quotes: quotes.cursor,
       },
       live,
       truncated: trades.truncated || quotes.truncated,
@@ -359,6 +361,16 @@ function newYorkDate(ms: number): string {
 /** A YYYY-MM-DD date moved by `n` calendar days. */
 function addDays(date: string, n: number): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Whether a fetch left its cursor exactly where it started (time, identities seen at it, resume point). */
+function sameCursor(a: PolygonCursor, b: PolygonCursor): boolean {
+  return (
+    a.sipTimestamp === b.sipTimestamp &&
+    a.resumePath === b.resumePath &&
+    a.seenAtTimestamp.length === b.seenAtTimestamp.length &&
+    a.seenAtTimestamp.every((k, i) => k === b.seenAtTimestamp[i])
+  );
 }
 
 /** Time a strictly before time b (µs, ns remainder). */

@@ -101,6 +101,32 @@ describe('a poll classifies each trade against the quotes before it, however the
     ]);
   });
 
+  it('quotes cut short inside a run at one instant: the trades after it wait, though the quote time stayed', async () => {
+    // Four quotes in one nanosecond, two per call: the second poll's quotes end where its cursor already was
+    // (same time, more of the run seen). Taken for a quote source that does not move, its trade went through
+    // against 10.00 × 10.01, the run's third quote, instead of the fourth, 10.04 × 10.05: a buyer, no alert.
+    const run = BASE_NS + 2000n;
+    standIn.loadScenario('RUNQ', {
+      quotes: [
+        quote(1, BASE_NS + 1000n, 10, 10.01),
+        quote(2, run, 10, 10.01, 100),
+        quote(3, run, 10, 10.01, 200),
+        quote(4, run, 10, 10.01, 300),
+        quote(5, run, 10.04, 10.05),
+      ],
+      trades: [trade(9, BASE_NS + 3000n, 10.04, 12_000)],
+    });
+    standIn.releaseAll();
+    const { alerts, last } = await pollAll('RUNQ', DetectorConfigSchema.parse({}), BASE_NS.toString(), {
+      pageLimit: 2,
+      maxPages: 1,
+    });
+    expect(last.stats.sides).toEqual({ buy: 0, sell: 1, unknown: 0 });
+    expect(alerts.map((a) => [a.kind, a.rule])).toEqual([
+      ['large_seller', 'seller-initiated print 12000 ≥ 10000 shares at 10.04'],
+    ]);
+  });
+
   it('trades cut short inside one instant: the quotes stamped at it wait, and a page of no new trade moves no quote', async () => {
     // Seven prints in one nanosecond, the last 12,000 shares at the bid of the NBBO before them (10.00 × 10.01);
     // the prints moved the book, and five quotes carry their instant (the last 9.95 × 10.00). Six records a call:
