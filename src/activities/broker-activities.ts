@@ -15,7 +15,7 @@ import { type FlowguardMetrics, unscrapedMetrics } from '../observability/flowgu
 import { type AuditLog, type AuditRecord } from './audit';
 import { toActivityFailure } from './failures';
 import { heartbeatWhileRunning } from './heartbeat';
-import { brokerUpdateSignal } from '../workflows/order';
+import { brokerUpdateSignal, type HandedBrokerUpdate } from '../workflows/order';
 
 /** Resolves a broker adapter by name; adapters are built once per worker from its environment. */
 export interface BrokerRegistry {
@@ -78,6 +78,11 @@ export interface CancelAndConfirmInput {
   readonly broker: BrokerName;
   readonly orders: readonly CancelAndConfirmItem[];
   readonly confirmWithinMs?: number;
+  /**
+   * The desk records each terminal answer itself: handed with `deskHasAnswer`, the order workflow then sends the
+   * desk no terminal notice (HandedBrokerUpdate).
+   */
+  readonly deskHasAnswer?: boolean;
   readonly pollMs?: number;
   readonly concurrency?: number;
 }
@@ -234,7 +239,9 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
           }
         }
         if (!item.orderWorkflowId) return { brokerOrderId: item.brokerOrderId, ok: true, order };
-        const handOff = await handOrderItsAnswer(ctx.client, item.orderWorkflowId, order, (ms) => ctx.sleep(ms));
+        const handed: HandedBrokerUpdate =
+          input.deskHasAnswer === true && isTerminalOrderState(order.state) ? { ...order, deskHasAnswer: true } : order;
+        const handOff = await handOrderItsAnswer(ctx.client, item.orderWorkflowId, handed, (ms) => ctx.sleep(ms));
         if (!handOff.delivered) {
           ctx.log.warn('could not hand the cancel result to an order workflow', {
             workflowId: item.orderWorkflowId,
@@ -279,7 +286,7 @@ const HAND_OFF_ATTEMPTS = 3;
 async function handOrderItsAnswer(
   client: Pick<Client, 'workflow'>,
   workflowId: string,
-  order: BrokerOrderSnapshot,
+  order: HandedBrokerUpdate,
   sleep: (ms: number) => Promise<void>,
 ): Promise<HandOff> {
   for (let attempt = 1; ; attempt++) {

@@ -70,6 +70,10 @@ export type {
 } from '../domain/desk/desk-book';
 
 type BrokerActivities = ReturnType<typeof createBrokerActivities>;
+type BrokerAnswerSnapshot = Pick<
+  BrokerOrderSnapshot,
+  'state' | 'brokerOrderId' | 'filledQuantity' | 'averageFillPrice'
+>;
 
 export interface DeskInput {
   readonly broker: BrokerName;
@@ -122,6 +126,13 @@ const NOTIFY_PATCH = 'desk-notifications';
 const FILL_WAKES_POSITIONS_PATCH = 'desk-fill-wakes-positions';
 /** The kill switch's batch activity hands each order workflow the broker's answer; the desk signals none. */
 const CANCEL_ALL_HAND_OFF_PATCH = 'desk-cancel-all-hand-off';
+/**
+ * The desk closes an order the kill switch's answer ended (it leaves the registry as if it had told the desk), so
+ * the order workflow, handed that answer with deskHasAnswer, sends no terminal notice: one signal and its workflow
+ * task less per order. The desk's history then holds one event per order (its child's completion, when this run
+ * started it), however the load spreads them.
+ */
+const DESK_CLOSES_ANSWERED_PATCH = 'desk-closes-kill-switch-answered';
 
 export const placeOrderUpdate = defineUpdate<PlaceOrderResult, [PlaceOrderRequest]>('placeOrder');
 /** The same as placeOrderUpdate for callers that can only signal (other workflows); answers by orderTerminal. */
@@ -542,6 +553,7 @@ class Desk {
     // no signal command per order: 25 orders cost the desk's history 50 events less, and the workflow tasks
     // their results woke. Before this patch the desk signalled them after the activity (cancelAnswered).
     const handOff = patched(CANCEL_ALL_HAND_OFF_PATCH);
+    const closes = handOff && patched(DESK_CLOSES_ANSWERED_PATCH);
     let outcomes: CancelAndConfirmOutcome[];
     try {
       outcomes = await this.confirmer.cancelAndConfirmBrokerOrders({
@@ -552,10 +564,18 @@ class Desk {
           ...(handOff && ours ? { orderWorkflowId: ours.workflowId } : {}),
         })),
         confirmWithinMs: CONFIRM_TIMEOUT_MS,
+        ...(closes ? { deskHasAnswer: true } : {}),
       });
     } catch (err) {
       if (isCancellation(err)) throw err;
-      await Promise.all(targets.map((t) => this.cancelFailed(t.entry, t.ours, why, errorMessage(err))));
+      await Promise.all(
+        targets.map(async (t) => {
+          await this.cancelFailed(t.entry, t.ours, why, errorMessage(err));
+          // An attempt that died after handing its answer over may have ended that order without a notice to the
+          // desk (and the cancel signal may still have reached it before it closed): the broker says how it ended.
+          if (closes && t.ours) await this.closeFromBroker(t.ours, why);
+        }),
+      );
       return;
     }
     const byId = new Map(outcomes.map((r) => [r.brokerOrderId, r]));
@@ -567,8 +587,46 @@ class Desk {
         this.book.cancelAnswered(entry, ours, r.order);
         // A refused hand-off (the workflow closed or is gone) is reported like a refused signal was.
         if (ours && r.handOff && !r.handOff.delivered) this.notRunning.set(ours.workflowId, r.handOff.error);
+        // Handed with deskHasAnswer, the order workflow tells the desk nothing more: the desk closes it here.
+        if (closes && ours && r.handOff?.delivered && isTerminalOrderState(r.order.state)) {
+          this.closeAnswered(ours, r.order, why);
+        }
       }),
     );
+  }
+
+  /** Ends an order the kill switch's answer closed, as its terminal notice would have (once: it may have come). */
+  private closeAnswered(ours: OpenOrderEntry, order: BrokerAnswerSnapshot, why: string): void {
+    if (!this.book.isOpen(ours.clientOrderId)) return;
+    const notice: OrderTerminalNotice = {
+      clientOrderId: ours.clientOrderId,
+      workflowId: ours.workflowId,
+      symbol: ours.symbol,
+      side: ours.side,
+      state: order.state,
+      brokerOrderId: order.brokerOrderId,
+      filledQuantity: order.filledQuantity,
+      averageFillPrice: order.averageFillPrice,
+      reason: why,
+      errorType: null,
+    };
+    this.book.orderEnded(notice, now());
+    if (notice.filledQuantity > 0 && patched(FILL_WAKES_POSITIONS_PATCH)) void this.wakePositions(notice);
+  }
+
+  /** An order whose workflow may close without telling the desk: a terminal broker view closes it here. */
+  private async closeFromBroker(ours: OpenOrderEntry, why: string): Promise<void> {
+    if (!this.book.isOpen(ours.clientOrderId)) return;
+    try {
+      const order = await this.acts.getBrokerOrder({ broker: this.broker, clientOrderId: ours.clientOrderId });
+      if (order && isTerminalOrderState(order.state)) this.closeAnswered(ours, order, why);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('could not read a closed order at the broker', {
+        workflowId: ours.workflowId,
+        error: errorMessage(err),
+      });
+    }
   }
 
   /** Before 'desk-cancel-all-batch': one cancel activity per order, confirmed by polling from here. */

@@ -159,8 +159,13 @@ export interface OrderStatus {
 export type OrderResult = OrderStatus;
 
 export const cancelOrderSignal = defineSignal<[{ readonly reason?: string }]>('cancelOrder');
-/** A broker update pushed by a stream listener (the event path); polling remains the fallback. */
-export const brokerUpdateSignal = defineSignal<[BrokerOrderSnapshot]>('brokerUpdate');
+/**
+ * The broker's view handed to an order workflow outside its own polls: by the desk's kill switch (its batch
+ * cancel activity) with `deskHasAnswer` when the desk records this answer itself, so the order need not tell it.
+ */
+export type HandedBrokerUpdate = BrokerOrderSnapshot & { readonly deskHasAnswer?: boolean };
+/** A broker update pushed by a stream listener (the event path) or the kill switch; polling remains the fallback. */
+export const brokerUpdateSignal = defineSignal<[HandedBrokerUpdate]>('brokerUpdate');
 export const orderStatusQuery = defineQuery<OrderStatus>('status');
 
 const WARNINGS_KEPT = 10;
@@ -182,6 +187,11 @@ const CANCEL_RETRY_MS = 5000;
 const PUBLISH_ONCE_PATCH = 'order-search-attributes-once';
 /** A fill wakes the account's positions watch at once (partial fills included). */
 const FILL_WAKES_POSITIONS_PATCH = 'order-fill-wakes-positions';
+/**
+ * An order ended by the kill switch's answer, which the desk records itself (`deskHasAnswer`), sends the desk no
+ * terminal notice: one signal event less per order in the desk's history (and the workflow task it woke).
+ */
+const DESK_HAS_ANSWER_PATCH = 'order-desk-has-kill-switch-answer';
 
 /**
  * One order's life: submit the prepared order the desk hands over exactly once (the client order id is the broker's
@@ -239,6 +249,8 @@ class OrderRun {
   private readonly warnings: string[];
   private readonly progress: SubmitProgress;
   private readonly updates: BrokerOrderSnapshot[] = [];
+  /** The terminal state the desk's kill switch handed this order and records itself (deskHasAnswer), if any. */
+  private deskHasAnswer: { readonly state: OrderState; readonly filledQuantity: number } | null = null;
   /** Set by PUBLISH_ONCE_PATCH: state changes mark the search attributes stale; `publish` writes them once. */
   private publishOnce = false;
   private published: { readonly state: OrderState; readonly brokerOrderId: string | null } | null = null;
@@ -320,6 +332,9 @@ class OrderRun {
       this.cancelRequested ??= reason?.trim() || 'cancel requested';
     });
     setHandler(brokerUpdateSignal, (snapshot) => {
+      if (snapshot.deskHasAnswer === true && isTerminalOrderState(snapshot.state)) {
+        this.deskHasAnswer = { state: snapshot.state, filledQuantity: snapshot.filledQuantity };
+      }
       this.updates.push(snapshot);
     });
     this.publishOnce = patched(PUBLISH_ONCE_PATCH);
@@ -712,7 +727,12 @@ class OrderRun {
       errorType: this.errorType,
     };
     this.publish();
-    for (const target of [this.input.deskWorkflowId, this.input.requesterWorkflowId]) {
+    // Only an order that ended in the very state (and fill) the desk recorded skips the desk (checked before patched(), so
+    // other orders record no marker); anything else, a fill the kill switch did not see say, is told as always.
+    const told = this.deskHasAnswer;
+    const deskKnows =
+      told?.state === order.state && told.filledQuantity === order.filledQuantity && patched(DESK_HAS_ANSWER_PATCH);
+    for (const target of [deskKnows ? undefined : this.input.deskWorkflowId, this.input.requesterWorkflowId]) {
       if (!target) continue;
       try {
         await getExternalWorkflowHandle(target).signal(orderTerminalSignal, notice);

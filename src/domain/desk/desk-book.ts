@@ -260,6 +260,10 @@ export class DeskBook {
    */
   orderEnded(notice: OrderTerminalNotice, now: string): void {
     const s = this.state;
+    // Told twice (the desk closed it from the kill switch's answer, then its workflow told it too): the line of a
+    // running cancel-all takes the later word, the rest was done the first time.
+    const told = !s.openOrders[notice.clientOrderId] && s.recent.some((n) => n.clientOrderId === notice.clientOrderId);
+    if (told) return this.settleCancelAllLine(notice);
     delete s.openOrders[notice.clientOrderId];
     s.recent.push(notice);
     if (s.recent.length > RECENT_LIMIT) s.recent.splice(0, s.recent.length - RECENT_LIMIT);
@@ -270,7 +274,11 @@ export class DeskBook {
         clientOrderId: notice.clientOrderId,
       };
     }
-    const entry = s.cancelAll?.results[notice.clientOrderId];
+    this.settleCancelAllLine(notice);
+  }
+
+  private settleCancelAllLine(notice: OrderTerminalNotice): void {
+    const entry = this.state.cancelAll?.results[notice.clientOrderId];
     if (entry) {
       entry.brokerOrderId = notice.brokerOrderId;
       entry.filledQuantity = notice.filledQuantity;

@@ -110,6 +110,16 @@ describe('DeskBook', () => {
     expect(book.isOpen('c2')).toBe(false);
   });
 
+  it('an order told twice (closed by the desk from the kill switch answer, then by its workflow) is recorded once', () => {
+    const book = bookWithOne();
+    const { run } = book.beginCancelAll('test', T0);
+    book.orderEnded(notice({ reason: 'cancel-all: test' }), T0);
+    book.orderEnded(notice({ errorType: 'InsufficientFunds', reason: 'its own word' }), T0);
+    expect(book.state.recent).toHaveLength(1);
+    expect(book.state.breaker).toBeNull();
+    expect(run.results.c1).toMatchObject({ outcome: 'cancelled', detail: 'its own word' });
+  });
+
   it('keeps the recent list bounded', () => {
     const book = new DeskBook();
     for (let i = 0; i < 60; i++) book.orderEnded(notice({ clientOrderId: `c${i}` }), T0);

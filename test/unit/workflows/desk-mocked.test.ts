@@ -39,6 +39,7 @@ describe('desk workflow, mocked broker', () => {
   function restingBroker(
     cancelAndConfirm: (
       ids: { brokerOrderId: string; clientOrderId: string | null; orderWorkflowId?: string | null }[],
+      deskHasAnswer: boolean,
     ) => Promise<unknown>,
   ) {
     const open = new Map<string, BrokerOrderSnapshot>();
@@ -64,9 +65,11 @@ describe('desk workflow, mocked broker', () => {
         listOpenBrokerOrders: async () => [...open.values()].map(({ raw: _r, executions: _e, ...rest }) => rest),
         cancelAndConfirmBrokerOrders: async ({
           orders,
+          deskHasAnswer,
         }: {
           orders: { brokerOrderId: string; clientOrderId: string | null; orderWorkflowId?: string | null }[];
-        }) => cancelAndConfirm(orders),
+          deskHasAnswer?: boolean;
+        }) => cancelAndConfirm(orders, deskHasAnswer === true),
       } satisfies Mocks,
     };
   }
@@ -156,12 +159,14 @@ describe('desk workflow, mocked broker', () => {
   it('kill switch: one batch cancels every open order, later placements are refused until reset', async () => {
     // As the real activity does: each order workflow is handed its answer by the activity, not by the desk.
     const handedTo: string[] = [];
-    const broker = restingBroker(async (orders) =>
+    const broker = restingBroker(async (orders, deskHasAnswer) =>
       Promise.all(
         orders.map(async (o) => {
           const order = { ...broker.open.get(o.brokerOrderId)!, state: 'cancelled' as const };
           if (!o.orderWorkflowId) return { brokerOrderId: o.brokerOrderId, ok: true, order };
-          await h.env.client.workflow.getHandle(o.orderWorkflowId).signal(brokerUpdateSignal, order);
+          await h.env.client.workflow
+            .getHandle(o.orderWorkflowId)
+            .signal(brokerUpdateSignal, { ...order, ...(deskHasAnswer ? { deskHasAnswer } : {}) });
           handedTo.push(o.orderWorkflowId);
           return { brokerOrderId: o.brokerOrderId, ok: true, order, handOff: { delivered: true } };
         }),
@@ -191,6 +196,12 @@ describe('desk workflow, mocked broker', () => {
       // refuse the second unlock (a lock counter below zero) and can leave the counter off by one.
       for (const p of placed) await h.env.client.workflow.getHandle(p.workflowId).result();
       expect(handedTo.sort()).toEqual(placed.map((p) => p.workflowId).sort());
+      // The desk closed them from the batch's answers: no order workflow sent it a terminal notice.
+      expect(after.openOrders).toEqual({});
+      const signals = ((await desk.fetchHistory()).events ?? []).map(
+        (e) => e.workflowExecutionSignaledEventAttributes?.signalName,
+      );
+      expect(signals.filter((n) => n === 'orderTerminal')).toEqual([]);
       return after;
     });
     expect(Object.values(view.cancelAll!.results).map((r) => r.outcome)).toEqual([
@@ -198,6 +209,35 @@ describe('desk workflow, mocked broker', () => {
       'cancelled',
       'cancelled',
     ]);
+  });
+
+  it('killed worker: the batch handed its answers over, then failed for good; the desk reads the closed orders at the broker', async () => {
+    const broker = restingBroker(async (orders, deskHasAnswer) => {
+      for (const o of orders) {
+        const order = { ...broker.open.get(o.brokerOrderId)!, state: 'cancelled' as const };
+        broker.open.delete(o.brokerOrderId);
+        await h.env.client.workflow
+          .getHandle(o.orderWorkflowId!)
+          .signal(brokerUpdateSignal, { ...order, deskHasAnswer });
+      }
+      // The answers are out, the attempt dies before it reports them (and no retry is left).
+      throw brokerFailure('WorkerLost', {}, true);
+    });
+    const view = await withWorker(broker.activities, async (taskQueue) => {
+      const desk = await startDesk(taskQueue, deskInput(`w-${randomUUID().slice(0, 6)}`));
+      await Promise.all([1, 2].map((q) => place(desk, q)));
+      await until(
+        () => desk.query(deskStateQuery),
+        () => broker.open.size === 2,
+      );
+      await desk.signal(cancelAllSignal, {});
+      return until(
+        () => desk.query(deskStateQuery),
+        (v) => v.cancelAll?.completedAt != null,
+      );
+    });
+    expect(Object.values(view.cancelAll!.results).map((r) => r.outcome)).toEqual(['cancelled', 'cancelled']);
+    expect(view.openOrders).toEqual({});
   });
 
   it('exhaustion: the batch cancel fails, each order workflow takes its cancel over and the run settles', async () => {
