@@ -1,5 +1,6 @@
 import { NON_RETRYABLE_BROKER_ERROR_TYPES } from '../brokers/errors';
 import { type OrdersConfig } from '../domain/orders/config';
+import { withProtectiveStrategy } from '../domain/orders/protective';
 import { BROKER_WAIT_TOO_LONG } from '../domain/orders/submit-outcome';
 import { type OrderSettings } from '../workflows/order';
 
@@ -15,13 +16,14 @@ export function orderSettingsFromConfig(
   activityTimeoutSeconds = DEFAULT_BROKER_ACTIVITY_TIMEOUT_SECONDS,
 ): OrderSettings {
   return {
-    pricing: {
+    // The protective strategy is always known, so `--strategy protective` prices as the monitor's exit does.
+    pricing: withProtectiveStrategy({
       offsetMode: orders.offsetMode,
       buyOffset: orders.buyOffset,
       sellOffset: orders.sellOffset,
       maxSlippagePct: orders.maxSlippagePct,
       strategies: orders.strategies,
-    },
+    }),
     pollIntervalSeconds: orders.pollIntervalSeconds,
     activityTimeoutSeconds,
     retry: { ...orders.retry },

@@ -23,6 +23,7 @@ import type { createMarketDataActivities } from '../activities/market-data-activ
 import type { MarketUpdate } from '../activities/market-stream-activity';
 import type { createOrderActivities, PrepareOrderInput } from '../activities/order-activities';
 import type { PreparedOrderToPlace } from '../domain/orders/order-request';
+import { PROTECTIVE_STRATEGY, withProtectiveStrategy } from '../domain/orders/protective';
 import { type FlowAlert } from '../domain/detectors/alerts';
 import { type DetectorConfig, type DetectorConfigInput } from '../domain/detectors/config';
 import { type VolumeProfile } from '../domain/detectors/volume-profile';
@@ -520,7 +521,12 @@ class PositionMonitor {
     } as const;
     let placement: PlaceOrderRequest;
     if (patched(EXIT_PREPARED_PATCH)) {
-      const priced = await this.priceExit(request, pricing);
+      // Priced by the protective strategy (marketable at the bid unless configured otherwise), also for monitors
+      // whose carried settings predate it: an activity's input may change, its result is what replays.
+      const priced = await this.priceExit(
+        { ...request, strategy: PROTECTIVE_STRATEGY },
+        withProtectiveStrategy(pricing),
+      );
       if (!priced) return this.fire(MonitorEvent.ExitFailed);
       placement = { prepared: priced, requesterWorkflowId: workflowInfo().workflowId };
     } else {

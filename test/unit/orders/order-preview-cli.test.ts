@@ -59,6 +59,21 @@ describe('flowguard order preview', () => {
     });
   });
 
+  it('--strategy protective needs no file: the price of an auto-exit, at the reference (the bid), not 10 bps above', async () => {
+    const args = ['order', 'preview', '--symbol', 'TSLA', '--side', 'sell', '--quantity', '500'];
+    const run = await flowguard([...args, '--reference-price', '249.57', '--strategy', 'protective', '--json']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(run.stdout)).toMatchObject({ limitPrice: '249.57', offset: '0', strategy: 'protective' });
+    // A file's own protective fields win over the built-in sell offset of 0.
+    const dir = mkdtempSync(join(tmpdir(), 'fg-protective-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ orders: { strategies: { protective: { sellOffset: '4' } } } }));
+    const own = await flowguard([...args, '--reference-price', '250.00', '--strategy', 'protective', '--json'], {
+      FLOWGUARD_CONFIG: file,
+    });
+    expect(JSON.parse(own.stdout)).toMatchObject({ limitPrice: '250.10', offset: '4' });
+  });
+
   it('SELL ref 252.10 absolute 0.04 → 252.14, as a readable line', async () => {
     const run = await flowguard([
       'order',

@@ -144,7 +144,7 @@ describe('rejections that leave some records standing are explained, not fatal',
 
 describe('settings in the environment', () => {
   it('names the FLOWGUARD_DETECTOR_* variables and FLOWGUARD_CONFIG that replay does not apply', () => {
-    expect(ignoredSettingsFromEnv({ PATH: '/bin', FLOWGUARD_BROKER: 'paper' })).toEqual([]);
+    expect(ignoredSettingsFromEnv({ PATH: '/bin', TEMPORAL_ADDRESS: 'localhost:7233' })).toEqual([]);
     expect(
       ignoredSettingsFromEnv({
         FLOWGUARD_DETECTOR_LARGE_ORDER_PERCENTILE: '99.9',

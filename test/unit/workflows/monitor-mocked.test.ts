@@ -310,6 +310,8 @@ describe('position monitor workflow, mocked market data', () => {
     const sent = read(histories.desk.events!.find(placeSignal)!);
     expect(sent.request).toBeUndefined();
     expect(sent.prepared).toMatchObject({ side: 'sell', quantity: 100, referencePrice: '100.00' });
+    // Marketable at the reference (the bid) by the protective strategy, not resting 10 bps above it.
+    expect(sent.prepared).toMatchObject({ strategy: 'protective', limitPrice: '100.00', offset: '0' });
     const { clientOrderId, limitPrice } = sent.prepared!;
     expect(submitted[0]).toMatchObject({ clientOrderId, limitPrice });
     expect(histories.book.openOrders[clientOrderId]).toMatchObject({ limitPrice });
