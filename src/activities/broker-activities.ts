@@ -211,16 +211,28 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
      */
     async cancelAndConfirmBrokerOrders(input: CancelAndConfirmInput): Promise<CancelAndConfirmOutcome[]> {
       const ctx = Context.current();
-      const stopHeartbeat = heartbeatWhileRunning();
+      // Orders whose cancel the broker took, kept in the heartbeat: an attempt retried after a missed heartbeat
+      // (a worker lost, or one too busy to beat in time) only reads those back instead of cancelling them again.
+      const previous = ctx.info.heartbeatDetails as CancelProgress | undefined;
+      const taken = new Set(Array.isArray(previous?.cancelled) ? previous.cancelled : []);
+      const stopHeartbeat = heartbeatWhileRunning((): CancelProgress => ({ cancelled: [...taken] }));
       const deadline = Date.now() + (input.confirmWithinMs ?? DEFAULT_CONFIRM_WITHIN_MS);
       const pollMs = input.pollMs ?? CONFIRM_POLL_MS;
       const one = async (item: CancelAndConfirmItem): Promise<CancelAndConfirmOutcome> => {
         const ref = { broker: input.broker, brokerOrderId: item.brokerOrderId, clientOrderId: item.clientOrderId };
         let order: BrokerOrderSnapshot | null = null;
         let lastError: unknown = null;
+        if (taken.has(item.brokerOrderId)) {
+          try {
+            order = await activities.getBrokerOrder({ broker: input.broker, brokerOrderId: item.brokerOrderId });
+          } catch (err) {
+            lastError = err; // read failed: cancelling again below is still safe, only less tidy
+          }
+        }
         for (let attempt = 1; order === null && attempt <= CANCEL_ATTEMPTS && Date.now() < deadline; attempt++) {
           try {
             order = (await activities.cancelBrokerOrder(ref)).order;
+            taken.add(item.brokerOrderId);
           } catch (err) {
             lastError = err;
             if ((err as { nonRetryable?: boolean }).nonRetryable === true) break;
@@ -266,6 +278,11 @@ export function createBrokerActivities({ brokers, audit, metrics = unscrapedMetr
     },
   };
   return activities;
+}
+
+/** Heartbeat details of cancelAndConfirmBrokerOrders: broker order ids whose cancel the broker accepted. */
+interface CancelProgress {
+  readonly cancelled: readonly string[];
 }
 
 /** How long the kill switch waits for the broker to show a cancelled order terminal. */

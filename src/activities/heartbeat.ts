@@ -9,13 +9,14 @@ export const HEARTBEAT_INTERVAL_MS = 1000;
  * step, because one step (a page behind the rate limiter, a broker that answers slowly) can legitimately wait
  * longer than the timeout while the worker is fine. A call that returns within the interval sends nothing.
  */
-export function heartbeatWhileRunning(): () => void {
+export function heartbeatWhileRunning(details?: () => unknown): () => void {
   let ctx: Context;
   try {
     ctx = Context.current();
   } catch {
     return () => undefined; // called outside an activity (tests, scripts): nothing to tell
   }
-  const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
+  // Details, when given, are the progress a retried attempt resumes from (ctx.info.heartbeatDetails).
+  const timer = setInterval(() => ctx.heartbeat(details?.()), HEARTBEAT_INTERVAL_MS);
   return () => clearInterval(timer);
 }

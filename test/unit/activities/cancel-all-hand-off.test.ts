@@ -103,4 +103,56 @@ describe('cancelAndConfirmBrokerOrders hands each order workflow its answer', ()
     expect(again).toMatchObject([{ ok: true, order: { state: 'cancelled' }, handOff: { delivered: true } }]);
     expect(signals.filter((s) => s.workflowId === 'order:h-0')).toHaveLength(2);
   });
+
+  it('an attempt retried after a missed heartbeat reads back the orders whose cancel was taken, never cancels them twice', async () => {
+    const paper = PaperBroker.inMemory();
+    const acts = createBrokerActivities({
+      brokers: createBrokerRegistry({ overrides: { paper } }),
+      audit: createMemoryAuditLog(),
+    });
+    const [a, b] = await openOrders(paper, 2);
+    const cancels: string[] = [];
+    const cancelOrder = paper.cancelOrder.bind(paper);
+    paper.cancelOrder = (id: string) => {
+      cancels.push(id);
+      return cancelOrder(id);
+    };
+    const input = {
+      broker: 'paper' as const,
+      orders: [
+        { brokerOrderId: a!.brokerOrderId, clientOrderId: 'h-0' },
+        { brokerOrderId: b!.brokerOrderId, clientOrderId: 'h-1' },
+      ],
+      confirmWithinMs: 5_000,
+    };
+    // The first attempt's cancel of `a` was taken (it is in the heartbeat details), then the attempt timed out.
+    await cancelOrder(a!.brokerOrderId);
+    const { client } = recordingClient(new Set());
+    const retry = new MockActivityEnvironment(
+      { attempt: 2, heartbeatDetails: { cancelled: [a!.brokerOrderId] } },
+      { client },
+    );
+    const outcomes: CancelAndConfirmOutcome[] = await retry.run(
+      (i: CancelAndConfirmInput) => acts.cancelAndConfirmBrokerOrders(i),
+      input,
+    );
+    expect(outcomes.map((o) => o.ok && o.order.state)).toEqual(['cancelled', 'cancelled']);
+    expect(cancels).toEqual([b!.brokerOrderId]);
+
+    // What it beats while it runs is that progress, for the attempt after it.
+    const [c] = await openOrders(paper, 1);
+    const beats: unknown[] = [];
+    // A hand-off that takes a while keeps the attempt alive past one heartbeat interval after the cancel.
+    const slowClient = {
+      withAbortSignal: <R>(_signal: AbortSignal, fn: () => R): R => fn(),
+      workflow: { getHandle: () => ({ signal: () => new Promise((r) => setTimeout(r, 1_500)) }) },
+    } as unknown as Client;
+    const slow = new MockActivityEnvironment({}, { client: slowClient });
+    slow.on('heartbeat', (d: unknown) => beats.push(d));
+    await slow.run((i: CancelAndConfirmInput) => acts.cancelAndConfirmBrokerOrders(i), {
+      ...input,
+      orders: [{ brokerOrderId: c!.brokerOrderId, clientOrderId: 'h-c', orderWorkflowId: 'order:h-c' }],
+    });
+    expect(beats).toContainEqual({ cancelled: [c!.brokerOrderId] });
+  });
 });
