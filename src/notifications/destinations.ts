@@ -2,10 +2,11 @@
  * Notification destinations resolved from the configuration and the environment. URLs, signing secrets and
  * tokens are read from the environment only and never leave this process: workflows see destination names.
  */
-import {
+import { createHash } from 'node:crypto';
+import type {
   NotificationDestinationType,
-  type NotificationDestinationConfig,
-  type NotificationsConfig,
+  NotificationDestinationConfig,
+  NotificationsConfig,
 } from '../domain/notifications/config';
 import { type NotificationSeverity } from '../domain/notifications/event';
 import { ValidationError, type ValidationIssue } from '../domain/validation';
@@ -13,7 +14,7 @@ import { ValidationError, type ValidationIssue } from '../domain/validation';
 export interface NotificationDestination {
   readonly name: string;
   readonly type: NotificationDestinationType;
-  /** Secret for Slack and Discord (the path is the credential): print `describe` instead. */
+  /** Secret for every type (the path is the credential): print `describe` (maskDestinationUrl) instead. */
   readonly url: string;
   /** webhook: HMAC-SHA256 key; the payload is signed when set. */
   readonly secret: string | null;
@@ -21,7 +22,7 @@ export interface NotificationDestination {
   readonly token: string | null;
   readonly minSeverity: NotificationSeverity;
   readonly rateLimitPerMinute: number;
-  /** `slack (https://hooks.slack.com/…)`: what logs and the CLI may show. */
+  /** `slack (https://hooks.slack.com/…#1a2b)`: what logs, errors and the CLI may show. */
   readonly describe: string;
 }
 
@@ -98,7 +99,7 @@ export function resolveDestinations(
       token,
       minSeverity: d.minSeverity ?? config.minSeverity,
       rateLimitPerMinute: d.rateLimitPerMinute ?? config.rateLimitPerMinute,
-      describe: `${d.type} (${maskedUrl(parsed, d.type)}${secret ? ', signed' : ''}${token ? ', token' : ''})`,
+      describe: `${d.type} (${maskDestinationUrl(parsed)}${secret ? ', signed' : ''}${token ? ', token' : ''})`,
     });
   }
   if (issues.length > 0) throw new ValidationError(issues);
@@ -106,14 +107,20 @@ export function resolveDestinations(
 }
 
 /**
- * The origin only for Slack and Discord (the path is the credential) and for any URL carrying a query or user
- * info; the ntfy topic and a generic webhook's path are shown (an ntfy topic is guessable by design: protect it
- * with a token).
+ * The one rule for showing a destination URL anywhere (CLI, logs, errors that reach workflow history):
+ * `scheme://host[:port]/…#abcd`. The path and query are the credential for every type (Slack/Discord tokens, the
+ * ntfy topic, a webhook's secret path), so none of them is shown; user info is dropped. `abcd` is the first 4 hex
+ * digits of SHA-256 over the whole URL, enough to tell two destinations on one host apart and too short to confirm
+ * a guessed path. A URL with nothing after the host is shown as `scheme://host[:port]/`.
  */
-export function maskedUrl(url: URL, type: NotificationDestinationType): string {
-  if (type === NotificationDestinationType.Slack || type === NotificationDestinationType.Discord) {
-    return `${url.origin}/…`;
+export function maskDestinationUrl(url: string | URL): string {
+  let parsed: URL;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : url;
+  } catch {
+    return '(invalid URL)';
   }
-  if (url.username || url.password || url.search) return `${url.origin}/…`;
-  return `${url.origin}${url.pathname}`;
+  const origin = `${parsed.protocol}//${parsed.host}/`;
+  if (parsed.pathname === '/' && !parsed.search && !parsed.hash && !parsed.username && !parsed.password) return origin;
+  return `${origin}…#${createHash('sha256').update(parsed.href).digest('hex').slice(0, 4)}`;
 }

@@ -5,7 +5,8 @@
 import { parseRetryAfter } from '../shared/retry-after';
 import { meetsSeverity, type NotificationEvent } from '../domain/notifications/event';
 import { TokenBucketRateLimiter } from '../market-data/rate-limiter';
-import { type NotificationDestination } from './destinations';
+import { registerSecretValues, secretUrlParts } from '../observability/logger';
+import { maskDestinationUrl, type NotificationDestination } from './destinations';
 import { formatRequest } from './formats';
 
 /** A destination did not take a notification. The message is masked: never the URL's path or a secret. */
@@ -45,6 +46,14 @@ export class NotificationSender {
     this.destinations = options.destinations;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.now = options.now ?? (() => Date.now());
+    // Destinations from the config file name their own variables, which the logger could not know were secret.
+    registerSecretValues(
+      this.destinations.flatMap((d) => [
+        ...secretUrlParts(d.url),
+        ...(d.secret ? [d.secret] : []),
+        ...(d.token ? [d.token] : []),
+      ]),
+    );
     for (const d of this.destinations) {
       // Up to the whole minute's allowance back to back after a quiet spell, then one every 60/N seconds.
       this.rateLimiters.set(
@@ -74,7 +83,18 @@ export class NotificationSender {
    */
   async deliver(destination: NotificationDestination, event: NotificationEvent, waitForSlot = true): Promise<void> {
     if (waitForSlot) await this.rateLimiters.get(destination.name)?.acquire();
-    const req = formatRequest(destination, event, this.now());
+    let req: ReturnType<typeof formatRequest>;
+    try {
+      req = formatRequest(destination, event, this.now());
+    } catch (err) {
+      // Never the error's message: URL parsing errors quote the URL.
+      throw failure(
+        destination,
+        `could not build the request (${err instanceof Error ? err.name : 'error'})`,
+        false,
+        null,
+      );
+    }
     let response: Response;
     try {
       response = await fetch(req.url, {
@@ -113,7 +133,13 @@ function failure(
   retryable: boolean,
   retryAfterMs: number | null,
 ): DeliveryFailure {
-  return new DeliveryFailure(destination.name, `${destination.describe}: ${message}`, retryable, retryAfterMs);
+  // Built from the URL by the one masking rule, not from `describe`, so no caller-made description can leak a path.
+  return new DeliveryFailure(
+    destination.name,
+    `${destination.name} (${maskDestinationUrl(destination.url)}): ${message}`,
+    retryable,
+    retryAfterMs,
+  );
 }
 
 export function isDeliveryFailure(err: unknown): err is DeliveryFailure {

@@ -42,12 +42,50 @@ const SECRET_ENV_NAME = /(^|_)(KEY|APIKEY|SECRET|TOKEN|PASSWORD|PASSWD|PWD)($|_)
 // Shorter values are too likely to be ordinary words ("true", "paper") to replace everywhere.
 const MIN_SECRET_LENGTH = 6;
 
-/** The configured secrets of this process: values of variables like POLYGON_API_KEY or ALPACA_SECRET_KEY. */
+// Notification destination URLs: the path is the credential (Slack/Discord tokens, the ntfy topic).
+const SECRET_URL_ENV_NAME = /^FLOWGUARD_NOTIFY_[A-Z0-9_]+_URL$/;
+
+/**
+ * The parts of a URL whose path is a credential that must never be printed: the whole URL, its path and query,
+ * and its last path segment (the Slack/Discord token, the ntfy topic) when it is long enough not to be a common
+ * word. Empty for a value that is not a URL.
+ */
+export function secretUrlParts(value: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [];
+  }
+  const pathAndQuery = `${url.pathname}${url.search}`;
+  const last = url.pathname.split('/').filter(Boolean).pop() ?? '';
+  return [
+    value,
+    ...(pathAndQuery.length >= MIN_SECRET_LENGTH ? [pathAndQuery] : []),
+    ...(last.length >= 8 ? [last] : []),
+  ];
+}
+
+/**
+ * Secrets this process learnt after its logger was created (notification destinations named in the config file,
+ * whose variables can have any name): every scrubber masks them from then on.
+ */
+const registeredSecrets = new Set<string>();
+
+export function registerSecretValues(values: readonly string[]): void {
+  for (const v of values) if (v.length >= MIN_SECRET_LENGTH) registeredSecrets.add(v);
+}
+
+/**
+ * The configured secrets of this process: values of variables like POLYGON_API_KEY or ALPACA_SECRET_KEY, and the
+ * secret parts of notification URLs (FLOWGUARD_NOTIFY_*_URL).
+ */
 export function secretValuesFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
   const values = new Set<string>();
   for (const [name, value] of Object.entries(env)) {
     if (!value || value.length < MIN_SECRET_LENGTH || !/^[A-Z0-9_]+$/.test(name)) continue;
     if (SECRET_ENV_NAME.test(name)) values.add(value);
+    if (SECRET_URL_ENV_NAME.test(name)) for (const part of secretUrlParts(value.trim())) values.add(part);
   }
   // Longest first, so a secret that contains another is replaced whole.
   return [...values].sort((a, b) => b.length - a.length);
@@ -73,6 +111,10 @@ export function createScrubber(secrets: readonly string[] = []): Scrubber {
       .replace(SECRET_JSON_FIELD, `$1"${MASK}"`)
       .replace(SECRET_HEADER_LINE, `$1$2${MASK}`);
     for (const secret of known) if (out.includes(secret)) out = out.split(secret).join(MASK);
+    if (registeredSecrets.size > 0) {
+      const late = [...registeredSecrets].sort((a, b) => b.length - a.length);
+      for (const secret of late) if (out.includes(secret)) out = out.split(secret).join(MASK);
+    }
     return out;
   };
 }

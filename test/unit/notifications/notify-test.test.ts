@@ -23,15 +23,21 @@ describe('flowguard notify test', () => {
       },
       new Date('2026-12-04T12:00:00Z'),
     );
+    const fp = expect.stringMatching(/…#[0-9a-f]{4}/);
     expect(results).toEqual([
-      { destination: 'webhook', describe: `webhook (${ok.url}/hook, signed)`, ok: true, error: null },
       {
-        destination: 'discord',
-        describe: `discord (${down.url}/…)`,
-        ok: false,
-        error: `discord (${down.url}/…): HTTP 404 (refused: check the destination)`,
+        destination: 'webhook',
+        describe: expect.stringMatching(/^webhook \(http:\/\/127\.0\.0\.1:\d+\/…#[0-9a-f]{4}, signed\)$/),
+        ok: true,
+        error: null,
       },
+      { destination: 'discord', describe: fp, ok: false, error: fp },
     ]);
+    expect(results[1]!.describe).toBe(`discord (${down.url}/…${results[1]!.describe.split('…')[1]}`);
+    expect(results[1]!.error).toBe(
+      `discord (${down.url}/…${results[1]!.describe.split('…')[1]}: HTTP 404 (refused: check the destination)`,
+    );
+    expect(JSON.stringify(results)).not.toContain('/hook');
     expect(JSON.stringify(results)).not.toContain('SECRET-TOKEN');
     const [sample] = ok.accepted();
     expect(verifySignature(sample!, 'test-secret')).toBe(true);
