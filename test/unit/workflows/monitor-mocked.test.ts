@@ -2,8 +2,8 @@
  * The position-monitor workflow against mocked market data,
  * on Temporal's time-skipping test server (test/support/mocked-workflows.ts): backoffs of minutes pass at once, so
  * exhaustion, throttling, cancel races and continue-as-new run in seconds. The real-server integration tests keep
- * the end-to-end paths. Every worker keeps no workflow in its cache, so each workflow task replays the whole
- * history: any non-determinism fails a task, and every test checks that none did.
+ * the end-to-end paths. Every test checks that no workflow task failed, and every run's history is replayed from
+ * scratch after the file's tests: any non-determinism fails the file.
  */
 import { randomUUID } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
