@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { type Command } from 'commander';
 import { type FlowAlert } from '../domain/detectors/alerts';
@@ -9,12 +9,12 @@ import { mergeStep, type MergeSide } from '../domain/market-data/merge';
 import { formatPriceE8 } from '../domain/market-data/price';
 import { type MarketRecord } from '../domain/market-data/records';
 import { formatNs, parseNs } from '../domain/market-data/timestamp';
-import { isRejectCode } from '../domain/market-data/reject-codes';
+import { isRejectCode, RejectCode } from '../domain/market-data/reject-codes';
 import { ReplaySession, type ReplayResult } from '../domain/replay';
-import { assertSomeAccepted, explainRejection, RecordStream, type Rejection } from '../domain/replay-input';
+import { assertSomeAccepted, explainRejection, failInput, RecordStream, type Rejection } from '../domain/replay-input';
 import { type RecordOutcome, type TradeVerdict } from '../domain/detectors/flow-detector';
 import { parseOrThrow, ValidationError } from '../domain/validation';
-import { RecordFileReader, type RecordBatch } from '../market-data/record-files';
+import { readError, RecordFileReader, type RecordBatch } from '../market-data/record-files';
 import {
   buildVolumeProfile,
   MinuteBarSchema,
@@ -40,9 +40,7 @@ function readText(path: string, flag: string): string {
   try {
     return path.endsWith('.gz') ? gunzipSync(readFileSync(path)).toString('utf8') : readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const rule = code === 'ENOENT' ? `file not found: ${path}` : `cannot read ${path} (${code ?? String(err)})`;
-    throw new ValidationError([{ field: flag, rule }]);
+    throw new ValidationError([{ field: flag, rule: readError(path, err) }]);
   }
 }
 
@@ -161,15 +159,20 @@ export interface ReplayRun extends ReplayResult {
   };
 }
 
-/** `--trades-out` lines, written as they come (a large replay must not hold them all). */
+/**
+ * `--trades-out` lines, written as they come (a large replay must not hold them all), to a temporary name that
+ * becomes FILE only when the replay succeeds: a replay refused (exit 2) leaves no half-written audit file behind.
+ */
 class LineSink {
   private readonly fd: number;
+  private readonly temp: string;
   private pending: string[] = [];
   private size = 0;
 
   constructor(private readonly path: string) {
+    this.temp = `${path}.partial-${process.pid}`;
     try {
-      this.fd = openSync(path, 'w');
+      this.fd = openSync(this.temp, 'w');
     } catch (err) {
       throw this.cannot(err);
     }
@@ -197,15 +200,101 @@ class LineSink {
     this.size = 0;
   }
 
-  close(): void {
-    this.flush();
-    closeSync(this.fd);
+  /** Writes what is pending and gives the file its name. */
+  commit(): void {
+    try {
+      this.flush();
+    } finally {
+      closeSync(this.fd);
+    }
+    try {
+      renameSync(this.temp, this.path);
+    } catch (err) {
+      rmSync(this.temp, { force: true });
+      throw this.cannot(err);
+    }
+  }
+
+  /** The replay failed: nothing is left at either name. */
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } finally {
+      rmSync(this.temp, { force: true });
+    }
+  }
+}
+
+/**
+ * Above this share of a stream's records rejected OUT_OF_ORDER the replay is refused (exit 2): a time-ordered
+ * Polygon file has none (0 on both real days in test/fixtures/realdata), and with a tenth of the tape thrown away
+ * the alert counts no longer describe the day, so they must not read as an all-clear.
+ */
+export const OUT_OF_ORDER_LIMIT = 0.1;
+
+/** Trades (eligible, two-sided quote in force) sampled for the quotes-match-trades check; fewer at the end suffice. */
+export const MATCH_SAMPLE = 200;
+const MATCH_MIN_SAMPLE = 20;
+/** A trade this far outside the NBBO (fraction of the mid) is "far"; refused when MATCH_FAR_SHARE of the sample is. */
+export const MATCH_FAR = 0.1;
+export const MATCH_FAR_SHARE = 0.9;
+
+/**
+ * Do the quotes belong to the trades' symbol? v3 quote results carry no ticker, so `--quotes` of another symbol is
+ * only visible in the prices: Reg NMS rule 611 (no trade-throughs) makes eligible prints execute at or inside the
+ * NBBO, so a print more than 10 % of the mid outside it is a stale quote in a fast market at most, never 90 % of
+ * 200 prints (on the real days the share is 0). Two symbols trade at unrelated prices (AMZN 220 vs GOOG 565), and
+ * every print then looks like a seller or a buyer at once: the alerts would be noise.
+ */
+class QuoteMatchCheck {
+  private readonly prices: number[] = [];
+  private readonly mids: number[] = [];
+  private far = 0;
+  private decided = false;
+
+  constructor(
+    private readonly trades: string,
+    private readonly quotes: string,
+  ) {}
+
+  /** An accepted trade and the verdict on it; throws once the sample shows the files do not match. */
+  add(record: MarketRecord, v: TradeVerdict): void {
+    if (this.decided || record.kind !== 'trade' || !v.eligible || v.bidE8 <= 0 || v.askE8 <= v.bidE8) return;
+    const price = record.trade.priceE8;
+    const mid = (v.bidE8 + v.askE8) / 2;
+    if (price < v.bidE8 - MATCH_FAR * mid || price > v.askE8 + MATCH_FAR * mid) this.far++;
+    this.prices.push(price);
+    this.mids.push(mid);
+    if (this.prices.length >= MATCH_SAMPLE) this.decide();
+  }
+
+  /** At the end of the trades: decides on a shorter sample when it has enough. */
+  decide(): void {
+    if (this.decided) return;
+    this.decided = true;
+    const n = this.prices.length;
+    if (n < MATCH_MIN_SAMPLE || this.far < MATCH_FAR_SHARE * n) return;
+    const median = (xs: number[]) => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      return formatPriceE8(Math.round(sorted[Math.floor(sorted.length / 2)]!));
+    };
+    throw new ValidationError([
+      {
+        field: '--quotes',
+        rule:
+          `${this.quotes} does not look like the quotes of ${this.trades}: ${this.far} of the first ${n} trades with a ` +
+          `quote in force lie more than ${MATCH_FAR * 100}% of the mid outside the NBBO (median trade price ` +
+          `${median(this.prices)}, median mid ${median(this.mids)}); v3 quotes carry no ticker: check that both ` +
+          'files are of --symbol',
+      },
+    ]);
   }
 }
 
 interface StreamTally {
   accepted: number;
   rejected: number;
+  outOfOrder: number;
   first: Rejection | undefined;
 }
 
@@ -230,9 +319,10 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
   };
   const sink = opts.tradesOut === undefined ? undefined : new LineSink(opts.tradesOut);
   const tally: Record<RecordStream, StreamTally> = {
-    trades: { accepted: 0, rejected: 0, first: undefined },
-    quotes: { accepted: 0, rejected: 0, first: undefined },
+    trades: { accepted: 0, rejected: 0, outOfOrder: 0, first: undefined },
+    quotes: { accepted: 0, rejected: 0, outOfOrder: 0, first: undefined },
   };
+  const match = new QuoteMatchCheck(opts.trades!, opts.quotes!);
   const first: Rejection[] = [];
   const schemaFields: Record<string, number> = {};
   let schemaSeen = 0;
@@ -253,9 +343,12 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
     const batch = batches[stream]!;
     const outcome = session.feed(record, !fromQuotes);
     const t = tally[stream];
-    if (outcome === 'accepted') t.accepted++;
-    else if (isRejectCode(outcome)) {
+    if (outcome === 'accepted') {
+      t.accepted++;
+      if (!fromQuotes) match.add(record, session.lastTrade);
+    } else if (isRejectCode(outcome)) {
       t.rejected++;
+      if (outcome === RejectCode.OutOfOrder) t.outOfOrder++;
       const explain =
         t.first === undefined ||
         first.length < FIRST_REJECTIONS ||
@@ -281,6 +374,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
     }
   };
 
+  let done = false;
   try {
     for (;;) {
       const need = mergeStep(sides.trades, sides.quotes, emit);
@@ -305,9 +399,21 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayRun> {
         },
         tally[stream].first,
       );
+      const late = tally[stream].outOfOrder;
+      if (late > OUT_OF_ORDER_LIMIT * r.count)
+        failInput(
+          stream,
+          r.path,
+          undefined,
+          `${late} of its ${r.count} records (${((100 * late) / r.count).toFixed(1)}%) were rejected OUT_OF_ORDER, ` +
+            `more than ${OUT_OF_ORDER_LIMIT * 100}%: the file is not in time order; sort it by sip_timestamp`,
+        );
     }
+    match.decide();
+    done = true;
   } finally {
-    sink?.close();
+    if (done) sink?.commit();
+    else sink?.abort();
   }
   return { ...session.result(), rejections: { schemaFields, first } };
 }

@@ -13,7 +13,7 @@ import { isAscii } from 'node:buffer';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import { type MarketRecord, type MarketStream } from '../domain/market-data/records';
+import { recordRem, recordUs, type MarketRecord, type MarketStream } from '../domain/market-data/records';
 import { RejectCode } from '../domain/market-data/reject-codes';
 import { EXPECTED, failInput, kindOf, looksLike, RecordStream, type RecordSource } from '../domain/replay-input';
 import { ValidationError } from '../domain/validation';
@@ -39,6 +39,13 @@ export interface RecordBatch {
 }
 
 const CHUNK_BYTES = 1 << 20;
+/**
+ * How many timed records open a file for the newest-first check. A Polygon answer with order=desc goes backwards at
+ * nearly every step; a time-ordered file goes forwards, with at most a stray late print. So the file is refused
+ * when more of its first steps go backwards than forwards: 64 records is a fraction of one chunk, decided before
+ * the first batch is handed on, and two records are enough for a file that short.
+ */
+const ORDER_WINDOW = 64;
 const WS = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
 
 type Mode = 'detect' | 'lines' | 'csv' | 'json';
@@ -68,6 +75,12 @@ export class RecordFileReader implements RecordSource {
   private firstRaw: unknown = undefined;
   private sawObject = false;
   private out: RecordBatch = RecordFileReader.batch(0);
+  // newest-first check over the first ORDER_WINDOW timed records
+  private orderSeen = 0;
+  private orderPrevUs = -1;
+  private orderPrevRem = 0;
+  private orderUp = 0;
+  private orderDown = 0;
   // csv
   private layout: FlatFileLayout | undefined;
   private readonly rowPrefix: string;
@@ -104,6 +117,7 @@ export class RecordFileReader implements RecordSource {
   /** The next records (at least one), or null at the end of the file. Throws ValidationError on bad input. */
   async next(): Promise<RecordBatch | null> {
     for (;;) {
+      if (this.eof) this.checkOrder();
       if (this.out.records.length > 0 && (this.out.records.length >= 4096 || this.eof)) return this.take();
       if (this.eof) {
         if (this.out.records.length > 0) return this.take();
@@ -126,6 +140,31 @@ export class RecordFileReader implements RecordSource {
 
   private fail(line: number | undefined, rule: string): never {
     return failInput(this.stream, this.path, line, rule);
+  }
+
+  /** Refuses a file whose first records go backwards in time more often than forwards (see ORDER_WINDOW). */
+  private checkOrder(): void {
+    if (this.orderSeen === Number.MAX_SAFE_INTEGER) return;
+    this.orderSeen = Number.MAX_SAFE_INTEGER;
+    if (this.orderDown > this.orderUp)
+      this.fail(
+        undefined,
+        `records are newest first (Polygon's order=desc: ${this.orderDown} of the first ${this.orderUp + this.orderDown} ` +
+          'time steps go backwards); fetch with order=asc, or sort the file',
+      );
+  }
+
+  private orderStep(record: MarketRecord): void {
+    const us = recordUs(record);
+    if (us < 0) return;
+    const rem = recordRem(record);
+    if (this.orderPrevUs >= 0) {
+      if (us > this.orderPrevUs || (us === this.orderPrevUs && rem > this.orderPrevRem)) this.orderUp++;
+      else if (us < this.orderPrevUs || rem < this.orderPrevRem) this.orderDown++;
+    }
+    this.orderPrevUs = us;
+    this.orderPrevRem = rem;
+    if (++this.orderSeen >= ORDER_WINDOW) this.checkOrder();
   }
 
   private notJson(line: number, what: string): never {
@@ -152,6 +191,7 @@ export class RecordFileReader implements RecordSource {
       }
     }
     if (record.kind === 'reject') b.raws.set(b.records.length, raw);
+    else if (this.orderSeen < ORDER_WINDOW) this.orderStep(record);
     b.records.push(record);
     b.lines.push(line);
     this.count++;
@@ -407,13 +447,21 @@ export function splitCsv(line: string): string[] {
   return out;
 }
 
+/**
+ * What went wrong reading a file, for a person: zlib's codes say little alone, so a gzip file cut short or corrupted
+ * is named as such, the code kept in parentheses for a search.
+ */
+export function readError(path: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return `file not found: ${path}`;
+  if (code === 'Z_BUF_ERROR') return `${path} is truncated (the gzip stream ends early) (Z_BUF_ERROR)`;
+  if (code === 'Z_DATA_ERROR') return `${path} is not a valid gzip stream (corrupt data) (Z_DATA_ERROR)`;
+  return `cannot read ${path} (${code ?? String(err)})`;
+}
+
 /** The file's text in chunks, gunzipped when it starts with the gzip magic bytes. Read errors name the flag. */
 async function* textChunks(path: string, flag: string): AsyncGenerator<string> {
-  const cannot = (err: unknown): ValidationError => {
-    const code = (err as NodeJS.ErrnoException).code;
-    const rule = code === 'ENOENT' ? `file not found: ${path}` : `cannot read ${path} (${code ?? String(err)})`;
-    return new ValidationError([{ field: flag, rule }]);
-  };
+  const cannot = (err: unknown): ValidationError => new ValidationError([{ field: flag, rule: readError(path, err) }]);
   let gz = false;
   try {
     const fd = openSync(path, 'r');

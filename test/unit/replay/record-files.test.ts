@@ -184,7 +184,7 @@ describe('RecordFileReader', () => {
     const gz = gzipSync(trades.join('\n'));
     const path = file('cut.jsonl.gz', gz.subarray(0, Math.floor(gz.length / 2)));
     await expect(runReplay({ symbol: 'TSLA', trades: path, quotes: join(SCENARIO, 'quotes.json') })).rejects.toThrow(
-      /--trades: cannot read .*cut\.jsonl\.gz \(Z_BUF_ERROR\)/,
+      /--trades: .*cut\.jsonl\.gz is truncated \(the gzip stream ends early\) \(Z_BUF_ERROR\)/,
     );
   });
 
