@@ -154,7 +154,7 @@ export function renderPositions(v: PositionsView): string {
         `  ${m.symbol.padEnd(6)} ×${m.quantity}  ${m.status === 'running' ? `monitored: ${m.workflowId}` : `monitor ended (${m.endedReason ?? ''})`}`,
     ),
     ...v.skipped.map((s) => `  ${s.symbol.padEnd(6)} ${s.quantity}  skipped: ${s.note}`),
-    `notifications: ${v.notifications.delivered} delivered, ${v.notifications.pending} sending, ${v.notifications.failed} failed`,
+    `notifications: ${v.notifications.delivered} delivered, ${v.notifications.pending} sending, ${v.notifications.failed} failed, ${v.notifications.skipped ?? 0} skipped (no destination wanted them)`,
     ...v.notifications.failures.slice(-3).map((f) => `  failed ${f.key}: ${f.message}`),
   ];
   return `${lines.join('\n')}\n`;

@@ -27,8 +27,13 @@ export interface NotificationFailure {
 export interface NotificationLedger {
   /** Events handed to the activity. */
   requested: number;
-  /** Events every chosen destination accepted. */
+  /** Events every chosen destination accepted (at least one destination wanted them). */
   delivered: number;
+  /**
+   * Events no destination wanted: none is configured on the worker that ran the activity, or each one's minimum
+   * severity is above the event's. Absent in ledgers carried from runs before it was counted (read as 0).
+   */
+  skipped?: number;
   /** Events some destination never accepted (retries exhausted or refused): listed in `failures`. */
   failed: number;
   /** Still being sent (retrying). */
@@ -40,7 +45,7 @@ export interface NotificationLedger {
 }
 
 export function emptyNotificationLedger(): NotificationLedger {
-  return { requested: 0, delivered: 0, failed: 0, pending: 0, failures: [] };
+  return { requested: 0, delivered: 0, skipped: 0, failed: 0, pending: 0, failures: [] };
 }
 
 /** How long a finishing workflow waits for notifications still being retried before it records them as abandoned. */
@@ -72,7 +77,7 @@ export function createNotifier(carried?: NotificationLedger): Notifier {
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   });
   const { inFlight: resend = [], ...counts } = carried ?? emptyNotificationLedger();
-  const ledger: NotificationLedger = { ...counts, pending: 0, failures: [...counts.failures] };
+  const ledger: NotificationLedger = { skipped: 0, ...counts, pending: 0, failures: [...counts.failures] };
   const inFlight = new Map<string, NotificationEvent>();
 
   function failed(event: NotificationEvent, message: string): void {
@@ -86,10 +91,12 @@ export function createNotifier(carried?: NotificationLedger): Notifier {
     ledger.pending += 1;
     inFlight.set(event.key, event);
     acts.sendNotification({ event }).then(
-      () => {
+      (result) => {
         if (!inFlight.delete(event.key)) return;
         ledger.pending -= 1;
-        ledger.delivered += 1;
+        // Sent nowhere is not delivered: the trader reading "delivered" must be able to trust that someone got it.
+        if (result.delivered.length === 0) ledger.skipped = (ledger.skipped ?? 0) + 1;
+        else ledger.delivered += 1;
       },
       (err: unknown) => {
         if (!inFlight.delete(event.key)) return;

@@ -11,7 +11,13 @@ import { PaperBroker } from '../../src/brokers/paper/paper-broker';
 import { MemoryPaperStore, PAPER_STATE_VERSION, type PaperOrderRecord } from '../../src/brokers/paper/store';
 import { createBrokerRegistry } from '../../src/brokers/registry';
 import { placeOrder } from '../../src/cli/orders';
-import { positionsStatus, protectPosition, startPositionsWatch, stopPositionsWatch } from '../../src/cli/positions';
+import {
+  positionsStatus,
+  protectPosition,
+  renderPositions,
+  startPositionsWatch,
+  stopPositionsWatch,
+} from '../../src/cli/positions';
 import { orderSettingsFromConfig } from '../../src/config/order-settings';
 import { type CliContext } from '../../src/cli/temporal';
 import { startPolygonStandIn, type PolygonStandIn } from '../support/polygon-stand-in';
@@ -261,9 +267,14 @@ describe('positions watch on Temporal', () => {
 
     // The watch restarted with its memory lost (terminated and started afresh): the monitor is adopted. Terminated
     // while idle (its notification activity done), so no workflow task is cut short.
-    await waitFor(
+    const idle = await waitFor(
       () => status(ctx, 'alpaca', account),
       (v) => v.notifications.requested > 0 && v.notifications.pending === 0,
+    );
+    // This worker sends nowhere: its events are skipped, not "delivered".
+    expect(idle.notifications).toMatchObject({ delivered: 0, failed: 0, skipped: idle.notifications.requested });
+    expect(renderPositions(idle)).toContain(
+      `notifications: 0 delivered, 0 sending, 0 failed, ${idle.notifications.requested} skipped (no destination wanted them)`,
     );
     await new Promise((r) => setTimeout(r, 500));
     await env.client.workflow.getHandle(workflowId).terminate('simulated loss of the watch');
