@@ -2,7 +2,7 @@ import { type Command } from 'commander';
 import { loadConfig } from '../config/load-config';
 import { orderSettingsFromConfig } from '../config/order-settings';
 import { type AppConfig } from '../domain/config';
-import { BROKER_NAMES_TEXT, parseBrokerName } from '../brokers/registry';
+import { BROKER_NAMES_TEXT, brokerDescriptor, parseBrokerName } from '../brokers/registry';
 import { type BrokerName } from '../domain/orders/order-request';
 import { ValidationError } from '../domain/validation';
 import { SearchAttributes, WorkflowIds } from '../shared/contracts';
@@ -17,8 +17,8 @@ import {
   type PositionsWatchInput,
 } from '../workflows/positions';
 import { monitorSettingsFromConfig } from './monitor';
-import { accountOf, deskStartOptions } from './orders';
-import { action, enumOption, printJson, UsageError } from './io';
+import { accountOf, BrokerNotConfiguredError, deskStartOptions } from './orders';
+import { action, enumOption, ExitCode, printJson, UsageError } from './io';
 import { isWorkflowNotFound, withTemporal, type CliContext } from './temporal';
 
 export interface WatchOptions {
@@ -63,6 +63,29 @@ export function watchInput(opts: WatchOptions, config: AppConfig): PositionsWatc
     monitorSettings: monitorSettingsFromConfig(config, broker, account),
     ...(opts.syncsPerRun === undefined ? {} : { syncsPerRun: opts.syncsPerRun }),
   };
+}
+
+/**
+ * Refuses a watch of a broker this environment has no configuration for, before anything starts: without it the
+ * watch would start and sit in broker_error. The same check as the broker's adapter (the registry descriptor's
+ * `fromEnv`: builds the client without a network call; a missing or malformed variable is a ValidationError naming
+ * it) and the same error class as `order place` refused by the desk (BrokerNotConfiguredError, naming the variables).
+ * Paper needs nothing. It reads the CLI's environment, which is the worker's when both load the same `.env`.
+ */
+export function assertBrokerConfigured(broker: BrokerName, env: NodeJS.ProcessEnv = process.env): void {
+  const descriptor = brokerDescriptor(broker);
+  if (!descriptor.fromEnv) return;
+  try {
+    descriptor.fromEnv(env, 10_000);
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    const missing = err.issues.map((i) => i.field);
+    throw new BrokerNotConfiguredError(
+      `watch refused: the ${broker} broker is not configured: set ${missing.join(', ')} in the environment of the ` +
+        `worker and of this shell (${err.message})`,
+      missing,
+    );
+  }
 }
 
 /**
@@ -182,7 +205,14 @@ export function registerPositionsCommands(program: Command): void {
   ).action(
     action(async (opts: WatchOptions & { json?: boolean }) => {
       const config = await loadConfig();
-      watchInput(opts, config);
+      const checked = watchInput(opts, config);
+      try {
+        assertBrokerConfigured(checked.broker);
+      } catch (err) {
+        if (!(err instanceof BrokerNotConfiguredError)) throw err;
+        process.stderr.write(`error: ${err.message}\n`);
+        return ExitCode.InvalidInput;
+      }
       const { workflowId, input } = await withTemporal((ctx) => startPositionsWatch(ctx, opts, config));
       if (opts.json) return printJson({ workflowId, broker: input.broker, account: input.account, mode: input.mode });
       process.stdout.write(
