@@ -28,7 +28,7 @@ import {
 } from '../workflows/desk';
 import { cancelOrderSignal, orderStatusQuery, type OrderSettings, type OrderStatus } from '../workflows/order';
 import { action, enumOption, ExitCode, printJson, UsageError } from './io';
-import { protectPosition } from './positions';
+import { protectionLine, protectPosition } from './positions';
 import { isWorkflowNotFound, temporalClient, withTemporal, type CliContext } from './temporal';
 
 const BROKER_HELP = `${BROKER_NAMES_TEXT} (either case)`;
@@ -386,9 +386,10 @@ export function registerOrderCommands(program: Command, order: Command): void {
         if (opts.autoExit && !opts.protect) throw new UsageError('auto-exit: only with --protect');
         // The same generated id goes to the desk, marked as generated: the caller gave none of its own.
         const clientOrderIdGenerated = opts.clientOrderId === undefined;
+        let protection = null as Awaited<ReturnType<typeof protectPosition>> | null;
         const placed = await withTemporal(async (ctx) => {
           // Told before the order exists, so the fill's wake-up already finds the mode asked for.
-          if (opts.protect) await protectPosition(ctx, { ...opts, symbol: prepared.symbol });
+          if (opts.protect) protection = await protectPosition(ctx, { ...opts, symbol: prepared.symbol });
           return placePrepared(
             ctx,
             prepared,
@@ -404,6 +405,7 @@ export function registerOrderCommands(program: Command, order: Command): void {
             state: placed.state,
             existing: placed.existing !== null,
             ...(placed.existing ? { existingMatch: placed.existing } : {}),
+            ...(protection ? { protect: protection } : {}),
           });
         else {
           const note = placed.existing ? ` (existing order: ${placed.existing.replace(/_/g, ' ')})` : '';
@@ -411,6 +413,8 @@ export function registerOrderCommands(program: Command, order: Command): void {
             `${placed.clientOrderId} ${placed.state} limit ${placed.limitPrice} — workflow ${placed.workflowId}${note}\n`,
           );
           if (placed.existing) process.stdout.write(`${existingLine(placed)}\n`);
+          if (protection)
+            process.stdout.write(`${protectionLine(protection, prepared.symbol, String(prepared.quantity))}\n`);
         }
       }),
     );

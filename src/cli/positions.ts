@@ -136,6 +136,18 @@ export async function protectPosition(
   return { workflowId, mode };
 }
 
+/**
+ * What `order place --protect` tells the trader it asked for: `protect: an auto-exit monitor will start for 10 TSLA
+ * when the BUY fills (positions watch positions:paper:main)`.
+ */
+export function protectionLine(
+  protection: { readonly workflowId: string; readonly mode: MonitorMode },
+  symbol: string,
+  quantity: string,
+): string {
+  return `protect: an ${protection.mode} monitor will start for ${quantity} ${symbol} when the BUY fills (positions watch ${protection.workflowId})`;
+}
+
 export async function positionsStatus(ctx: CliContext, broker: BrokerName, account: string): Promise<PositionsView> {
   const workflowId = WorkflowIds.positions(broker, account);
   try {

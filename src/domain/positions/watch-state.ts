@@ -347,7 +347,8 @@ export class PositionsWatchState {
       'info',
       a.symbol,
       `${a.symbol}: now monitored (${a.quantity} shares)`,
-      `The ${this.brokerAccount} positions watch started a ${mode} monitor for ${a.quantity} ${a.symbol}.`,
+      // "an": both modes (alert, auto-exit) begin with a vowel.
+      `The ${this.brokerAccount} positions watch started an ${mode} monitor for ${a.quantity} ${a.symbol}.`,
       { quantity: a.quantity, entryPrice: a.entryPrice, monitor: a.workflowId },
     );
     return { seq, notice };

@@ -185,7 +185,7 @@ describe('PositionsWatchState: a read of the broker', () => {
       severity: 'info',
       symbol: 'AAPL',
       title: 'AAPL: now monitored (10 shares)',
-      text: 'The paper:main positions watch started a alert monitor for 10 AAPL.',
+      text: 'The paper:main positions watch started an alert monitor for 10 AAPL.',
       fields: {
         broker: 'paper',
         account: 'main',
