@@ -47,6 +47,7 @@ import {
 import { ValidationError } from '../domain/validation';
 import { WorkflowIds } from '../shared/contracts';
 import { orderLimits, orderRequests } from './lazy-domain';
+import { ContinueAsNewGate } from './continue-as-new-gate';
 import { orderTerminalSignal, positionsChangedSignal, type OrderTerminalNotice } from './notifications';
 import { createNotifier, type NotificationLedger, type Notifier } from './notify';
 import { circuitBreakerNotification, killSwitchNotification } from '../domain/notifications/builders';
@@ -133,6 +134,8 @@ const CANCEL_ALL_HAND_OFF_PATCH = 'desk-cancel-all-hand-off';
  * started it), however the load spreads them.
  */
 const DESK_CLOSES_ANSWERED_PATCH = 'desk-closes-kill-switch-answered';
+/** Continue-as-new decided from recorded work only, never in a rejected update's task (continue-as-new-gate.ts). */
+const CONTINUE_AS_NEW_GATE_PATCH = 'desk-continue-as-new-gate';
 
 export const placeOrderUpdate = defineUpdate<PlaceOrderResult, [PlaceOrderRequest]>('placeOrder');
 /** The same as placeOrderUpdate for callers that can only signal (other workflows); answers by orderTerminal. */
@@ -165,6 +168,7 @@ class Desk {
   private readonly availability: BrokerActivities;
   private readonly brokerEvents = new CancellationScope();
   private pendingCancelAll: { reason: string } | null = null;
+  private continueAsNewGate: ContinueAsNewGate | undefined;
   /**
    * Keys do not disappear from a running worker: once configured, the broker is not asked about again in this
    * run. A refusal is re-checked on every placement, so a worker restarted with keys is used at once.
@@ -220,13 +224,19 @@ class Desk {
     const budget = patched('desk-history-budget')
       ? (this.input.continueAsNewAfterEvents ?? DESK_HISTORY_BUDGET)
       : Number.POSITIVE_INFINITY;
-    const due = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= budget;
+    // Runs started before the gate read the history length in the condition itself (continue-as-new-gate.ts).
+    const gated = patched(CONTINUE_AS_NEW_GATE_PATCH);
+    this.continueAsNewGate = new ContinueAsNewGate(Number.isFinite(budget) ? budget : undefined);
+    const gate = this.continueAsNewGate;
+    const due = () =>
+      gated ? gate.due : workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= budget;
     for (;;) {
       await condition(() => this.pendingCancelAll !== null || due());
       if (this.pendingCancelAll) {
         const { reason } = this.pendingCancelAll;
         this.pendingCancelAll = null;
         await this.runCancelAll(reason);
+        gate.observe();
         continue;
       }
       await condition(allHandlersFinished);
@@ -266,24 +276,47 @@ class Desk {
   }
 
   private registerHandlers(): void {
-    setHandler(placeOrderUpdate, (req) => this.place(req), {
-      validator: (req: PlaceOrderRequest) => this.validate(req),
-    });
-    setHandler(placeOrderSignal, (req) => this.placeBySignal(req));
-    setHandler(orderTerminalSignal, (notice) => {
-      const wasTripped = this.book.state.breaker !== null;
-      this.book.orderEnded(notice, now());
-      const breaker = this.book.state.breaker;
-      if (breaker && !wasTripped && patched(NOTIFY_PATCH)) {
-        this.notifier.notify(circuitBreakerNotification(workflowInfo().workflowId, this.brokerAccount, breaker, now()));
-      }
-      if (notice.filledQuantity > 0 && patched(FILL_WAKES_POSITIONS_PATCH)) void this.wakePositions(notice);
-    });
-    setHandler(cancelAllSignal, ({ reason }) => {
-      // Engaged at once, inside the signal's own workflow task: nothing placed after this point gets through.
-      this.pendingCancelAll = { reason: this.book.engageKillSwitch(reason, now()) };
-    });
-    setHandler(resetUpdate, () => this.book.reset());
+    // Every handler that runs is recorded work: the continue-as-new gate looks at the history length there.
+    const observed =
+      <A extends unknown[], R>(handler: (...args: A) => R) =>
+      (...args: A): R => {
+        this.continueAsNewGate?.observe();
+        return handler(...args);
+      };
+    setHandler(
+      placeOrderUpdate,
+      observed((req: PlaceOrderRequest) => this.place(req)),
+      { validator: (req: PlaceOrderRequest) => this.validate(req) },
+    );
+    setHandler(
+      placeOrderSignal,
+      observed((req: PlaceOrderRequest) => this.placeBySignal(req)),
+    );
+    setHandler(
+      orderTerminalSignal,
+      observed((notice: OrderTerminalNotice) => {
+        const wasTripped = this.book.state.breaker !== null;
+        this.book.orderEnded(notice, now());
+        const breaker = this.book.state.breaker;
+        if (breaker && !wasTripped && patched(NOTIFY_PATCH)) {
+          this.notifier.notify(
+            circuitBreakerNotification(workflowInfo().workflowId, this.brokerAccount, breaker, now()),
+          );
+        }
+        if (notice.filledQuantity > 0 && patched(FILL_WAKES_POSITIONS_PATCH)) void this.wakePositions(notice);
+      }),
+    );
+    setHandler(
+      cancelAllSignal,
+      observed(({ reason }: { readonly reason?: string }) => {
+        // Engaged at once, inside the signal's own workflow task: nothing placed after this point gets through.
+        this.pendingCancelAll = { reason: this.book.engageKillSwitch(reason, now()) };
+      }),
+    );
+    setHandler(
+      resetUpdate,
+      observed(() => this.book.reset()),
+    );
     setHandler(deskStateQuery, () => ({ broker: this.broker, account: this.account, ...this.book.state }));
   }
 

@@ -120,10 +120,9 @@ export interface MockedWorkflowsOptions {
    * How non-determinism is looked for. 'after-file' (default): workers cache their workflows and every run's whole
    * history is replayed once after the file's tests. 'each-task': workers keep no workflow in their cache, so each
    * workflow task replays the whole history (a cost that grows with the square of its length), and there is no
-   * replay after the file. The desk uses 'each-task' for now: replayed after the file, its continue-as-new test
-   * fails about one run in two ("No command scheduled for event WorkflowExecutionContinuedAsNew": a replay of the
-   * first run does not continue as new where the live run did; the same error appears as a failed query task,
-   * which leaves no event in the history, with 'each-task').
+   * replay after the file. The replay after the file is what caught the desk continuing as new inside a rejected
+   * update's speculative task (src/workflows/continue-as-new-gate.ts): about one run in two of its continue-as-new
+   * test failed it, while with 'each-task' the same error only failed a query task and left no event.
    */
   readonly replay?: 'after-file' | 'each-task';
 }

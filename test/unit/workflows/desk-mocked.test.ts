@@ -2,8 +2,8 @@
  * The desk workflow (and the order workflows it starts) against a mocked broker,
  * on Temporal's time-skipping test server (test/support/mocked-workflows.ts): backoffs of minutes pass at once, so
  * exhaustion, throttling, cancel races and continue-as-new run in seconds. The real-server integration tests keep
- * the end-to-end paths. Every worker here keeps no workflow in its cache, so each workflow task replays the whole
- * history: any non-determinism fails a task, and every test checks that none did (see MockedWorkflowsOptions.replay).
+ * the end-to-end paths. Every run's history is replayed after the file: any non-determinism fails it (see
+ * MockedWorkflowsOptions.replay).
  */
 import { randomUUID } from 'node:crypto';
 import { type WorkflowHandle } from '@temporalio/client';
@@ -25,7 +25,7 @@ import { useMockedWorkflows, type Mocks } from '../../support/mocked-workflows';
 // Each test takes seconds alone; a machine shared with other builds can make that several times longer.
 jest.setTimeout(180_000);
 
-const h = useMockedWorkflows({ replay: 'each-task' });
+const h = useMockedWorkflows();
 const { withWorker, until, runs, started } = h;
 
 describe('desk workflow, mocked broker', () => {
