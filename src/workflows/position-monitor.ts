@@ -42,6 +42,7 @@ import { ValidationError, parseOrThrow } from '../domain/validation';
 import { MARKET_UPDATE_SIGNAL, SearchAttributes, WorkflowIds } from '../shared/contracts';
 import { placeOrderSignal, type PlaceOrderRequest } from './desk';
 import { detectorConfig } from './lazy-domain';
+import { ContinueAsNewGate } from './continue-as-new-gate';
 import { orderTerminalSignal } from './notifications';
 import { createNotifier, type NotificationLedger, type Notifier } from './notify';
 import {
@@ -145,6 +146,8 @@ const VOLUME_PROFILE_PATCH = 'monitor-volume-profile';
  * every replay: a desk replayed after a pricing change repriced it, and its book could disagree with its order.
  */
 const EXIT_PREPARED_PATCH = 'monitor-exit-prepared';
+/** The stream loop's continue-as-new from recorded work only, never in a rejected update's task. */
+const CONTINUE_AS_NEW_GATE_PATCH = 'monitor-continue-as-new-gate';
 const RETRY = { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
 
 /**
@@ -201,8 +204,11 @@ class PositionMonitor {
   });
   private readonly orderActs = proxyActivities<OrderActivities>({ startToCloseTimeout: '30 seconds', retry: RETRY });
   private volumeProfile: VolumeProfile | null | undefined;
+  /** Continue-as-new as seen from recorded work: what the stream loop's condition reads (continue-as-new-gate.ts). */
+  private readonly continueAsNewGate: ContinueAsNewGate;
 
   constructor(private readonly input: PositionMonitorInput) {
+    this.continueAsNewGate = new ContinueAsNewGate(input.continueAsNewAfterEvents);
     this.volumeProfile = input.volumeProfile;
     const snapshot = input.carried ?? MonitorModel.initial(input, input.settings, Date.now());
     this.model = new MonitorModel(input, snapshot);
@@ -282,18 +288,27 @@ class PositionMonitor {
 
   private registerHandlers(): void {
     const { model } = this;
+    // Every handler that runs (not a query, not a validator) is recorded work: the continue-as-new gate looks at
+    // the history length there.
+    const seen = () => this.continueAsNewGate.observe();
     setHandler(monitorStateQuery, () => this.view());
-    setHandler(stopMonitorSignal, ({ reason }) => model.requestStop(reason));
+    setHandler(stopMonitorSignal, ({ reason }) => {
+      seen();
+      model.requestStop(reason);
+    });
     setHandler(resumeSignal, () => {
+      seen();
       this.wake = true;
     });
     setHandler(positionChangedSignal, ({ quantity }) => {
+      seen();
       model.positionChanged(quantity);
       this.flushNotes();
     });
     setHandler(
       updateConfigUpdate,
       (overrides) => {
+        seen();
         const next = this.parseConfig(overrides);
         model.reconfigure(next, Date.now());
         this.wake = true;
@@ -302,12 +317,14 @@ class PositionMonitor {
       { validator: (overrides: DetectorConfigInput) => void this.parseConfig(overrides) },
     );
     setHandler(orderTerminalSignal, (notice) => {
+      seen();
       const event = model.exitOrderEnded(notice);
       if (event) this.fire(event);
       const order = model.snapshot.exitOrder;
       if (event && order) this.tell((id, at) => protectiveExitNotification(id, this.input.symbol, order, at));
     });
     setHandler(marketUpdateSignal, (u) => {
+      seen();
       const dedupe = u.alerts.length > 0 && patched(ALERT_IDENTITY_PATCH);
       const { recorded, last, exitRaised } = model.applyStreamPush(u, new Date().toISOString(), dedupe);
       for (const a of dedupe ? recorded : u.alerts) this.tell((id, at) => alertNotification(id, a, at));
@@ -592,13 +609,18 @@ class PositionMonitor {
     this.fire(model.live ? MonitorEvent.StreamLive : MonitorEvent.StreamBackfilling);
     const deadline = sessionEndsMs ?? Number.POSITIVE_INFINITY;
     const caughtUp = () => model.live && model.state === MonitorState.Backfilling;
-    const interrupted = () => done || this.stopped || s.settings !== configAtStart || this.continueAsNewDue();
+    // Runs started before the gate read the history length in the condition itself (continue-as-new-gate.ts).
+    const gate = patched(CONTINUE_AS_NEW_GATE_PATCH) ? this.continueAsNewGate : null;
+    const due = () => (gate ? gate.due : this.continueAsNewDue());
+    const interrupted = () => done || this.stopped || s.settings !== configAtStart || due();
     for (;;) {
       // No periodic wake-up: an idle monitor costs the server nothing until data, a handler or the session end.
       // Runs started before this change woke every minute; their histories replay with that timer.
       const untilEnd = Number.isFinite(deadline) ? Math.max(1000, deadline - Date.now()) : undefined;
       const timeout = patched(NO_IDLE_WAKE_PATCH) ? untilEnd : Math.min(untilEnd ?? 60_000, 60_000);
       await condition(() => interrupted() || this.exitPending || caughtUp(), timeout);
+      // Woken by recorded work (a handler, the activity, the timer): the length may be looked at here.
+      gate?.observe();
       if (caughtUp()) this.fire(MonitorEvent.StreamCaughtUp);
       if (this.exitPending) await this.onExitSignal();
       if (interrupted() || Date.now() >= deadline) break;
