@@ -606,7 +606,7 @@ class Desk {
           await this.cancelFailed(t.entry, t.ours, why, errorMessage(err));
           // An attempt that died after handing its answer over may have ended that order without a notice to the
           // desk (and the cancel signal may still have reached it before it closed): the broker says how it ended.
-          if (closes && t.ours) await this.closeFromBroker(t.ours, why);
+          if (closes && t.ours) await this.closeFromBroker(t.ours);
         }),
       );
       return;
@@ -622,14 +622,14 @@ class Desk {
         if (ours && r.handOff && !r.handOff.delivered) this.notRunning.set(ours.workflowId, r.handOff.error);
         // Handed with deskHasAnswer, the order workflow tells the desk nothing more: the desk closes it here.
         if (closes && ours && r.handOff?.delivered && isTerminalOrderState(r.order.state)) {
-          this.closeAnswered(ours, r.order, why);
+          this.closeAnswered(ours, r.order);
         }
       }),
     );
   }
 
   /** Ends an order the kill switch's answer closed, as its terminal notice would have (once: it may have come). */
-  private closeAnswered(ours: OpenOrderEntry, order: BrokerAnswerSnapshot, why: string): void {
+  private closeAnswered(ours: OpenOrderEntry, order: BrokerAnswerSnapshot): void {
     if (!this.book.isOpen(ours.clientOrderId)) return;
     const notice: OrderTerminalNotice = {
       clientOrderId: ours.clientOrderId,
@@ -640,7 +640,9 @@ class Desk {
       brokerOrderId: order.brokerOrderId,
       filledQuantity: order.filledQuantity,
       averageFillPrice: order.averageFillPrice,
-      reason: why,
+      // As the order workflow's own notice of a broker answer reads: the run's reason heads the cancel-all, not
+      // each of its lines (an order closed either way must print the same line).
+      reason: null,
       errorType: null,
     };
     this.book.orderEnded(notice, now());
@@ -648,11 +650,11 @@ class Desk {
   }
 
   /** An order whose workflow may close without telling the desk: a terminal broker view closes it here. */
-  private async closeFromBroker(ours: OpenOrderEntry, why: string): Promise<void> {
+  private async closeFromBroker(ours: OpenOrderEntry): Promise<void> {
     if (!this.book.isOpen(ours.clientOrderId)) return;
     try {
       const order = await this.acts.getBrokerOrder({ broker: this.broker, clientOrderId: ours.clientOrderId });
-      if (order && isTerminalOrderState(order.state)) this.closeAnswered(ours, order, why);
+      if (order && isTerminalOrderState(order.state)) this.closeAnswered(ours, order);
     } catch (err) {
       if (isCancellation(err)) throw err;
       log.warn('could not read a closed order at the broker', {
