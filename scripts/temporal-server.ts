@@ -33,6 +33,8 @@ async function main(): Promise<void> {
     uiPort,
     dbFile: path.join(dataDir, 'temporal.sqlite'),
     foreground: true,
+    // A killed `npm run temporal` (SIGKILL, a closed terminal) must not leave the server running on its ports.
+    watchdog: true,
   });
   console.log(`Temporal dev server on ${server.address}; Web UI at ${server.uiUrl}. Ctrl-C stops it.`);
   if (server.uiUrl) {

@@ -241,8 +241,10 @@ function startWatchdog(ownerPid: number, serverPid: number): void {
     const timer = setInterval(() => {
       if (!alive(server)) process.exit(0);
       if (!alive(owner)) {
-        try { process.kill(-server, 'SIGTERM'); } catch {}
-        setTimeout(() => { try { process.kill(-server, 'SIGKILL'); } catch {} process.exit(0); }, 3000);
+        // A server in the foreground shares its owner's process group: signal it alone then.
+        const kill = (signal) => { try { process.kill(-server, signal); } catch { try { process.kill(server, signal); } catch {} } };
+        kill('SIGTERM');
+        setTimeout(() => { kill('SIGKILL'); process.exit(0); }, 3000);
         clearInterval(timer);
       }
     }, 300);`;
