@@ -250,6 +250,7 @@ export function useMockedWorkflows(options: MockedWorkflowsOptions = {}): Mocked
   async function until<T>(read: () => Promise<T>, check: (v: T) => boolean, skipMs = 1000): Promise<T> {
     const e = current();
     const mine = generation;
+    let last: T | typeof NOT_YET = NOT_YET;
     for (let i = 0; i < 300 && mine === generation; i++) {
       // The deadline ends the call itself too (see afterEach).
       const call = e.connection.withDeadline(Date.now() + READ_DEADLINE_MS, read);
@@ -259,10 +260,15 @@ export function useMockedWorkflows(options: MockedWorkflowsOptions = {}): Mocked
         call,
         new Promise<typeof NOT_YET>((r) => setTimeout(() => r(NOT_YET), READ_DEADLINE_MS)),
       ]).catch((): typeof NOT_YET => NOT_YET);
-      if (v !== NOT_YET && check(v)) return v;
+      if (v !== NOT_YET) {
+        last = v;
+        if (check(v)) return v;
+      }
       await e.sleep(skipMs);
     }
-    throw new Error('condition not reached');
+    // The last answer read says how far it got.
+    const seen = last === NOT_YET ? 'no answer' : JSON.stringify(last)?.slice(0, 1500);
+    throw new Error(`condition not reached; last: ${seen}`);
   }
 
   async function runs(handle: WorkflowHandle): Promise<number> {
