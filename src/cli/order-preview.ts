@@ -1,7 +1,7 @@
 import { type Command } from 'commander';
 import { loadConfig } from '../config/load-config';
+import { orderSettingsFromConfig } from '../config/order-settings';
 import { assertWithinOrderLimits } from '../domain/orders/order-limits';
-import { withProtectiveStrategy } from '../domain/orders/protective';
 import { prepareLimitOrder, type PreparedLimitOrder } from '../domain/orders/order-request';
 import { ValidationError } from '../domain/validation';
 import { action, enumOption, printJson } from './io';
@@ -89,7 +89,7 @@ export function registerOrderPreview(order: Command): void {
         );
         let prepared: PreparedLimitOrder;
         try {
-          prepared = prepareLimitOrder(request, withProtectiveStrategy(config.orders));
+          prepared = prepareLimitOrder(request, orderSettingsFromConfig(config.orders).pricing);
           // The preview answers as `order place` would: an order over the size limits is refused here too.
           assertWithinOrderLimits(prepared, config.orders);
         } catch (err) {

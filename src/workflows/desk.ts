@@ -228,8 +228,7 @@ class Desk {
     const gated = patched(CONTINUE_AS_NEW_GATE_PATCH);
     this.continueAsNewGate = new ContinueAsNewGate(Number.isFinite(budget) ? budget : undefined);
     const gate = this.continueAsNewGate;
-    const due = () =>
-      gated ? gate.due : workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= budget;
+    const due = () => (gated ? gate.due : gate.observe());
     for (;;) {
       await condition(() => this.pendingCancelAll !== null || due());
       if (this.pendingCancelAll) {
@@ -693,7 +692,6 @@ class Desk {
   }
 }
 
-/** Runs a book rule; its refusal becomes the non-retryable OrderRefused failure callers see. */
 /** A ValidationError becomes the non-retryable failure the caller sees (fields and rules in its details). */
 function asValidationFailure<T>(rule: () => T): T {
   try {

@@ -420,12 +420,7 @@ class PositionMonitor {
   private async streamSession(session: SessionStatus): Promise<void> {
     if (this.wantsVolumeProfile()) await this.fetchVolumeProfile();
     await this.streamUntilInterrupted(session.nextChangeMs);
-    if (this.continueAsNewDue() && !this.stopped) await this.continueAsNewNow();
-  }
-
-  private continueAsNewDue(): boolean {
-    const after = this.input.continueAsNewAfterEvents;
-    return workflowInfo().continueAsNewSuggested || (after !== undefined && workflowInfo().historyLength >= after);
+    if (this.continueAsNewGate.observe() && !this.stopped) await this.continueAsNewNow();
   }
 
   private async continueAsNewNow(): Promise<void> {
@@ -479,7 +474,7 @@ class PositionMonitor {
     for (const a of dedupe ? recorded : result.alerts) this.tell((id, at) => alertNotification(id, a, at));
     this.fire(model.live ? MonitorEvent.PollLive : MonitorEvent.PollBackfilling);
     if (model.raiseExit(result.exitSignal)) await this.onExitSignal();
-    if (this.continueAsNewDue()) await this.continueAsNewNow();
+    if (this.continueAsNewGate.observe()) await this.continueAsNewNow();
     // A truncated poll that did not move the cursor would be asked again at once, forever: wait the interval.
     if (!holdCadence && (result.truncated || this.stopped)) return;
     // A fixed cadence: the interval runs from the start of the poll, so the time a poll takes does not add to it.
@@ -611,7 +606,7 @@ class PositionMonitor {
     const caughtUp = () => model.live && model.state === MonitorState.Backfilling;
     // Runs started before the gate read the history length in the condition itself (continue-as-new-gate.ts).
     const gate = patched(CONTINUE_AS_NEW_GATE_PATCH) ? this.continueAsNewGate : null;
-    const due = () => (gate ? gate.due : this.continueAsNewDue());
+    const due = () => (gate ? gate.due : this.continueAsNewGate.observe());
     const interrupted = () => done || this.stopped || s.settings !== configAtStart || due();
     for (;;) {
       // No periodic wake-up: an idle monitor costs the server nothing until data, a handler or the session end.
