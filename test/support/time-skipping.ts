@@ -52,7 +52,7 @@ export function javaTestServer(): string | null {
 
 /**
  * The JVM's own class-data archive of the server's classes (AppCDS, JDK 13+): with it the server listens in about a
- * third of the time and CPU, which counts, since the mocked tests start one server per test.
+ * third of the time and CPU, which counts: each mocked test file starts one, and a file whose clock stays held another.
  */
 const CLASS_ARCHIVE = path.join(CACHE, 'classes.jsa');
 

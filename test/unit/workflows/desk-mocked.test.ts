@@ -303,7 +303,7 @@ describe('desk workflow, mocked broker', () => {
         () => desk.query(deskStateQuery),
         (v) => v.cancelAll?.completedAt != null,
       );
-      for (let i = 0; i < 3; i++) await desk.query(deskStateQuery).then(() => h.env.sleep(1000));
+      for (let i = 0; i < 3; i++) await desk.query(deskStateQuery).then(() => h.sleep(1000));
       const later = await desk.query(deskStateQuery);
       expect(later.killSwitch?.reason).toBe('carried');
       expect(later.cancelAllCount).toBe(1);

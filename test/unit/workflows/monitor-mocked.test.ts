@@ -152,7 +152,7 @@ describe('position monitor workflow, mocked market data', () => {
       const metadata = await monitor.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
       expect(metadata.currentDetails).toMatch(/^AAPL: outside session \(later\): next open 20\d\d-/);
       // Straight to a minute after the open: the monitor's timer fires and it starts reading.
-      await h.env.sleep(Date.parse(waiting.sessionWait!.nextOpenAt!) - (await h.env.currentTimeMs()) + 60_000);
+      await h.sleep(Date.parse(waiting.sessionWait!.nextOpenAt!) - (await h.env.currentTimeMs()) + 60_000);
       const open = await until(
         () => monitor.query(monitorStateQuery),
         (s) => s.state === 'monitoring',
@@ -195,12 +195,9 @@ describe('position monitor workflow, mocked market data', () => {
         }
         const runIds = new Set<string>();
         await until(
-          async () => {
-            // The first run continues as new in the workflow task that schedules its protective-exit notification:
-            // the server would keep that activity's time-skipping lock, and its clock would move in real time.
-            await h.releaseAbandonedActivities(monitor);
-            return runIds.add((await monitor.describe()).runId).size;
-          },
+          // The first run continues as new in the workflow task that schedules its protective-exit notification: the
+          // server keeps that activity's time-skipping lock, which `until` gives back before each step.
+          async () => runIds.add((await monitor.describe()).runId).size,
           (n) => n >= 3,
           5000,
         );
@@ -392,7 +389,7 @@ describe('position monitor workflow, mocked market data', () => {
       // would see "today" end before the monitor reads its calendar.
       const start = await h.env.currentTimeMs();
       const day = 86_400_000;
-      await h.env.sleep((Math.floor(start / day) + 1) * day + day / 2 - start);
+      await h.sleep((Math.floor(start / day) + 1) * day + day / 2 - start);
       const now = await h.env.currentTimeMs();
       const today = utc(now).date;
       const calendar = { timeZone: 'UTC', closed: { [today]: 'Test Day' }, earlyCloses: {} };
@@ -420,10 +417,10 @@ describe('position monitor workflow, mocked market data', () => {
           });
           const metadata = await monitor.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
           expect(metadata.currentDetails).toMatch(/^AAPL: holiday \(Test Day\), outside session \(always\)/);
-          await h.env.sleep(60 * 60_000);
+          await h.sleep(60 * 60_000);
           expect(polls).toBe(0);
           // Past the holiday: one timer fired, the monitor reads the market.
-          await h.env.sleep(tomorrow - (await h.env.currentTimeMs()) + 60_000);
+          await h.sleep(tomorrow - (await h.env.currentTimeMs()) + 60_000);
           await until(
             () => monitor.query(monitorStateQuery),
             (s) => s.state === 'monitoring',
@@ -467,7 +464,7 @@ describe('position monitor workflow, mocked market data', () => {
           );
           const pollsAtClose = polls;
           expect(pollsAtClose).toBeGreaterThan(0);
-          await h.env.sleep(30 * 60_000);
+          await h.sleep(30 * 60_000);
           expect(polls).toBe(pollsAtClose);
           await monitor.signal(stopMonitorSignal, {});
           await monitor.result();

@@ -106,7 +106,7 @@ describe('order workflow, mocked broker', () => {
           () => handle.query(orderStatusQuery),
           (s) => s.state === 'queued',
         );
-        await h.env.sleep(5000);
+        await h.sleep(5000);
         await pollStarted;
         const partial = snapshot({
           clientOrderId,
@@ -165,7 +165,7 @@ describe('order workflow, mocked broker', () => {
           2000,
         );
         // The cancel fails at the broker and stays owed across runs; the broker's own cancel ends it.
-        await h.env.sleep(30_000);
+        await h.sleep(30_000);
         await handle.signal(
           brokerUpdateSignal,
           snapshot({ clientOrderId, state: 'cancelled', filledQuantity: 4, averageFillPrice: '189.70' }),
@@ -217,5 +217,42 @@ describe('order workflow, mocked broker', () => {
     await expect(Worker.runReplayHistory({ workflowBundle: h.bundle }, repriced(histories.legacy))).rejects.toThrow(
       /UpsertWorkflowSearchAttributesMachine does not handle HistoryEvent\(id: \d+, ActivityTaskScheduled\)/,
     );
+  });
+
+  it('harness: a run terminated with its submit out holds the clock until the harness gives that lock back', async () => {
+    let release: () => void = () => undefined;
+    const submitOut = new Promise<void>((r) => (release = r));
+    let submitted: () => void = () => undefined;
+    const submitStarted = new Promise<void>((r) => (submitted = r));
+    const given = await withWorker(
+      {
+        submitOrder: async () => {
+          submitted();
+          await submitOut;
+          throw brokerFailure('BrokerUnavailable');
+        },
+      },
+      async (taskQueue) => {
+        const { handle } = await startOrder(taskQueue);
+        await submitStarted;
+        await handle.terminate('closed with its submit out');
+        // What the test server does (see test/support/mocked-workflows.ts): a minute of workflow time takes a minute.
+        const held = await h.env.connection
+          .withDeadline(Date.now() + 1000, () => h.env.sleep(60_000))
+          .then(
+            () => 'skipped',
+            () => 'held',
+          );
+        const n = await h.releaseLeftLocks();
+        const before = Date.now();
+        await h.env.sleep(60 * 60_000);
+        release();
+        return { held, n, realMs: Date.now() - before };
+      },
+    );
+    expect(given.held).toBe('held');
+    expect(given.n).toBe(1);
+    // An hour of workflow time, skipped.
+    expect(given.realMs).toBeLessThan(10_000);
   });
 });

@@ -102,6 +102,7 @@ describe('positions watch, mocked broker', () => {
   });
 
   it('a position closed and reopened while its monitor is still finishing gets a monitor of its own', async () => {
+    const RECONCILE_SECONDS = 0.2;
     let listed: ListedPosition[] = [position('AAPL', '10')];
     // While `gate` is set, every poll waits for it: the monitor told the position closed cannot finish meanwhile.
     let gate: Promise<void> | null = null;
@@ -120,7 +121,8 @@ describe('positions watch, mocked broker', () => {
         },
       },
       async (taskQueue) => {
-        const { handle, monitorId } = await startWatch(taskQueue);
+        // While a poll is held its activity holds the test server's clock (real time): reads every 0.2 s keep it short.
+        const { handle, monitorId } = await startWatch(taskQueue, { reconcileSeconds: RECONCILE_SECONDS });
         const id = monitorId('AAPL');
         started.push({ workflowId: id });
         await until(
@@ -132,6 +134,7 @@ describe('positions watch, mocked broker', () => {
         await until(
           async () => held,
           (n) => n >= 1,
+          100,
         );
 
         // Sold, then bought back seconds later: the old monitor is told to finish but its poll is still out.
@@ -139,12 +142,14 @@ describe('positions watch, mocked broker', () => {
         await until(
           () => handle.query(positionsStateQuery),
           (v) => v.events.some((e) => e.symbol === 'AAPL' && e.action === 'ended'),
+          200,
         );
         listed = [position('AAPL', '5')];
         const before = await handle.query(positionsStateQuery);
         await until(
           () => handle.query(positionsStateQuery),
           (v) => v.syncs >= before.syncs + 3,
+          200,
         );
         // The poll answers: the old monitor finishes as asked.
         open();
@@ -176,8 +181,12 @@ describe('positions watch, mocked broker', () => {
         expect(view.events.map((e) => `${e.symbol} ${e.action}`)).not.toContain('AAPL adopted');
         expect(view.events.map((e) => `${e.symbol} ${e.action}`)).toContain('AAPL waiting');
         expect(view.closing).toEqual({});
-        // No Polygon key (the calendar is null): the configured session, always open, sets the cadence.
-        expect(view.market).toMatchObject({ open: true, reason: null, reconcileSeconds: 1 });
+        // No Polygon key (the calendar is null): the configured session, always open, sets the cadence (whole seconds).
+        expect(view.market).toMatchObject({
+          open: true,
+          reason: null,
+          reconcileSeconds: Math.round(RECONCILE_SECONDS),
+        });
         await handle.signal(stopWatchSignal, { stopMonitors: true });
         await handle.result();
       },
@@ -188,7 +197,7 @@ describe('positions watch, mocked broker', () => {
     // From midday UTC (as the monitor's holiday test): "today" must not end before the watch reads its calendar.
     const day = 86_400_000;
     const start = await h.env.currentTimeMs();
-    await h.env.sleep((Math.floor(start / day) + 1) * day + day / 2 - start);
+    await h.sleep((Math.floor(start / day) + 1) * day + day / 2 - start);
     const today = new Date(await h.env.currentTimeMs()).toISOString().slice(0, 10);
     const tomorrow = Date.parse(`${today}T00:00:00Z`) + day;
     const calendar = { timeZone: 'UTC', closed: { [today]: 'Test Day' }, earlyCloses: {} };
@@ -232,7 +241,7 @@ describe('positions watch, mocked broker', () => {
         // fired while the task was with the worker (it refuses the completion, "invalid history builder state for
         // action", and never sends the task again), and the signal below cancels the watch's timer.
         const before = reads;
-        await h.env.sleep(60 * 60_000 + 7.5 * 60_000);
+        await h.sleep(60 * 60_000 + 7.5 * 60_000);
         expect(reads - before).toBeGreaterThanOrEqual(3);
         expect(reads - before).toBeLessThanOrEqual(5);
 
@@ -253,14 +262,14 @@ describe('positions watch, mocked broker', () => {
         expect(sleeping.sessionWait).toMatchObject({ reason: 'holiday (Test Day)' });
         // A position opened outside flowguard is found within the quarter hour.
         listed = [...listed, position('MSFT', '3')];
-        await h.env.sleep(15 * 60_000 + 1000);
+        await h.sleep(15 * 60_000 + 1000);
         const found = await handle.query(positionsStateQuery);
         expect(found.monitors.MSFT?.status).toBe('running');
         started.push({ workflowId: monitorId('MSFT') });
         expect(polls).toBe(0);
 
         // Past the holiday: the session is open and the watch reads every minute again.
-        await h.env.sleep(tomorrow - (await h.env.currentTimeMs()) + 1000);
+        await h.sleep(tomorrow - (await h.env.currentTimeMs()) + 1000);
         await until(
           () => handle.query(positionsStateQuery),
           (v) => v.market?.open === true,
@@ -268,7 +277,7 @@ describe('positions watch, mocked broker', () => {
         );
         const atOpen = reads;
         // Halfway between two reads again: the stop signal cancels the watch's timer.
-        await h.env.sleep(10 * 60_000 + 30_000);
+        await h.sleep(10 * 60_000 + 30_000);
         expect(reads - atOpen).toBeGreaterThanOrEqual(8);
         // Once for the holiday's New York day, at most once more for the next.
         expect(calendarReads).toBeGreaterThanOrEqual(1);
