@@ -131,8 +131,13 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     try {
+      const level = process.env.FLOWGUARD_TEST_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN';
+      const out = new DefaultLogger(level);
       Runtime.install({
-        logger: new DefaultLogger(process.env.FLOWGUARD_TEST_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN'),
+        // The mocked tests fail activities on purpose (throttling, exhaustion): their failures are results, not news.
+        logger: new DefaultLogger(level, ({ level: l, message, meta }) => {
+          if (message !== 'Activity failed' || level === 'DEBUG') out.log(l, message, meta);
+        }),
       });
     } catch {
       /* a runtime already exists in this test file */
