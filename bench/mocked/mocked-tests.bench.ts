@@ -19,7 +19,8 @@ if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a whole
 interface JestJson {
   readonly numFailedTests: number;
   readonly testResults: readonly {
-    readonly perfStats: { readonly start: number; readonly end: number };
+    readonly startTime: number;
+    readonly endTime: number;
     readonly assertionResults: readonly { readonly duration?: number | null }[];
   }[];
 }
@@ -44,7 +45,7 @@ function runFile(file: string): { fileMs: number; testsMs: number; tests: number
   }
   const [r] = json.testResults;
   return {
-    fileMs: r!.perfStats.end - r!.perfStats.start,
+    fileMs: r!.endTime - r!.startTime,
     testsMs: r!.assertionResults.reduce((sum, a) => sum + (a.duration ?? 0), 0),
     tests: r!.assertionResults.length,
   };
