@@ -27,6 +27,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type WorkflowHandle } from '@temporalio/client';
+import { type Workflow, type WorkflowResultType } from '@temporalio/common';
 import { type History } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
 import { ApplicationFailure } from '@temporalio/common';
@@ -200,6 +201,21 @@ interface Rig {
   readonly env: TestWorkflowEnvironment;
   readonly worker: Worker;
   readonly running: Promise<void>;
+}
+
+/**
+ * Waits in real time for a workflow just told to stop to close, then returns its result. Awaiting the result at once
+ * lets the test server skip to the workflow's next timer while the stop's workflow task is with the worker; that task
+ * cancels a timer which has fired, the server refuses it and never sends the task again, and the run hangs
+ * (temporalio/sdk-java#3088).
+ */
+export async function closedWithoutSkipping<W extends Workflow>(
+  handle: WorkflowHandle<W>,
+): Promise<WorkflowResultType<W>> {
+  for (let i = 0; i < 1000 && (await handle.describe()).status.name === 'RUNNING'; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return handle.result();
 }
 
 /** Registers the jest hooks of a mocked-activity test file and returns its harness. */

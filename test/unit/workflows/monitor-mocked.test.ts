@@ -19,7 +19,7 @@ import {
   type PositionMonitorInput,
 } from '../../../src/workflows/position-monitor';
 import { brokerFailure, settings, snapshot } from '../../support/mocked-broker';
-import { useMockedWorkflows } from '../../support/mocked-workflows';
+import { closedWithoutSkipping, useMockedWorkflows } from '../../support/mocked-workflows';
 
 // Each test takes seconds alone; a machine shared with other builds can make that several times longer.
 jest.setTimeout(180_000);
@@ -120,7 +120,7 @@ describe('position monitor workflow, mocked market data', () => {
         const v = await monitor.query(monitorStateQuery);
         expect(v.healthAlerts.filter((a) => a.severity === 'critical')).toHaveLength(1);
         await monitor.signal(stopMonitorSignal, {});
-        expect((await monitor.result()).state).toBe('stopped');
+        expect((await closedWithoutSkipping(monitor)).state).toBe('stopped');
       },
     );
     expect(seen).toEqual(['data_error', 'unauthorized', 'monitoring']);
@@ -160,7 +160,7 @@ describe('position monitor workflow, mocked market data', () => {
       );
       expect(open.sessionWait).toBeNull();
       await monitor.signal(stopMonitorSignal, {});
-      await monitor.result();
+      await closedWithoutSkipping(monitor);
     });
   });
 
@@ -431,7 +431,7 @@ describe('position monitor workflow, mocked market data', () => {
           expect(calendarReads).toBeGreaterThanOrEqual(1);
           expect(calendarReads).toBeLessThanOrEqual(2);
           await monitor.signal(stopMonitorSignal, {});
-          await monitor.result();
+          await closedWithoutSkipping(monitor);
         },
       );
     });
@@ -467,7 +467,7 @@ describe('position monitor workflow, mocked market data', () => {
           await h.sleep(30 * 60_000);
           expect(polls).toBe(pollsAtClose);
           await monitor.signal(stopMonitorSignal, {});
-          await monitor.result();
+          await closedWithoutSkipping(monitor);
         },
       );
     });
@@ -493,7 +493,7 @@ describe('position monitor workflow, mocked market data', () => {
           // Three attempts, then not again within the hour.
           expect(calendarReads).toBe(3);
           await monitor.signal(stopMonitorSignal, {});
-          await monitor.result();
+          await closedWithoutSkipping(monitor);
         },
       );
     });

@@ -21,7 +21,7 @@ import {
   type PositionsView,
   type PositionsWatchInput,
 } from '../../../src/workflows/positions';
-import { useMockedWorkflows } from '../../support/mocked-workflows';
+import { closedWithoutSkipping, useMockedWorkflows } from '../../support/mocked-workflows';
 
 // Each test takes seconds alone; a machine shared with other builds can make that several times longer.
 jest.setTimeout(180_000);
@@ -188,7 +188,7 @@ describe('positions watch, mocked broker', () => {
           reconcileSeconds: Math.round(RECONCILE_SECONDS),
         });
         await handle.signal(stopWatchSignal, { stopMonitors: true });
-        await handle.result();
+        await closedWithoutSkipping(handle);
       },
     );
   });
@@ -284,7 +284,7 @@ describe('positions watch, mocked broker', () => {
         expect(calendarReads).toBeLessThanOrEqual(2 * 3);
         listed = [];
         await handle.signal(stopWatchSignal, { stopMonitors: true });
-        await handle.result();
+        await closedWithoutSkipping(handle);
       },
     );
   });
@@ -311,7 +311,7 @@ describe('positions watch, mocked broker', () => {
         // Three attempts, then not again within the hour.
         expect(calendarReads).toBe(3);
         await handle.signal(stopWatchSignal, {});
-        await handle.result();
+        await closedWithoutSkipping(handle);
       },
     );
   });
