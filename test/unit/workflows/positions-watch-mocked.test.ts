@@ -26,8 +26,7 @@ import { closedWithoutSkipping, useMockedWorkflows } from '../../support/mocked-
 // Each test takes seconds alone; a machine shared with other builds can make that several times longer.
 jest.setTimeout(180_000);
 
-// Loaded clean-clone runs still hung now and then on a shared server (a stranded run): one server per test here.
-const h = useMockedWorkflows({ serverPerTest: true });
+const h = useMockedWorkflows();
 const { withWorker, until, started } = h;
 
 const ALWAYS: TradingSession = {
@@ -103,11 +102,13 @@ describe('positions watch, mocked broker', () => {
   });
 
   it('a position closed and reopened while its monitor is still finishing gets a monitor of its own', async () => {
-    const RECONCILE_SECONDS = 0.2;
+    // Syncs here are asked for with a fill signal, and every timer a signal or a finishing monitor cancels is seconds
+    // to a minute away: the time-skipping server strands a run whose workflow task cancels a timer that fired while
+    // the task was with the worker (temporalio/sdk-java#3088), and while a poll is held its clock runs in real time.
     let listed: ListedPosition[] = [position('AAPL', '10')];
     // While `gate` is set, every poll waits for it: the monitor told the position closed cannot finish meanwhile.
-    let gate: Promise<void> | null = null;
     let open = () => undefined as void;
+    let gate: Promise<void> | null = new Promise<void>((r) => (open = r));
     let held = 0;
     await withWorker(
       {
@@ -122,40 +123,41 @@ describe('positions watch, mocked broker', () => {
         },
       },
       async (taskQueue) => {
-        // While a poll is held its activity holds the test server's clock (real time): reads every 0.2 s keep it short.
-        const { handle, monitorId } = await startWatch(taskQueue, { reconcileSeconds: RECONCILE_SECONDS });
+        const { handle, monitorId } = await startWatch(taskQueue, {
+          reconcileSeconds: 60,
+          monitorSettings: { ...monitorSettings(), pollIntervalSeconds: 60 },
+        });
         const id = monitorId('AAPL');
         started.push({ workflowId: id });
-        await until(
-          () => handle.query(positionsStateQuery),
-          (v) => v.monitors.AAPL?.status === 'running' && polls >= 1,
-        );
-        const first = await h.env.client.workflow.getHandle(id).describe();
-        gate = new Promise<void>((r) => (open = r));
+        const events = async () => (await handle.query(positionsStateQuery)).events;
+        const fill = () => handle.signal(positionsChangedSignal, { symbol: 'AAPL', reason: 'fill' });
+        // The monitor's first poll is held from the start.
         await until(
           async () => held,
           (n) => n >= 1,
           100,
         );
+        const first = await h.env.client.workflow.getHandle(id).describe();
 
         // Sold, then bought back seconds later: the old monitor is told to finish but its poll is still out.
         listed = [];
-        await until(
-          () => handle.query(positionsStateQuery),
-          (v) => v.events.some((e) => e.symbol === 'AAPL' && e.action === 'ended'),
-          200,
-        );
+        await fill();
+        await until(events, (ev) => ev.some((e) => e.symbol === 'AAPL' && e.action === 'ended'), 100);
         listed = [position('AAPL', '5')];
-        const before = await handle.query(positionsStateQuery);
+        await fill();
+        await until(events, (ev) => ev.some((e) => e.symbol === 'AAPL' && e.action === 'waiting'), 100);
+        // Its next sync, a second later, still waits: neither adopts the finishing run nor starts another.
+        const waiting = await handle.query(positionsStateQuery);
         await until(
           () => handle.query(positionsStateQuery),
-          (v) => v.syncs >= before.syncs + 3,
-          200,
+          (v) => v.syncs > waiting.syncs && v.lastSyncAt !== waiting.lastSyncAt,
+          100,
         );
+        expect(await h.env.client.workflow.getHandle(id).describe()).toMatchObject({ runId: first.runId });
+
         // The poll answers: the old monitor finishes as asked.
         open();
         gate = null;
-        if (process.env.MOCKED_DEBUG) console.log(JSON.stringify(await handle.query(positionsStateQuery)));
         const old = await until(
           () => h.env.client.workflow.getHandle(id, first.runId).describe(),
           (d) => d.status.name !== 'RUNNING',
@@ -182,12 +184,8 @@ describe('positions watch, mocked broker', () => {
         expect(view.events.map((e) => `${e.symbol} ${e.action}`)).not.toContain('AAPL adopted');
         expect(view.events.map((e) => `${e.symbol} ${e.action}`)).toContain('AAPL waiting');
         expect(view.closing).toEqual({});
-        // No Polygon key (the calendar is null): the configured session, always open, sets the cadence (whole seconds).
-        expect(view.market).toMatchObject({
-          open: true,
-          reason: null,
-          reconcileSeconds: Math.round(RECONCILE_SECONDS),
-        });
+        // No Polygon key (the calendar is null): the configured session, always open, sets the cadence.
+        expect(view.market).toMatchObject({ open: true, reason: null, reconcileSeconds: 60 });
         await handle.signal(stopWatchSignal, { stopMonitors: true });
         await closedWithoutSkipping(handle);
       },
