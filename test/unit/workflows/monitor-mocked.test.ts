@@ -151,8 +151,10 @@ describe('position monitor workflow, mocked market data', () => {
       // The UI's summary of the run (its current details) says the same; the timer carries it as its summary.
       const metadata = await monitor.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
       expect(metadata.currentDetails).toMatch(/^AAPL: outside session \(later\): next open 20\d\d-/);
-      // Straight to a minute after the open: the monitor's timer fires and it starts reading.
-      await h.sleep(Date.parse(waiting.sessionWait!.nextOpenAt!) - (await h.env.currentTimeMs()) + 60_000);
+      // Straight past the open, halfway between two polls (every 30 s): the monitor's timer fires and it starts reading,
+      // and the stop below cancels a timer 15 s away. A poll timer due as the skip ends fires in real time, maybe while
+      // the stop's workflow task is out: the test server then sends the task again only after its 10 s timeout.
+      await h.sleep(Date.parse(waiting.sessionWait!.nextOpenAt!) - (await h.env.currentTimeMs()) + 45_000);
       const open = await until(
         () => monitor.query(monitorStateQuery),
         (s) => s.state === 'monitoring',
@@ -419,8 +421,8 @@ describe('position monitor workflow, mocked market data', () => {
           expect(metadata.currentDetails).toMatch(/^AAPL: holiday \(Test Day\), outside session \(always\)/);
           await h.sleep(60 * 60_000);
           expect(polls).toBe(0);
-          // Past the holiday: one timer fired, the monitor reads the market.
-          await h.sleep(tomorrow - (await h.env.currentTimeMs()) + 60_000);
+          // Past the holiday: one timer fired, the monitor reads the market. Halfway between two polls, as above.
+          await h.sleep(tomorrow - (await h.env.currentTimeMs()) + 45_000);
           await until(
             () => monitor.query(monitorStateQuery),
             (s) => s.state === 'monitoring',
