@@ -148,6 +148,13 @@ const VOLUME_PROFILE_PATCH = 'monitor-volume-profile';
 const EXIT_PREPARED_PATCH = 'monitor-exit-prepared';
 /** The stream loop's continue-as-new from recorded work only, never in a rejected update's task. */
 const CONTINUE_AS_NEW_GATE_PATCH = 'monitor-continue-as-new-gate';
+/**
+ * Continue-as-new at the end of any turn of the loop, not only after a good poll or a stream session: a monitor that
+ * only waits (a failing or unauthorized data source, retried every minute or quarter hour; sessions that never open)
+ * grew its history without bound, about 10 events a turn, and the server ends a run at 51,200 events. A good poll's
+ * run now continues after its wait, so the next run keeps the cadence instead of polling at once.
+ */
+const CONTINUE_WHILE_WAITING_PATCH = 'monitor-continue-as-new-while-waiting';
 const RETRY = { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
 
 /**
@@ -241,6 +248,10 @@ class PositionMonitor {
       if (!session.open) await this.waitOutsideSession(session);
       else if (input.dataMode === DataMode.Stream) await this.streamSession(session);
       else await this.pollOnce();
+      // Resumed after a timer or an activity: recorded work, where the gate may look at the history length.
+      if (this.continueAsNewGate.observe() && !this.stopped && patched(CONTINUE_WHILE_WAITING_PATCH)) {
+        await this.continueAsNewNow();
+      }
     }
     if (model.state !== MonitorState.Exited) {
       this.fire(model.snapshot.quantity === 0 ? MonitorEvent.PositionClosed : MonitorEvent.Stopped);
@@ -474,7 +485,8 @@ class PositionMonitor {
     for (const a of dedupe ? recorded : result.alerts) this.tell((id, at) => alertNotification(id, a, at));
     this.fire(model.live ? MonitorEvent.PollLive : MonitorEvent.PollBackfilling);
     if (model.raiseExit(result.exitSignal)) await this.onExitSignal();
-    if (this.continueAsNewGate.observe()) await this.continueAsNewNow();
+    // Runs before the loop's own check continued as new here, before the wait: the next run polled at once.
+    if (!patched(CONTINUE_WHILE_WAITING_PATCH) && this.continueAsNewGate.observe()) await this.continueAsNewNow();
     // A truncated poll that did not move the cursor would be asked again at once, forever: wait the interval.
     if (!holdCadence && (result.truncated || this.stopped)) return;
     // A fixed cadence: the interval runs from the start of the poll, so the time a poll takes does not add to it.

@@ -159,6 +159,8 @@ export interface MockedWorkflows {
   readonly until: <T>(read: () => Promise<T>, check: (v: T) => boolean, skipMs?: number) => Promise<T>;
   /** How many runs the workflow has had (its chain of continue-as-new). */
   readonly runs: (handle: WorkflowHandle) => Promise<number>;
+  /** The workflow's runs, latest first (its chain of continue-as-new); none before it started. */
+  readonly runIds: (handle: WorkflowHandle) => Promise<string[]>;
   /**
    * Lets `ms` of workflow time pass (skipped), after giving back the locks of runs closed meanwhile (as `until` does
    * at each step): use it instead of `env.sleep` where a run may have closed with a task out.
@@ -610,6 +612,7 @@ export function useMockedWorkflows(options: MockedWorkflowsOptions = {}): Mocked
     withWorker,
     until,
     runs,
+    runIds,
     sleep,
     releaseLeftLocks: async () => (await releaseLeft(current())).held,
   };

@@ -166,59 +166,76 @@ describe('position monitor workflow, mocked market data', () => {
     });
   });
 
-  it('continues-as-new in backfilling, monitoring and exit_failed without losing alerts, health or the exit', async () => {
+  it('continues-as-new in every state it waits in (outside_session, backfilling, monitoring, data_error, unauthorized, exit_failed), losing nothing', async () => {
     const alert = { kind: 'red_burst', severity: 'critical', rule: 'mock', timestampNs: '1', source: 'trades' };
     const exitSignal = { timestampNs: '1', reason: 'red_burst', rule: 'mock' };
-    const states: string[] = [];
+    // What each attempt of the poll activity answers, in order, then a live poll for ever. Five rate-limited
+    // attempts are one failed poll (the activity's retry policy), the unauthorized one is not retried.
+    const script: (() => unknown)[] = [
+      () => pollResult({ live: false }),
+      () => pollResult({ live: true }),
+      ...Array.from({ length: 5 }, () => () => {
+        throw brokerFailure('PolygonRateLimited', {});
+      }),
+      () => {
+        throw brokerFailure('PolygonUnauthorized', {}, true);
+      },
+      () => pollResult({ live: true, alerts: [alert], exitSignal }),
+    ];
+    // A session that opens at the next whole hour: the first run waits outside it.
+    const now = await h.env.currentTimeMs();
+    const opens = new Date(Math.ceil((now + 60_000) / 3_600_000) * 3_600_000);
+    const hh = (d: Date, plus: number) => `${String((d.getUTCHours() + plus) % 24).padStart(2, '0')}:00`;
+    const session = { name: 'day', days: ALWAYS.days, start: hh(opens, 0), end: hh(opens, 6), timeZone: 'UTC' };
     await withWorker(
       {
-        pollMarketData: async () => pollResult(polls === 3 ? { alerts: [alert], exitSignal } : {}),
+        pollMarketData: async () => (script.shift() ?? (() => pollResult({ live: true })))(),
         latestPrices: async () => ({ lastTrade: null, lastQuote: null }),
       },
       async (taskQueue) => {
-        // Auto-exit with no desk running: the exit fails (exit_failed) and the monitor keeps watching.
+        // A budget of one event: every turn of the loop that reaches the check continues as new. Auto-exit with no
+        // desk running: the exit fails (exit_failed) and the monitor keeps watching.
         const monitor = await startMonitor(taskQueue, {
           mode: 'auto-exit',
-          // 12 + the first run's calendar read (marker, activity, workflow task, state) + its volume-curve fetch after the
-          // first poll (marker, activity, workflow task): less and it continues as new before backfilling is seen.
-          continueAsNewAfterEvents: 32,
-          settings: { ...monitorSettings(), pollIntervalSeconds: 5 },
+          continueAsNewAfterEvents: 1,
+          settings: { ...monitorSettings([session]), pollIntervalSeconds: 60 },
         });
-        for (const state of ['backfilling', 'monitoring', 'exit_failed'] as const) {
-          states.push(
-            (
-              await until(
-                () => monitor.query(monitorStateQuery),
-                (s) => s.state === state,
-                1000,
-              )
-            ).state,
-          );
-        }
-        const runIds = new Set<string>();
-        await until(
-          // The first run continues as new in the workflow task that schedules its protective-exit notification: the
-          // server keeps that activity's time-skipping lock, which `until` gives back before each step.
-          async () => runIds.add((await monitor.describe()).runId).size,
-          (n) => n >= 3,
-          5000,
-        );
-        const v = await until(
-          () => monitor.query(monitorStateQuery),
-          () => true,
-        );
+        // Each closed run's last state, as its own query answers it (the worker replays the run), repeats dropped.
+        const lastStates = new Map<string, string>();
+        const ended = async () => {
+          const states: string[] = [];
+          for (const runId of (await h.runIds(monitor)).reverse()) {
+            if (!lastStates.has(runId)) {
+              const run = h.env.client.workflow.getHandle(monitor.workflowId, runId);
+              if ((await run.describe()).status.name !== 'CONTINUED_AS_NEW') continue;
+              lastStates.set(runId, (await run.query(monitorStateQuery)).state);
+            }
+            const state = lastStates.get(runId)!;
+            if (states[states.length - 1] !== state) states.push(state);
+          }
+          return states;
+        };
+        // Steps of five minutes: the quarter hour an unauthorized key pauses the monitor is three of them.
+        await until(ended, (states) => states.includes('exit_failed'), 5 * 60_000);
+        expect(await ended()).toEqual([
+          'outside_session',
+          'backfilling',
+          'monitoring',
+          'data_error',
+          'unauthorized',
+          'exit_failed',
+        ]);
+        // The latest run carries everything the earlier ones saw.
+        const v = await monitor.query(monitorStateQuery);
         expect(v).toMatchObject({ state: 'exit_failed', alertTotal: 1, exitSignal: { rule: 'mock' } });
         expect(v.exitOrder?.reason).toMatch(/desk .* is not running/);
-        expect(v.dataHealth.polls).toBeGreaterThan(3);
-        // Stopped in its latest run: the stop ends the run it reaches, whichever that is.
-        await monitor.signal(stopMonitorSignal, {});
-        await until(
-          () => monitor.query(monitorStateQuery),
-          (s) => s.state === 'stopped',
-        );
+        expect(v.healthAlerts.filter((a) => a.severity === 'critical')).toHaveLength(1);
+        expect(v.dataHealth.polls).toBeGreaterThanOrEqual(3);
+        expect(script).toEqual([]);
+        // Not stopped by signal: its wake would cancel a poll timer the skips above may have left due any moment
+        // (see test/support/mocked-workflows.ts); the harness terminates it.
       },
     );
-    expect(states).toEqual(['backfilling', 'monitoring', 'exit_failed']);
   });
 
   it("replay: an auto-exit monitor's protective SELL keeps its price when pricing changes; a desk-priced raw request does not", async () => {
