@@ -87,8 +87,9 @@ describe('desk workflow, mocked broker', () => {
     return { ...prepareLimitOrder({ ...request, broker: 'paper' }, settings.pricing), clientOrderId };
   }
 
-  async function place(desk: WorkflowHandle, quantity: number) {
-    const placed = await desk.executeUpdate(placeOrderUpdate, { args: [{ prepared: prepared(quantity) }] });
+  async function place(desk: WorkflowHandle, quantity: number | ReturnType<typeof prepared>) {
+    const order = typeof quantity === 'number' ? prepared(quantity) : quantity;
+    const placed = await desk.executeUpdate(placeOrderUpdate, { args: [{ prepared: order }] });
     started.push({ workflowId: placed.workflowId });
     return placed;
   }
@@ -294,16 +295,26 @@ describe('desk workflow, mocked broker', () => {
         taskQueue,
         deskInput(`n-${randomUUID().slice(0, 6)}`, { continueAsNewAfterEvents: 20 }),
       );
-      for (const q of [1, 2, 3, 4]) await place(desk, q);
+      const firstOrder = prepared(1);
+      const first = await place(desk, firstOrder);
+      for (const q of [2, 3, 4]) await place(desk, q);
       expect(await runs(desk)).toBeGreaterThanOrEqual(2);
       const open = await desk.query(deskStateQuery);
       expect(Object.keys(open.openOrders)).toHaveLength(4);
+      // The duplicate guard crossed it too: the first run's order, sent again (a retried call), is that order.
+      const again = await place(desk, firstOrder);
+      expect(again).toMatchObject({ workflowId: first.workflowId, existing: 'same_client_order_id' });
+      const beforeKill = await runs(desk);
       await desk.signal(cancelAllSignal, { reason: 'carried' });
       await until(
         () => desk.query(deskStateQuery),
         (v) => v.cancelAll?.completedAt != null,
       );
-      for (let i = 0; i < 3; i++) await desk.query(deskStateQuery).then(() => h.sleep(1000));
+      // The cancel-all run takes the desk past its budget: a run that starts latched.
+      await until(
+        () => runs(desk),
+        (n) => n > beforeKill,
+      );
       const later = await desk.query(deskStateQuery);
       expect(later.killSwitch?.reason).toBe('carried');
       expect(later.cancelAllCount).toBe(1);
