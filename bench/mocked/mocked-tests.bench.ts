@@ -54,6 +54,13 @@ function runFile(file: string): { fileMs: number; testsMs: number; tests: number
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+// Read before the runs too: at the end the bench's own Jest runs are in the figure.
+const loadBefore = load();
 const rows: string[] = [];
 let totalFile = 0;
 let totalTests = 0;
@@ -69,10 +76,7 @@ for (const file of FILES) {
 }
 process.stdout.write(
   [
-    `mocked-activity workflow tests, each file alone, median of ${RUNS} run(s); load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
+    `mocked-activity workflow tests, each file alone, median of ${RUNS} run(s); load average ${loadBefore} before, ${load()} after`,
     ...rows,
     `  total                                       file ${s(totalFile).padStart(7)}  tests ${s(totalTests).padStart(7)}`,
     '',
