@@ -4,7 +4,9 @@ import { Worker } from '@temporalio/worker';
 import { readIntegrationState } from '../support/integration-env';
 
 /**
- * Histories recorded by earlier versions (test/fixtures/histories/record-histories.ts) must replay against the
+ * Histories recorded by earlier versions (test/fixtures/histories/record-histories.ts; `v0.4-704d636-poll-monitor-
+ * continued-after-poll.json` is a run of monitor-mocked's continue-as-new test at that commit, on the time-skipping
+ * server, which continued as new right after a poll, before its wait) must replay against the
  * workflow code of today: a change that alters what a running monitor does on replay (a command added, removed
  * or reordered without `patched`) would fail every monitor open across a deployment.
  */
