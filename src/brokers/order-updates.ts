@@ -5,14 +5,19 @@
 import type { BrokerExecution, BrokerName, BrokerOrderSnapshot } from './broker';
 
 /**
- * Brokers that push order updates; the others are followed by polling alone. The desk workflow reads it, so it
- * lives here as plain data; it must agree with `hasUpdateStream` in the broker list (src/brokers/registry.ts),
- * which checks it when loaded.
+ * Whether each broker pushes order updates (the others are followed by polling alone). The one place this is
+ * stated: the broker list (src/brokers/registry.ts) reads its `hasUpdateStream` from here, and the desk workflow,
+ * which cannot import the list (its adapters use node:http), reads it directly. A BrokerName without an entry does
+ * not compile.
  */
-export const BROKERS_WITH_ORDER_UPDATES: readonly BrokerName[] = ['alpaca'];
+export const PUSHES_ORDER_UPDATES = {
+  paper: false,
+  alpaca: true,
+  robinhood: false,
+} as const satisfies Record<BrokerName, boolean>;
 
 export function brokerHasOrderUpdates(broker: BrokerName): boolean {
-  return BROKERS_WITH_ORDER_UPDATES.includes(broker);
+  return PUSHES_ORDER_UPDATES[broker] === true;
 }
 
 export interface OrderUpdate {

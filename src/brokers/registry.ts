@@ -7,7 +7,7 @@ import { type OrderState } from '../domain/orders/order-state';
 import { ValidationError } from '../domain/validation';
 import { ALPACA_STATUS_MAP } from './alpaca/status';
 import { type Broker, BrokerName } from './broker';
-import { BROKERS_WITH_ORDER_UPDATES, type OrderUpdateStreamFactory } from './order-updates';
+import { PUSHES_ORDER_UPDATES, type OrderUpdateStreamFactory } from './order-updates';
 import { type MarketDataFailure } from './paper/market-data-guard';
 import { PaperBroker } from './paper/paper-broker';
 import { type MarketPriceSource } from './paper/market-price-source';
@@ -25,7 +25,7 @@ export interface BrokerDescriptor {
   readonly name: BrokerName;
   /** Variables that configure it (each adapter's fromEnv names the missing one); empty: needs none. */
   readonly envVars: readonly string[];
-  /** It pushes order updates (fills) on a stream; the others are followed by polling alone. */
+  /** It pushes order updates (fills) on a stream; the others are followed by polling alone (from order-updates.ts). */
   readonly hasUpdateStream: boolean;
   /** Its status words → flowguard's states; null when it speaks flowguard's states (paper). */
   readonly statusMap: Readonly<Record<string, OrderState>> | null;
@@ -37,11 +37,11 @@ export interface BrokerDescriptor {
 }
 
 export const BROKERS = {
-  paper: { name: BrokerName.Paper, envVars: [], hasUpdateStream: false, statusMap: null },
+  paper: { name: BrokerName.Paper, envVars: [], hasUpdateStream: PUSHES_ORDER_UPDATES.paper, statusMap: null },
   alpaca: {
     name: BrokerName.Alpaca,
     envVars: ['ALPACA_KEY_ID', 'ALPACA_SECRET_KEY'],
-    hasUpdateStream: true,
+    hasUpdateStream: PUSHES_ORDER_UPDATES.alpaca,
     statusMap: ALPACA_STATUS_MAP,
     fromEnv: (env, timeoutMs) => {
       const config = alpacaConfigFromEnv(env);
@@ -54,7 +54,7 @@ export const BROKERS = {
   robinhood: {
     name: BrokerName.Robinhood,
     envVars: ['ROBINHOOD_TOKEN', 'ROBINHOOD_ACCOUNT_NUMBER'],
-    hasUpdateStream: false,
+    hasUpdateStream: PUSHES_ORDER_UPDATES.robinhood,
     statusMap: ROBINHOOD_STATE_MAP,
     fromEnv: (env, timeoutMs) => {
       const config = robinhoodConfigFromEnv(env);
@@ -85,18 +85,6 @@ export function parseBrokerName(value: string | undefined, field = 'broker'): Br
   const found = BROKER_NAMES.find((b) => b === name);
   if (found === undefined) throw new ValidationError([{ field, rule: `must be ${BROKER_NAMES_TEXT}` }]);
   return found;
-}
-
-// The workflow-side list (src/brokers/order-updates.ts) cannot import this module (adapters use node:http): it
-// must name exactly the brokers whose descriptor has an update stream. A disagreement stops the worker loading.
-const streaming = BROKER_NAMES.filter((b) => BROKERS[b].hasUpdateStream);
-if (
-  streaming.length !== BROKERS_WITH_ORDER_UPDATES.length ||
-  streaming.some((b) => !BROKERS_WITH_ORDER_UPDATES.includes(b))
-) {
-  throw new Error(
-    `BROKERS_WITH_ORDER_UPDATES (${BROKERS_WITH_ORDER_UPDATES.join(', ')}) disagrees with the broker list (${streaming.join(', ')})`,
-  );
 }
 
 export interface BrokerRegistryOptions {

@@ -1,8 +1,8 @@
 /**
  * One broker list (issue 15 item 4): every BrokerName has a descriptor, the names the CLI accepts and the
- * streams the worker builds come from it, and the workflow-side list of streaming brokers agrees with it.
+ * streams the worker builds come from it, and whether a broker pushes order updates is stated once.
  */
-import { BROKERS_WITH_ORDER_UPDATES } from '../../../src/brokers/order-updates';
+import { brokerHasOrderUpdates } from '../../../src/brokers/order-updates';
 import {
   BROKER_NAMES,
   BROKER_NAMES_TEXT,
@@ -45,10 +45,9 @@ describe('the broker list', () => {
     }
   });
 
-  it('the workflow-side list of streaming brokers is the descriptors with an update stream', () => {
-    expect([...BROKERS_WITH_ORDER_UPDATES].sort()).toEqual(
-      BROKER_NAMES.filter((b) => BROKERS[b].hasUpdateStream).sort(),
-    );
+  it('the desk reads the same update-stream fact as the descriptors: alpaca alone pushes order updates', () => {
+    expect(BROKER_NAMES.filter((b) => brokerHasOrderUpdates(b))).toEqual(['alpaca']);
+    expect(BROKER_NAMES.filter((b) => BROKERS[b].hasUpdateStream)).toEqual(['alpaca']);
   });
 
   it('the registry builds an update stream exactly for the brokers the list says have one', () => {
