@@ -15,8 +15,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
-      // Property tests start local servers per case: 5 s is too little when the integration files share the CPUs.
-      testTimeout: 30_000,
+      setupFilesAfterEnv: ['<rootDir>/test/unit/setup-timeout.ts'],
     },
     {
       displayName: 'integration',
