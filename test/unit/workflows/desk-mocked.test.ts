@@ -301,20 +301,25 @@ describe('desk workflow, mocked broker', () => {
       expect(await runs(desk)).toBeGreaterThanOrEqual(2);
       const open = await desk.query(deskStateQuery);
       expect(Object.keys(open.openOrders)).toHaveLength(4);
-      // The duplicate guard crossed it too: the first run's order, sent again (a retried call), is that order.
+      // The duplicate guard crossed it too: the first run's order, sent again (a retried call), is that order, and the
+      // book still holds all four.
       const again = await place(desk, firstOrder);
       expect(again).toMatchObject({ workflowId: first.workflowId, existing: 'same_client_order_id' });
-      const beforeKill = await runs(desk);
+      const book = await desk.query(deskStateQuery);
+      expect(Object.keys(book.openOrders).sort()).toEqual(Object.keys(open.openOrders).sort());
+      expect(book.openOrders[firstOrder.clientOrderId]).toMatchObject({ workflowId: first.workflowId });
       await desk.signal(cancelAllSignal, { reason: 'carried' });
       await until(
         () => desk.query(deskStateQuery),
         (v) => v.cancelAll?.completedAt != null,
       );
-      // The cancel-all run takes the desk past its budget: a run that starts latched.
-      await until(
-        () => runs(desk),
-        (n) => n > beforeKill,
-      );
+      // The cancel-all run takes the desk past its budget: a run that starts with the latch in its input.
+      const startedWith = async () => {
+        const [startEvent] = (await desk.fetchHistory()).events ?? [];
+        const payload = startEvent?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+        return payload?.data ? (JSON.parse(Buffer.from(payload.data).toString()) as DeskInput) : null;
+      };
+      await until(startedWith, (input) => input?.state?.killSwitch?.reason === 'carried');
       const later = await desk.query(deskStateQuery);
       expect(later.killSwitch?.reason).toBe('carried');
       expect(later.cancelAllCount).toBe(1);
