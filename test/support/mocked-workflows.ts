@@ -45,7 +45,7 @@ import { createActivities } from '../../src/activities';
 import { createOrderActivities, type PrepareOrderInput } from '../../src/activities/order-activities';
 import { SearchAttributes } from '../../src/shared/contracts';
 import { createTimeSkippingEnv } from './time-skipping';
-import { childCloseUnheard, isCloseEvent, openTasks } from './time-skipping-locks';
+import { childCloseUnheard, isCloseEvent, openTasks, pendingTimerDueTimes } from './time-skipping-locks';
 
 export type Mocks = Record<string, (...args: never[]) => Promise<unknown>>;
 
@@ -161,6 +161,11 @@ export interface MockedWorkflows {
   readonly runs: (handle: WorkflowHandle) => Promise<number>;
   /** The workflow's runs, latest first (its chain of continue-as-new); none before it started. */
   readonly runIds: (handle: WorkflowHandle) => Promise<string[]>;
+  /**
+   * Skips past any timer of the workflow's latest run due within `marginMs` of workflow time, so that a signal sent
+   * next does not cancel a timer as it fires (temporalio/sdk-java#3088: the run would be stranded).
+   */
+  readonly clearOfTimers: (handle: WorkflowHandle, marginMs?: number) => Promise<void>;
   /**
    * Lets `ms` of workflow time pass (skipped), after giving back the locks of runs closed meanwhile (as `until` does
    * at each step): use it instead of `env.sleep` where a run may have closed with a task out.
@@ -594,6 +599,18 @@ export function useMockedWorkflows(options: MockedWorkflowsOptions = {}): Mocked
     return ids;
   }
 
+  async function clearOfTimers(handle: WorkflowHandle, marginMs = 2000): Promise<void> {
+    const e = current();
+    for (let i = 0; i < 10; i++) {
+      const events = (await e.client.workflow.getHandle(handle.workflowId).fetchHistory()).events ?? [];
+      const now = await e.currentTimeMs();
+      const near = pendingTimerDueTimes(events).filter((due) => due - now <= marginMs);
+      if (near.length === 0) return;
+      await sleep(Math.max(0, Math.max(...near) - now) + marginMs / 2);
+    }
+    throw new Error(`${handle.workflowId}: a timer is always due within ${marginMs} ms`);
+  }
+
   async function sleep(ms: number): Promise<void> {
     const e = current();
     await releaseLeft(e);
@@ -613,6 +630,7 @@ export function useMockedWorkflows(options: MockedWorkflowsOptions = {}): Mocked
     until,
     runs,
     runIds,
+    clearOfTimers,
     sleep,
     releaseLeftLocks: async () => (await releaseLeft(current())).held,
   };

@@ -6,6 +6,7 @@
  * task is scheduled, a child started, an external signal sent, or a child closes; given back by an `update` of the
  * run that took them (or of the parent, for a child's close), which a closed run refuses.
  */
+import { tsToMs } from '@temporalio/common/lib/time';
 import { type temporal } from '@temporalio/proto';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -97,4 +98,22 @@ export function childCloseUnheard(
       ev.childWorkflowExecutionTimedOutEventAttributes;
     return closed?.workflowExecution?.runId === childRunId;
   });
+}
+
+/**
+ * When each timer the run started and neither fired nor cancelled is due, in epoch ms (workflow time). A wake-up that
+ * cancels one of these as it fires strands the run on the test server (temporalio/sdk-java#3088).
+ */
+export function pendingTimerDueTimes(events: readonly HistoryEvent[]): number[] {
+  const due = new Map<string, number>();
+  for (const ev of events) {
+    const started = ev.timerStartedEventAttributes;
+    if (started?.timerId) {
+      due.set(started.timerId, tsToMs(ev.eventTime) + tsToMs(started.startToFireTimeout));
+      continue;
+    }
+    const ended = ev.timerFiredEventAttributes ?? ev.timerCanceledEventAttributes;
+    if (ended?.timerId) due.delete(ended.timerId);
+  }
+  return [...due.values()];
 }

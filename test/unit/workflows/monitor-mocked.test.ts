@@ -232,8 +232,11 @@ describe('position monitor workflow, mocked market data', () => {
         expect(v.healthAlerts.filter((a) => a.severity === 'critical')).toHaveLength(1);
         expect(v.dataHealth.polls).toBeGreaterThanOrEqual(3);
         expect(script).toEqual([]);
-        // Not stopped by signal: its wake would cancel a poll timer the skips above may have left due any moment
-        // (see test/support/mocked-workflows.ts); the harness terminates it.
+        // A stop during the wait between polls ends the latest run (the stop is not carried into another). Its wake
+        // cancels the poll timer: first clear of one due any moment (test/support/mocked-workflows.ts).
+        await h.clearOfTimers(monitor);
+        await monitor.signal(stopMonitorSignal, {});
+        expect((await closedWithoutSkipping(monitor)).state).toBe('stopped');
       },
     );
   });
