@@ -119,6 +119,7 @@ describe('position monitor workflow, mocked market data', () => {
         }
         const v = await monitor.query(monitorStateQuery);
         expect(v.healthAlerts.filter((a) => a.severity === 'critical')).toHaveLength(1);
+        await h.clearOfTimers(monitor);
         await monitor.signal(stopMonitorSignal, {});
         expect((await closedWithoutSkipping(monitor)).state).toBe('stopped');
       },
@@ -161,6 +162,7 @@ describe('position monitor workflow, mocked market data', () => {
         1000,
       );
       expect(open.sessionWait).toBeNull();
+      await h.clearOfTimers(monitor);
       await monitor.signal(stopMonitorSignal, {});
       await closedWithoutSkipping(monitor);
     });
@@ -452,6 +454,7 @@ describe('position monitor workflow, mocked market data', () => {
           // Read once on the holiday, at most once more on the next New York day.
           expect(calendarReads).toBeGreaterThanOrEqual(1);
           expect(calendarReads).toBeLessThanOrEqual(2);
+          await h.clearOfTimers(monitor);
           await monitor.signal(stopMonitorSignal, {});
           await closedWithoutSkipping(monitor);
         },
@@ -488,6 +491,7 @@ describe('position monitor workflow, mocked market data', () => {
           expect(pollsAtClose).toBeGreaterThan(0);
           await h.sleep(30 * 60_000);
           expect(polls).toBe(pollsAtClose);
+          await h.clearOfTimers(monitor);
           await monitor.signal(stopMonitorSignal, {});
           await closedWithoutSkipping(monitor);
         },
@@ -514,6 +518,7 @@ describe('position monitor workflow, mocked market data', () => {
           expect(v.dataHealth.calendarError).toMatch(/PolygonUnavailable from the mock/);
           // Three attempts, then not again within the hour.
           expect(calendarReads).toBe(3);
+          await h.clearOfTimers(monitor);
           await monitor.signal(stopMonitorSignal, {});
           await closedWithoutSkipping(monitor);
         },
@@ -549,6 +554,7 @@ describe('position monitor workflow, mocked market data', () => {
           (n) => n >= 3,
           5000,
         );
+        await h.clearOfTimers(monitor);
         await monitor.signal(stopMonitorSignal, {});
         await until(
           () => monitor.query(monitorStateQuery),
